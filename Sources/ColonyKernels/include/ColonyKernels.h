@@ -1,0 +1,159 @@
+// ColonyKernels: the hot loops of Colony, in C.
+//
+// Everything here is synchronous, allocates nothing, logs nothing and cannot fail:
+// callers validate shapes first. Parallelism lives one level up (ck_par_*), over the
+// persistent pool in pool.c.
+//
+// Shape letters used throughout: N rows of a weight matrix, K columns (the reduction
+// length, a multiple of 32 for quantised types), T tokens in a batch.
+#ifndef COLONY_KERNELS_H
+#define COLONY_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Tensor element types, numbered as GGML numbers them so GGUF type ids map 1:1.
+typedef enum {
+    CK_F32 = 0,
+    CK_F16 = 1,
+    CK_Q4_0 = 2,
+    CK_Q4_1 = 3,
+    CK_Q8_0 = 8,
+    CK_BF16 = 30,
+} ck_type;
+
+/// Elements per block (1 for plain float types, 32 for the legacy quants).
+int64_t ck_block_elements(int type);
+/// Bytes per block.
+int64_t ck_block_bytes(int type);
+/// 1 if `type` is one of the types above.
+int ck_type_supported(int type);
+
+// MARK: - Conversions
+
+float ck_f16_to_f32(uint16_t h);
+uint16_t ck_f32_to_f16(float f);
+float ck_bf16_to_f32(uint16_t h);
+uint16_t ck_f32_to_bf16(float f);
+
+/// Expands `n` elements of a row of `type` into floats.
+void ck_dequantize_row(int type, const void *src, float *dst, int64_t n);
+/// Quantises `n` floats into a row of `type` (round to nearest, as GGML's reference does).
+void ck_quantize_row(int type, const float *src, void *dst, int64_t n);
+
+// MARK: - Activations quantised to int8
+
+/// Activations of one token quantised in blocks of 32 (the "Q8_1" idea): `q` holds K
+/// int8 values, `d[b]` the scale of block b, `s[b]` = d[b] * sum(q in block b), which the
+/// offsets of Q4_0 and Q4_1 need.
+typedef struct {
+    int8_t *q;
+    float *d;
+    float *s;
+} ck_q8act;
+
+/// Quantises `k` floats (k % 32 == 0) into `out`.
+void ck_quantize_act(const float *x, int64_t k, ck_q8act out);
+
+// MARK: - Dot products
+
+/// Reference: dequantise then dot in double. Slow; for tests.
+double ck_ref_dot(int type, const void *row, const float *x, int64_t k);
+/// Exact path: float activations against a row of any type (blocks expanded on the fly).
+float ck_dot_f32(int type, const void *row, const float *x, int64_t k);
+/// Fast path: int8 activations against a quantised row (Q4_0, Q4_1, Q8_0 only).
+float ck_dot_q8(int type, const void *row, const ck_q8act *x, int64_t k);
+/// 1 when the AVX-512 VNNI paths are in use on this CPU.
+int ck_has_avx512_vnni(void);
+/// Forces the portable paths (tests compare both). 0 = auto.
+void ck_force_generic(int on);
+
+/// Y[t][n] = W[n] · X[t] for rows [n0, n1) and T tokens.
+/// `xq` is used for quantised weights when non-NULL (fast path), else `x` (exact path).
+/// `x` is T×K floats (row stride k), `xq` an array of T activations, `y` T rows of stride ldy.
+void ck_matmul_rows(int type, const void *w, int64_t k, int64_t n0, int64_t n1,
+                    const float *x, const ck_q8act *xq, int64_t t, float *y, int64_t ldy);
+
+// MARK: - Element-wise and normalisation
+
+/// out = x / rms(x) * w, over n elements.
+void ck_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps);
+/// Rotates adjacent pairs (x[2i], x[2i+1]) of each of `heads` heads of `head_dim` floats
+/// ("normal" RoPE as GGML's llama uses): only the first `rot_dim` elements of a head turn.
+void ck_rope(float *x, int64_t heads, int64_t head_dim, int64_t rot_dim,
+             const float *cos_tab, const float *sin_tab);
+/// out[i] = silu(gate[i]) * up[i].
+void ck_swiglu(const float *gate, const float *up, float *out, int64_t n);
+/// x[i] += y[i].
+void ck_add(float *x, const float *y, int64_t n);
+
+// MARK: - Attention over a paged KV cache
+
+/// Geometry of a paged KV cache of one layer: blocks of `block_size` positions, each
+/// position holding `kv_dim` = n_kv_head * head_dim floats, K and V in separate arrays.
+typedef struct {
+    const float *k;
+    const float *v;
+    int64_t block_size;
+    int64_t kv_dim;
+} ck_kv_layer;
+
+/// Causal attention of one query head over positions [0, n_ctx) of one sequence, whose
+/// blocks are listed in `block_table`. Online softmax: no scratch memory.
+void ck_attention_head(const float *q, ck_kv_layer kv, const int32_t *block_table,
+                       int64_t n_ctx, int64_t kv_head, int64_t head_dim, float scale,
+                       float *out);
+
+// MARK: - Persistent thread pool
+
+typedef struct ck_pool ck_pool;
+typedef void (*ck_range_fn)(void *ctx, int64_t begin, int64_t end);
+
+/// Starts `n_threads - 1` workers (the caller is the n-th). Workers spin briefly between
+/// jobs before they sleep, so back-to-back jobs of a decode step do not pay a wake-up.
+ck_pool *ck_pool_create(int n_threads);
+void ck_pool_destroy(ck_pool *pool);
+int ck_pool_threads(const ck_pool *pool);
+/// Runs fn over [0, n) split into one contiguous range per thread, ranges aligned to
+/// `grain`. Returns when all ranges are done. Not reentrant: one caller at a time.
+void ck_pool_for(ck_pool *pool, int64_t n, int64_t grain, ck_range_fn fn, void *ctx);
+
+// MARK: - Parallel operations (over the pool)
+
+/// One weight matrix to multiply in a fused parallel job.
+typedef struct {
+    int type;
+    const void *w;
+    int64_t n;     // rows
+    float *y;      // T rows of stride ldy
+    int64_t ldy;
+} ck_matmul_job;
+
+/// Runs several matmuls sharing the same input (e.g. Q, K, V) as one parallel job.
+void ck_par_matmul(ck_pool *pool, const ck_matmul_job *jobs, int n_jobs, int64_t k,
+                   const float *x, const ck_q8act *xq, int64_t t);
+
+/// One query token for ck_par_attention.
+typedef struct {
+    const float *q;              // n_head * head_dim
+    float *out;                  // n_head * head_dim
+    const int32_t *block_table;
+    int64_t n_ctx;               // positions visible to this token (pos + 1)
+} ck_attn_token;
+
+void ck_par_attention(ck_pool *pool, const ck_attn_token *tokens, int64_t t, ck_kv_layer kv,
+                      int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale);
+
+// MARK: - Memory bandwidth probe
+
+/// Sums `n` floats; the compiler cannot drop it. Used by the bandwidth roofline.
+float ck_sum_floats(const float *x, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,55 @@
+// Parallel operations: the kernels of matmul.c and ops.c spread over the pool.
+#include "ColonyKernels.h"
+
+typedef struct {
+    const ck_matmul_job *jobs;
+    int n_jobs;
+    int64_t k, t;
+    const float *x;
+    const ck_q8act *xq;
+} matmul_ctx;
+
+// Rows of all jobs are numbered as one range, so fused Q/K/V (or gate/up) split evenly.
+static void matmul_range(void *raw, int64_t begin, int64_t end) {
+    const matmul_ctx *c = raw;
+    int64_t base = 0;
+    for (int j = 0; j < c->n_jobs && base < end; j++) {
+        const ck_matmul_job *job = &c->jobs[j];
+        int64_t lo = begin > base ? begin - base : 0;
+        int64_t hi = end - base < job->n ? end - base : job->n;
+        if (lo < hi)
+            ck_matmul_rows(job->type, job->w, c->k, lo, hi, c->x, c->xq, c->t, job->y, job->ldy);
+        base += job->n;
+    }
+}
+
+void ck_par_matmul(ck_pool *pool, const ck_matmul_job *jobs, int n_jobs, int64_t k,
+                   const float *x, const ck_q8act *xq, int64_t t) {
+    matmul_ctx c = { jobs, n_jobs, k, t, x, xq };
+    int64_t rows = 0;
+    for (int j = 0; j < n_jobs; j++) rows += jobs[j].n;
+    ck_pool_for(pool, rows, 16, matmul_range, &c);
+}
+
+typedef struct {
+    const ck_attn_token *tokens;
+    ck_kv_layer kv;
+    int64_t n_head, group, head_dim;
+    float scale;
+} attention_ctx;
+
+static void attention_range(void *raw, int64_t begin, int64_t end) {
+    const attention_ctx *c = raw;
+    for (int64_t i = begin; i < end; i++) {
+        const ck_attn_token *tok = &c->tokens[i / c->n_head];
+        int64_t h = i % c->n_head;
+        ck_attention_head(tok->q + h * c->head_dim, c->kv, tok->block_table, tok->n_ctx,
+                          h / c->group, c->head_dim, c->scale, tok->out + h * c->head_dim);
+    }
+}
+
+void ck_par_attention(ck_pool *pool, const ck_attn_token *tokens, int64_t t, ck_kv_layer kv,
+                      int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale) {
+    attention_ctx c = { tokens, kv, n_head, n_head / n_kv_head, head_dim, scale };
+    ck_pool_for(pool, t * n_head, 1, attention_range, &c);
+}

@@ -1,0 +1,182 @@
+import ColonyKernels
+import ColonyTensor
+import Foundation
+
+/// A Llama-family transformer (RMSNorm, RoPE, grouped-query attention, SwiGLU) running
+/// on the CPU over memory-mapped GGUF weights.
+///
+/// `forward` takes a flat batch of tokens from any number of sequences, writes their keys
+/// and values into a paged `KVCache` and returns logits for the tokens that ask for them.
+/// Not thread-safe: one runner drives a model at a time (it owns scratch buffers and a
+/// thread pool).
+///
+/// ```swift
+/// let file = try GGUFFile(contentsOf: path)
+/// let model = try LlamaModel(gguf: file, threads: 2)
+/// let cache = KVCache(config: model.config, positions: 512)
+/// let logits = try model.forward([BatchToken(token: 1, position: 0, wantsLogits: true)], cache: cache)
+/// ```
+public final class LlamaModel {
+    public let config: LlamaConfig
+    public let file: GGUFFile
+    public var precision: ActivationPrecision = .int8
+    public let pool: ThreadPool
+    let weights: LlamaWeights
+    private var scratch: LlamaScratch
+    private let inverseFrequencies: [Double]
+
+    /// Loads a model from a parsed GGUF file; `threads` workers compute each step.
+    public init(gguf: GGUFFile, threads: Int = 1) throws(ModelError) {
+        config = try LlamaConfig(gguf: gguf)
+        file = gguf
+        weights = try LlamaWeights(gguf: gguf, config: config)
+        pool = ThreadPool(threads: max(1, threads))
+        scratch = LlamaScratch(config: config, capacity: 1)
+        let rot = config.ropeDimensions, base = Double(config.ropeFreqBase)
+        inverseFrequencies = (0..<rot / 2).map { i in pow(base, -2.0 * Double(i) / Double(rot)) }
+    }
+
+    /// Bytes of weights read per decoded token: the numerator of the bandwidth roofline.
+    public var weightBytesPerToken: Int { weights.bytesPerToken }
+
+    /// Runs the batch and returns one logits vector per token with `wantsLogits`, in order.
+    ///
+    /// Positions of a sequence must be consecutive within the batch and start no later than
+    /// the number of positions it has cached; blocks are reserved as needed.
+    /// - Throws: `ModelError.invalidBatch`, `.tokenOutOfRange`, `.outOfKVBlocks`.
+    public func forward(_ batch: [BatchToken], cache: KVCache) throws(ModelError) -> [[Float]] {
+        guard !batch.isEmpty else { return [] }
+        try reserve(batch, in: cache)
+        if batch.count > scratch.capacity { scratch = LlamaScratch(config: config, capacity: max(batch.count, 2 * scratch.capacity)) }
+        let s = scratch
+        let c = config
+        let t = batch.count
+        let dim = c.embeddingLength, qDim = c.headCount * c.headDimension, kvDim = c.kvDimension, ffn = c.feedForwardLength
+
+        // Embeddings and the rotation angles of each token.
+        for (i, b) in batch.enumerated() {
+            ck_dequantize_row(Int32(weights.tokenEmbedding.dtype.rawValue),
+                              weights.tokenEmbedding.data + b.token * weights.tokenEmbedding.rowBytes,
+                              s.x.pointer + i * dim, Int64(dim))
+            let pos = Double(b.position) / Double(c.ropeScale)
+            for (j, f) in inverseFrequencies.enumerated() {
+                s.cosTable[i * inverseFrequencies.count + j] = Float(cos(pos * f))
+                s.sinTable[i * inverseFrequencies.count + j] = Float(sin(pos * f))
+            }
+        }
+
+        // Block tables of the batch's sequences, flattened so the kernels get stable pointers.
+        var tableOffset: [Int: Int] = [:]
+        var tables: [Int32] = []
+        for b in batch where tableOffset[b.sequence] == nil {
+            tableOffset[b.sequence] = tables.count
+            tables.append(contentsOf: cache.blockTable(of: b.sequence))
+        }
+        let slots = batch.map { cache.slot(sequence: $0.sequence, position: $0.position) }
+        let scale = 1 / Float(c.headDimension).squareRoot()
+        let half = c.ropeDimensions / 2
+
+        tables.withUnsafeBufferPointer { tablePointer in
+            for (l, layer) in weights.layers.enumerated() {
+                // Attention block.
+                for i in 0..<t {
+                    ck_rmsnorm(s.x.pointer + i * dim, layer.attentionNorm.data.assumingMemoryBound(to: Float.self),
+                               s.normed.pointer + i * dim, Int64(dim), c.rmsEpsilon)
+                }
+                matmul([(layer.query, s.query, qDim), (layer.key, s.key, kvDim), (layer.value, s.value, kvDim)],
+                       input: s.normed, rows: t, k: dim)
+                let keys = cache.keys[l].pointer, values = cache.values[l].pointer
+                for i in 0..<t {
+                    ck_rope(s.query.pointer + i * qDim, Int64(c.headCount), Int64(c.headDimension), Int64(c.ropeDimensions),
+                            s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
+                    ck_rope(s.key.pointer + i * kvDim, Int64(c.kvHeadCount), Int64(c.headDimension), Int64(c.ropeDimensions),
+                            s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
+                    (keys + slots[i] * kvDim).update(from: s.key.pointer + i * kvDim, count: kvDim)
+                    (values + slots[i] * kvDim).update(from: s.value.pointer + i * kvDim, count: kvDim)
+                }
+                let queries = batch.enumerated().map { i, b in
+                    ck_attn_token(q: s.query.pointer + i * qDim, out: s.attention.pointer + i * qDim,
+                                  block_table: tablePointer.baseAddress! + tableOffset[b.sequence]!,
+                                  n_ctx: Int64(b.position + 1))
+                }
+                let kv = ck_kv_layer(k: keys, v: values, block_size: Int64(cache.blockSize), kv_dim: Int64(kvDim))
+                queries.withUnsafeBufferPointer { q in
+                    ck_par_attention(pool.raw, q.baseAddress, Int64(t), kv, Int64(c.headCount), Int64(c.kvHeadCount),
+                                     Int64(c.headDimension), scale)
+                }
+                matmul([(layer.attentionOutput, s.projection, dim)], input: s.attention, rows: t, k: qDim)
+                ck_add(s.x.pointer, s.projection.pointer, Int64(t * dim))
+
+                // Feed-forward block.
+                for i in 0..<t {
+                    ck_rmsnorm(s.x.pointer + i * dim, layer.ffnNorm.data.assumingMemoryBound(to: Float.self),
+                               s.normed.pointer + i * dim, Int64(dim), c.rmsEpsilon)
+                }
+                matmul([(layer.gate, s.gate, ffn), (layer.up, s.up, ffn)], input: s.normed, rows: t, k: dim)
+                ck_swiglu(s.gate.pointer, s.up.pointer, s.gate.pointer, Int64(t * ffn))
+                matmul([(layer.down, s.projection, dim)], input: s.gate, rows: t, k: ffn)
+                ck_add(s.x.pointer, s.projection.pointer, Int64(t * dim))
+            }
+        }
+        for b in batch { cache.markWritten(sequence: b.sequence, through: b.position + 1) }
+
+        // Final norm and output projection, only for the tokens that want logits.
+        let wanted = batch.indices.filter { batch[$0].wantsLogits }
+        guard !wanted.isEmpty else { return [] }
+        for (o, i) in wanted.enumerated() {
+            ck_rmsnorm(s.x.pointer + i * dim, weights.outputNorm.data.assumingMemoryBound(to: Float.self),
+                       s.normed.pointer + o * dim, Int64(dim), c.rmsEpsilon)
+        }
+        let logits = FloatBuffer(uninitializedCount: wanted.count * c.vocabularySize)
+        matmul([(weights.output, logits, c.vocabularySize)], input: s.normed, rows: wanted.count, k: dim)
+        return (0..<wanted.count).map { logits.array($0 * c.vocabularySize..<($0 + 1) * c.vocabularySize) }
+    }
+
+    /// Y = W·X for several weight matrices sharing one input, as one parallel job.
+    private func matmul(_ outputs: [(weight: Tensor, into: FloatBuffer, rows: Int)], input: FloatBuffer, rows t: Int, k: Int) {
+        let quantize = precision == .int8 && k % 32 == 0 && outputs.contains { $0.weight.dtype.isQuantized }
+        let acts = quantize ? scratch.quantize(input.pointer, rows: t, k: k) : []
+        let jobs = outputs.map { o in
+            ck_matmul_job(type: Int32(o.weight.dtype.rawValue), w: o.weight.data, n: Int64(o.rows),
+                          y: o.into.pointer, ldy: Int64(o.rows))
+        }
+        jobs.withUnsafeBufferPointer { j in
+            acts.withUnsafeBufferPointer { a in
+                ck_par_matmul(pool.raw, j.baseAddress, Int32(j.count), Int64(k), input.pointer,
+                              quantize ? a.baseAddress : nil, Int64(t))
+            }
+        }
+    }
+
+    /// Validates the batch and reserves the cache positions it writes.
+    private func reserve(_ batch: [BatchToken], in cache: KVCache) throws(ModelError) {
+        guard cache.layerCount == config.blockCount, cache.kvDimension == config.kvDimension else {
+            throw .invalidBatch("the KV cache was made for another model geometry")
+        }
+        var next: [Int: Int] = [:] // sequence → position its next batch token must have
+        var order: [Int] = []
+        for b in batch {
+            guard b.token >= 0 && b.token < config.vocabularySize else { throw .tokenOutOfRange(b.token, vocabularySize: config.vocabularySize) }
+            guard b.position >= 0 else { throw .invalidBatch("negative position \(b.position)") }
+            if let expected = next[b.sequence] {
+                guard b.position == expected else {
+                    throw .invalidBatch("sequence \(b.sequence) jumps from position \(expected - 1) to \(b.position); positions must be consecutive")
+                }
+            } else {
+                guard b.position <= cache.length(of: b.sequence) else {
+                    throw .invalidBatch("sequence \(b.sequence) starts at position \(b.position) but has only \(cache.length(of: b.sequence)) cached")
+                }
+                order.append(b.sequence)
+            }
+            next[b.sequence] = b.position + 1
+        }
+        var needed = 0
+        for seq in order {
+            let end = next[seq]!
+            guard end <= config.contextLength else { throw .contextFull(sequence: seq, needed: end, capacity: config.contextLength) }
+            needed += max(0, (end + cache.blockSize - 1) / cache.blockSize - cache.blockTable(of: seq).count)
+        }
+        guard needed <= cache.freeBlockCount else { throw .outOfKVBlocks(needed: needed, free: cache.freeBlockCount) }
+        for seq in order { try cache.reserve(sequence: seq, positions: next[seq]!) }
+    }
+}

@@ -1,0 +1,49 @@
+import ColonyTensor
+
+/// What can be wrong when loading or running a model.
+public enum ModelError: Error, Equatable, CustomStringConvertible {
+    case gguf(GGUFError)
+    case tensor(TensorError)
+    case unknownArchitecture(String, known: [String])
+    case missingTensor(String)
+    case invalidConfiguration(String)
+    case unsupportedTokenizer(String)
+    case unknownPreTokenizer(String, known: [String])
+    case invalidTokenizer(String)
+    case unknownChatTemplate(String, known: [String])
+    case noChatTemplate
+    case invalidMessages(String)
+    case invalidBatch(String)
+    case tokenOutOfRange(Int, vocabularySize: Int)
+    case contextFull(sequence: Int, needed: Int, capacity: Int)
+    case outOfKVBlocks(needed: Int, free: Int)
+    case invalidSampling(String)
+
+    public var description: String {
+        switch self {
+        case .gguf(let e): e.description
+        case .tensor(let e): e.description
+        case .unknownArchitecture(let a, let known):
+            "unknown architecture '\(a)'; known: \(known.joined(separator: ", "))"
+        case .missingTensor(let name): "the model has no tensor '\(name)'"
+        case .invalidConfiguration(let why): "invalid model configuration: \(why)"
+        case .unsupportedTokenizer(let m):
+            "unsupported tokenizer model '\(m)'; Colony supports byte-level BPE ('gpt2')"
+        case .unknownPreTokenizer(let p, let known):
+            "unknown pre-tokenizer '\(p)'; known: \(known.joined(separator: ", "))"
+        case .invalidTokenizer(let why): "invalid tokenizer: \(why)"
+        case .unknownChatTemplate(let name, let known):
+            "unknown chat template '\(name)'; known: \(known.joined(separator: ", ")) (choose one with --chat-template)"
+        case .noChatTemplate:
+            "the model has no chat template; pass --chat-template (chatml, llama3, gemma) or --raw"
+        case .invalidMessages(let why): "invalid messages: \(why)"
+        case .invalidBatch(let why): "invalid batch: \(why)"
+        case .tokenOutOfRange(let t, let n): "token id \(t) is outside the vocabulary 0..<\(n)"
+        case .contextFull(let seq, let needed, let capacity):
+            "sequence \(seq) needs \(needed) positions but the context holds \(capacity)"
+        case .outOfKVBlocks(let needed, let free):
+            "the KV cache needs \(needed) more blocks but only \(free) are free"
+        case .invalidSampling(let why): "invalid sampling parameters: \(why)"
+        }
+    }
+}

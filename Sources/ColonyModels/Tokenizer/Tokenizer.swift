@@ -1,0 +1,180 @@
+/// Byte-level BPE tokenizer (GPT-2 style) built from GGUF metadata.
+///
+/// Control and user-defined tokens (`<|im_start|>`, …) are recognised inside text when
+/// `parseSpecial` is true; everything else is split by the model's pre-tokenizer, mapped
+/// to GPT-2's byte alphabet and merged by rank. Decoding is byte-exact.
+public struct Tokenizer: Sendable {
+    /// GGUF token types (`tokenizer.ggml.token_type`).
+    public enum TokenType: Int32, Sendable {
+        case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+    }
+
+    public let tokens: [String]
+    public let types: [TokenType]
+    public let preTokenizer: PreTokenizer
+    public let bosToken: Int?
+    public let eosToken: Int?
+    public let addBOS: Bool
+    private let ids: [String: Int32]
+    /// (left id << 32 | right id) → (rank, merged id).
+    private let merges: [UInt64: (rank: Int32, id: Int32)]
+    /// Id of each byte's single-character token.
+    private let byteTokens: [Int32]
+    /// Special tokens by their first UTF-8 byte, longest first.
+    private let specials: [UInt8: [(bytes: [UInt8], id: Int32)]]
+    /// Decoded bytes of every token.
+    private let tokenBytes: [[UInt8]]
+
+    public var vocabularySize: Int { tokens.count }
+
+    /// Builds the tokenizer from a GGUF file's `tokenizer.ggml.*` metadata.
+    public init(gguf: GGUFFile) throws(ModelError) {
+        do {
+            let model = try gguf.string("tokenizer.ggml.model")
+            guard model == "gpt2" else { throw ModelError.unsupportedTokenizer(model) }
+            let tokens = try gguf.array("tokenizer.ggml.tokens").map { $0.string ?? "" }
+            let rawTypes = gguf.metadata["tokenizer.ggml.token_type"]?.array?.map { Int32($0.integer ?? 1) }
+            let merges = try gguf.array("tokenizer.ggml.merges").map { $0.string ?? "" }
+            let preName = gguf.metadata["tokenizer.ggml.pre"]?.string ?? "default"
+            guard let pre = PreTokenizer(ggmlName: preName) else { throw ModelError.unknownPreTokenizer(preName, known: PreTokenizer.knownNames) }
+            try self.init(tokens: tokens,
+                          types: (rawTypes ?? []).map { TokenType(rawValue: $0) ?? .normal },
+                          merges: merges, preTokenizer: pre,
+                          bosToken: gguf.metadata["tokenizer.ggml.bos_token_id"]?.integer,
+                          eosToken: gguf.metadata["tokenizer.ggml.eos_token_id"]?.integer,
+                          addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
+        } catch let error as GGUFError {
+            throw .gguf(error)
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            fatalError("unreachable: \(error)")
+        }
+    }
+
+    /// Builds a tokenizer from its parts. `types` may be empty (all normal).
+    public init(tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
+                bosToken: Int? = nil, eosToken: Int? = nil, addBOS: Bool = false) throws(ModelError) {
+        guard !tokens.isEmpty else { throw .invalidTokenizer("the vocabulary is empty") }
+        guard types.isEmpty || types.count == tokens.count else {
+            throw .invalidTokenizer("\(tokens.count) tokens but \(types.count) token types")
+        }
+        for (name, id) in [("bos", bosToken), ("eos", eosToken)] {
+            if let id, id < 0 || id >= tokens.count { throw .invalidTokenizer("\(name) token id \(id) is outside the vocabulary of \(tokens.count)") }
+        }
+        self.tokens = tokens
+        self.types = types.isEmpty ? Array(repeating: .normal, count: tokens.count) : types
+        self.preTokenizer = preTokenizer
+        self.bosToken = bosToken
+        self.eosToken = eosToken
+        self.addBOS = addBOS
+        var ids: [String: Int32] = [:]
+        for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
+        self.ids = ids
+
+        var mergeTable: [UInt64: (rank: Int32, id: Int32)] = [:]
+        for (rank, merge) in merges.enumerated() {
+            let parts = merge.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let a = ids[String(parts[0])], let b = ids[String(parts[1])],
+                  let ab = ids[String(parts[0]) + String(parts[1])] else { continue }
+            let key = UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))
+            if mergeTable[key] == nil { mergeTable[key] = (Int32(rank), ab) }
+        }
+        self.merges = mergeTable
+
+        var byteTokens = [Int32](repeating: -1, count: 256)
+        for b in 0..<256 { byteTokens[b] = ids[String(Character(ByteLevel.character[b]))] ?? -1 }
+        self.byteTokens = byteTokens
+
+        var specials: [UInt8: [(bytes: [UInt8], id: Int32)]] = [:]
+        var tokenBytes: [[UInt8]] = []
+        tokenBytes.reserveCapacity(tokens.count)
+        for (i, t) in tokens.enumerated() {
+            let type = self.types[i]
+            if type == .control || type == .userDefined, let first = t.utf8.first {
+                specials[first, default: []].append((Array(t.utf8), Int32(i)))
+                tokenBytes.append(Array(t.utf8))
+            } else {
+                // Byte-level characters map back to bytes; anything else is taken as text.
+                var bytes: [UInt8] = []
+                for scalar in t.unicodeScalars {
+                    if let b = ByteLevel.byte[scalar.value] { bytes.append(b) } else { bytes.append(contentsOf: String(scalar).utf8) }
+                }
+                tokenBytes.append(bytes)
+            }
+        }
+        for key in specials.keys { specials[key]!.sort { $0.bytes.count > $1.bytes.count } }
+        self.specials = specials
+        self.tokenBytes = tokenBytes
+    }
+
+    /// The id of a token given by its exact vocabulary text.
+    public func id(of token: String) -> Int? { ids[token].map(Int.init) }
+
+    /// True for control tokens (`<|im_end|>`, `<|endoftext|>`).
+    public func isControl(_ id: Int) -> Bool { id >= 0 && id < types.count && types[id] == .control }
+
+    // MARK: - Encoding
+
+    /// Token ids of `text`. With `parseSpecial`, control and user-defined tokens written in
+    /// the text become their ids; without it they are encoded as plain text.
+    public func encode(_ text: String, parseSpecial: Bool = true, addBOS: Bool? = nil) -> [Int] {
+        var out: [Int] = []
+        if addBOS ?? self.addBOS, let bos = bosToken { out.append(bos) }
+        let bytes = Array(text.utf8)
+        var segmentStart = 0
+        var i = 0
+        while i < bytes.count {
+            if parseSpecial, let candidates = specials[bytes[i]],
+               let match = candidates.first(where: { c in i + c.bytes.count <= bytes.count && bytes[i..<(i + c.bytes.count)].elementsEqual(c.bytes) }) {
+                encodeOrdinary(bytes[segmentStart..<i], into: &out)
+                out.append(Int(match.id))
+                i += match.bytes.count
+                segmentStart = i
+            } else {
+                i += 1
+            }
+        }
+        encodeOrdinary(bytes[segmentStart..<bytes.count], into: &out)
+        return out
+    }
+
+    private func encodeOrdinary(_ bytes: ArraySlice<UInt8>, into out: inout [Int]) {
+        guard !bytes.isEmpty else { return }
+        // Special tokens are matched on byte boundaries of whole UTF-8 text, so the slice
+        // between two of them is valid UTF-8.
+        let text = String(decoding: bytes, as: UTF8.self)
+        for piece in preTokenizer.split(Substring(text)) { bpe(Array(piece.utf8), into: &out) }
+    }
+
+    private func bpe(_ bytes: [UInt8], into out: inout [Int]) {
+        var symbols = bytes.map { byteTokens[Int($0)] }
+        if symbols.contains(-1) { // a byte with no token: fall back to the unknown id 0
+            symbols = symbols.map { $0 < 0 ? 0 : $0 }
+        }
+        while symbols.count > 1 {
+            var best = Int32.max, bestAt = -1, bestId: Int32 = 0
+            for j in 0..<(symbols.count - 1) {
+                let key = UInt64(UInt32(symbols[j])) << 32 | UInt64(UInt32(symbols[j + 1]))
+                if let m = merges[key], m.rank < best { best = m.rank; bestAt = j; bestId = m.id }
+            }
+            if bestAt < 0 { break }
+            symbols[bestAt] = bestId
+            symbols.remove(at: bestAt + 1)
+        }
+        out.append(contentsOf: symbols.lazy.map(Int.init))
+    }
+
+    // MARK: - Decoding
+
+    /// The bytes a token stands for (control tokens as their text).
+    public func bytes(of id: Int) -> [UInt8] {
+        guard id >= 0 && id < tokenBytes.count else { return [] }
+        return tokenBytes[id]
+    }
+
+    /// Text of `ids`; invalid UTF-8 (a cut multi-byte character) becomes U+FFFD.
+    public func decode(_ ids: [Int]) -> String {
+        String(decoding: ids.flatMap { bytes(of: $0) }, as: UTF8.self)
+    }
+}

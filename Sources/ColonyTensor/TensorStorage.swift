@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Bytes that tensors point into: a memory-mapped file or an owned allocation.
+///
+/// Immutable after creation (mapped read-only or filled before it is shared), so it is
+/// safe to read from any thread; that is why the `@unchecked Sendable` holds.
+public final class TensorStorage: @unchecked Sendable {
+    /// First byte of the region.
+    public let base: UnsafeRawPointer
+    /// Size of the region in bytes.
+    public let byteCount: Int
+    private let release: () -> Void
+
+    /// Maps `path` read-only. Pages are loaded on first touch, so opening a model is
+    /// instant and only the tensors a run reads become resident.
+    public static func mapFile(at path: String) throws(TensorError) -> TensorStorage {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        let size = Int(info.st_size)
+        guard size > 0 else { return TensorStorage(copying: [UInt8]()) }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            throw .cannotOpen(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        return TensorStorage(base: UnsafeRawPointer(mapped), byteCount: size) { munmap(mapped, size) }
+    }
+
+    /// Copies `bytes` into a new 64-byte-aligned allocation.
+    public convenience init(copying bytes: [UInt8]) {
+        let size = max(bytes.count, 1)
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        bytes.withUnsafeBytes { if let src = $0.baseAddress { memory.copyMemory(from: src, byteCount: bytes.count) } }
+        self.init(base: UnsafeRawPointer(memory), byteCount: bytes.count) { memory.deallocate() }
+    }
+
+    private init(base: UnsafeRawPointer, byteCount: Int, release: @escaping () -> Void) {
+        self.base = base
+        self.byteCount = byteCount
+        self.release = release
+    }
+
+    deinit { release() }
+}

@@ -1,0 +1,2 @@
+import ColonyModels
+print("colony")
