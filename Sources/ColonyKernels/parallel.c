@@ -53,3 +53,25 @@ void ck_par_attention(ck_pool *pool, const ck_attn_token *tokens, int64_t t, ck_
     attention_ctx c = { tokens, kv, n_head, n_head / n_kv_head, head_dim, scale };
     ck_pool_for(pool, t * n_head, 1, attention_range, &c);
 }
+
+typedef struct {
+    const float *x;
+    int64_t per;
+    float partial[256]; // one slot per thread's range (each written once, at the end)
+} sum_ctx;
+
+static void sum_range(void *raw, int64_t begin, int64_t end) {
+    sum_ctx *c = raw;
+    c->partial[begin / c->per] = ck_sum_floats(c->x + begin, end - begin);
+}
+
+float ck_par_sum(ck_pool *pool, const float *x, int64_t n) {
+    int threads = ck_pool_threads(pool);
+    int64_t per = (n + threads - 1) / threads;
+    sum_ctx c = { x, per > 0 ? per : 1, {0} };
+    // grain == per: the pool hands each thread exactly one range of `per` floats.
+    ck_pool_for(pool, n, c.per, sum_range, &c);
+    float s = 0;
+    for (int i = 0; i < threads && i < 256; i++) s += c.partial[i];
+    return s;
+}

@@ -152,6 +152,8 @@ void ck_par_attention(ck_pool *pool, const ck_attn_token *tokens, int64_t t, ck_
 
 /// Sums `n` floats; the compiler cannot drop it. Used by the bandwidth roofline.
 float ck_sum_floats(const float *x, int64_t n);
+/// Sums `n` floats split over the pool (a STREAM-style read of memory).
+float ck_par_sum(ck_pool *pool, const float *x, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Logging
+
+@main
+struct Colony: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "colony",
+        abstract: "Run LLMs on this machine: generate, chat, tokenize, inspect and benchmark GGUF models.",
+        discussion: """
+            Without --model, commands use $COLONY_MODEL or models/SmolLM2-135M-Instruct.Q4_1.gguf \
+            (fetched by ./scripts/setup). Results go to stdout, logs to stderr.
+            """,
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Detokenize.self, Inspect.self, Bench.self]
+    )
+}
+
+/// Logs go to stderr so stdout carries only results.
+func bootstrapLogging(verbose: Bool) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = verbose ? .debug : .warning
+        return handler
+    }
+}

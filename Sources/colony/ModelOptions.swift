@@ -1,0 +1,116 @@
+import ArgumentParser
+import ColonyModels
+import Foundation
+
+/// Options every model command shares.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Path to a GGUF model (default: $COLONY_MODEL or models/SmolLM2-135M-Instruct.Q4_1.gguf).")
+    var model: String?
+
+    @Option(name: .long, help: "Worker threads for the forward pass (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Activation precision of matrix products: float32 (exact) or int8 (quantised, as llama.cpp does).")
+    var precision: String = "float32"
+
+    @Flag(name: .long, help: "Log details to stderr.")
+    var verbose = false
+
+    static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    var modelPath: String {
+        model ?? ProcessInfo.processInfo.environment["COLONY_MODEL"] ?? Self.defaultModel
+    }
+
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        guard ActivationPrecision(rawValue: precision) != nil else {
+            throw ValidationError("--precision must be one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", ")), got '\(precision)'")
+        }
+    }
+
+    /// Opens the GGUF file, with an actionable message when it is missing.
+    func openFile() throws -> GGUFFile {
+        let path = modelPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            if model == nil {
+                throw ValidationError("model file '\(path)' not found; run ./scripts/setup to fetch the default model, or pass --model PATH")
+            }
+            throw ValidationError("model file '\(path)' not found")
+        }
+        return try GGUFFile(contentsOf: path)
+    }
+
+    func loadTokenizer() throws -> (GGUFFile, Tokenizer) {
+        let file = try openFile()
+        return (file, try Tokenizer(gguf: file))
+    }
+
+    func loadModel() throws -> (LlamaModel, Tokenizer) {
+        let (file, tokenizer) = try loadTokenizer()
+        let model = try LlamaModel(gguf: file, threads: threadCount)
+        model.precision = ActivationPrecision(rawValue: precision)!
+        return (model, tokenizer)
+    }
+}
+
+/// Sampling flags shared by generate and chat.
+struct SamplingOptions: ParsableArguments {
+    @Option(name: .long, help: "Maximum tokens to generate.")
+    var maxTokens = 256
+    @Option(name: .long, help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0.8
+    @Option(name: .long, help: "Keep the K most likely tokens (0 = all).")
+    var topK = 40
+    @Option(name: .long, help: "Nucleus sampling threshold in (0, 1].")
+    var topP: Float = 0.95
+    @Option(name: .long, help: "Drop tokens below min-p × the top probability.")
+    var minP: Float = 0.05
+    @Option(name: .long, help: "Repetition penalty (1 = off).")
+    var repeatPenalty: Float = 1
+    @Option(name: .long, help: "Presence penalty.")
+    var presencePenalty: Float = 0
+    @Option(name: .long, help: "Frequency penalty.")
+    var frequencyPenalty: Float = 0
+    @Option(name: .long, help: "Random seed (same seed, same output).")
+    var seed: UInt64 = 0
+    @Option(name: .long, help: "Stop when this text appears (repeatable).")
+    var stop: [String] = []
+
+    var parameters: SamplingParameters {
+        var p = SamplingParameters()
+        p.temperature = temperature
+        p.topK = topK
+        p.topP = topP
+        p.minP = minP
+        p.repetitionPenalty = repeatPenalty
+        p.presencePenalty = presencePenalty
+        p.frequencyPenalty = frequencyPenalty
+        p.seed = seed
+        return p
+    }
+
+    func validate() throws {
+        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be > 0, got \(maxTokens)") }
+        do { try parameters.validate() } catch { throw ValidationError(error.description) }
+    }
+
+    var options: GenerationOptions {
+        var o = GenerationOptions()
+        o.maxTokens = maxTokens
+        o.sampling = parameters
+        o.stopStrings = stop
+        return o
+    }
+}
+
+/// Writes to stdout without buffering a whole line, so streamed tokens appear at once.
+func writeOut(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+func writeErr(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}

@@ -1,2 +1,0 @@
-import ColonyModels
-print("colony")
