@@ -38,7 +38,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor"]),
+        .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
         .testTarget(
             name: "ColonyModelsTests",
             dependencies: ["ColonyModels"],

@@ -1,0 +1,180 @@
+import ColonyKernels
+import ColonyTensor
+import Foundation
+import Testing
+
+/// Deterministic pseudo-random floats (no global RNG state in tests).
+struct TestRandom {
+    var state: UInt64
+    mutating func next() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
+    }
+    mutating func floats(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in next() * scale } }
+}
+
+/// Which code path a kernel test exercises.
+enum KernelPath: String, CaseIterable, CustomTestStringConvertible {
+    case simd, generic
+    var testDescription: String { rawValue }
+    func run<T>(_ body: () throws -> T) rethrows -> T {
+        ck_force_generic(self == .generic ? 1 : 0)
+        defer { ck_force_generic(0) }
+        return try body()
+    }
+}
+
+@Suite("Kernels against scalar references", .serialized)
+struct KernelTests {
+    static let types: [DType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0]
+
+    @Test("dequantised values stay within the type's rounding error", arguments: types)
+    func quantizeRoundTrip(type: DType) throws {
+        var rng = TestRandom(state: 7)
+        let values = rng.floats(256, scale: 2)
+        let t = try Tensor.quantizing(values, name: "w", shape: [256], as: type)
+        let back = t.dequantized()
+        // Per-block bound: half a quantisation step of the block's range.
+        let bound: Float = switch type {
+        case .f32: 0
+        case .f16: 2e-3
+        case .bf16: 1.6e-2
+        case .q8_0: 2.0 / 127
+        default: 4.0 / 15
+        }
+        for (a, b) in zip(values, back) { #expect(abs(a - b) <= bound, "\(type): \(a) became \(b)") }
+    }
+
+    @Test("float-activation dot equals the reference", arguments: types, KernelPath.allCases)
+    func floatDot(type: DType, path: KernelPath) throws {
+        var rng = TestRandom(state: 11)
+        for k in [32, 64, 96, 576] {
+            let w = try Tensor.quantizing(rng.floats(k), name: "w", shape: [k], as: type)
+            let x = rng.floats(k)
+            let ref = ck_ref_dot(Int32(type.rawValue), w.data, x, Int64(k))
+            let got = path.run { ck_dot_f32(Int32(type.rawValue), w.data, x, Int64(k)) }
+            #expect(abs(Double(got) - ref) < 1e-4 * Double(k).squareRoot(), "\(type) k=\(k)")
+        }
+    }
+
+    @Test("int8-activation dot stays within the activation rounding error", arguments: [DType.q4_0, .q4_1, .q8_0], KernelPath.allCases)
+    func int8Dot(type: DType, path: KernelPath) throws {
+        var rng = TestRandom(state: 13)
+        for k in [32, 64, 96, 576, 1536] {
+            let w = try Tensor.quantizing(rng.floats(k), name: "w", shape: [k], as: type)
+            let x = rng.floats(k)
+            var q = [Int8](repeating: 0, count: k), d = [Float](repeating: 0, count: k / 32), s = d
+            let got: Float = q.withUnsafeMutableBufferPointer { qp in
+                d.withUnsafeMutableBufferPointer { dp in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        var act = ck_q8act(q: qp.baseAddress, d: dp.baseAddress, s: sp.baseAddress)
+                        ck_quantize_act(x, Int64(k), act)
+                        return path.run { ck_dot_q8(Int32(type.rawValue), w.data, &act, Int64(k)) }
+                    }
+                }
+            }
+            let ref = ck_ref_dot(Int32(type.rawValue), w.data, x, Int64(k))
+            // Each activation moves by at most half a step (max|x| / 254) and weights are ≤ ~1.
+            #expect(abs(Double(got) - ref) < Double(k) * 1.0 / 254, "\(type) k=\(k): \(got) vs \(ref)")
+            #expect(abs(Double(got) - ref) < 0.05 * Double(k).squareRoot(), "\(type) k=\(k): \(got) vs \(ref)")
+        }
+    }
+
+    @Test("matmul over rows and tokens equals row-by-row dots", arguments: types)
+    func matmulRows(type: DType) throws {
+        var rng = TestRandom(state: 17)
+        let (n, k, t) = (24, 64, 3)
+        let w = try Tensor.quantizing(rng.floats(n * k), name: "w", shape: [k, n], as: type)
+        let x = rng.floats(t * k)
+        var y = [Float](repeating: .nan, count: t * n)
+        ck_matmul_rows(Int32(type.rawValue), w.data, Int64(k), 0, Int64(n), x, nil, Int64(t), &y, Int64(n))
+        for i in 0..<t {
+            for r in 0..<n {
+                let ref = ck_ref_dot(Int32(type.rawValue), w.data + r * w.rowBytes, Array(x[i * k..<(i + 1) * k]), Int64(k))
+                #expect(abs(Double(y[i * n + r]) - ref) < 1e-4, "row \(r) token \(i)")
+            }
+        }
+    }
+
+    @Test("half and bfloat16 conversions round to nearest even")
+    func conversions() {
+        #expect(ck_f16_to_f32(0x3C00) == 1)
+        #expect(ck_f16_to_f32(0xC000) == -2)
+        #expect(ck_f16_to_f32(0x0001) == 5.9604645e-8) // smallest subnormal
+        #expect(ck_f16_to_f32(0x7BFF) == 65504)
+        #expect(ck_f32_to_f16(1) == 0x3C00)
+        #expect(ck_f32_to_f16(65520) == 0x7C00) // rounds to infinity
+        #expect(ck_f32_to_f16(1 + 1.0 / 2048) == 0x3C00) // tie to even
+        #expect(ck_f32_to_f16(1 + 3.0 / 2048) == 0x3C02)
+        #expect(ck_f32_to_f16(5.9604645e-8) == 0x0001)
+        #expect(ck_f32_to_bf16(1) == 0x3F80)
+        #expect(ck_bf16_to_f32(0x4049) == 3.140625)
+        for v: Float in [0.1, -3.5, 1e-3, 1234.5] {
+            #expect(abs(ck_f16_to_f32(ck_f32_to_f16(v)) - v) <= abs(v) / 1024)
+        }
+    }
+
+    @Test("rmsnorm, rope and swiglu match their definitions")
+    func elementwise() {
+        var rng = TestRandom(state: 19)
+        let x = rng.floats(64), w = rng.floats(64)
+        var out = [Float](repeating: 0, count: 64)
+        ck_rmsnorm(x, w, &out, 64, 1e-5)
+        let rms = (x.map { $0 * $0 }.reduce(0, +) / 64 + 1e-5).squareRoot()
+        for i in 0..<64 { #expect(abs(out[i] - x[i] / rms * w[i]) < 1e-5) }
+
+        var v = rng.floats(32) // two heads of 16, rotate the first 8 of each
+        let original = v
+        let angles: [Float] = [0.1, 0.2, 0.3, 0.4]
+        let cosines = angles.map { cos($0) }, sines = angles.map { sin($0) }
+        ck_rope(&v, 2, 16, 8, cosines, sines)
+        for h in 0..<2 {
+            for i in 0..<4 {
+                let a = original[h * 16 + 2 * i], b = original[h * 16 + 2 * i + 1]
+                let c = cosines[i], s = sines[i]
+                #expect(abs(v[h * 16 + 2 * i] - (a * c - b * s)) < 1e-6)
+                #expect(abs(v[h * 16 + 2 * i + 1] - (a * s + b * c)) < 1e-6)
+            }
+            #expect(Array(v[(h * 16 + 8)..<(h * 16 + 16)]) == Array(original[(h * 16 + 8)..<(h * 16 + 16)]))
+        }
+
+        let g = rng.floats(40, scale: 4), u = rng.floats(40)
+        var s = [Float](repeating: 0, count: 40)
+        ck_swiglu(g, u, &s, 40)
+        for i in 0..<40 { #expect(abs(s[i] - g[i] / (1 + exp(-g[i])) * u[i]) < 1e-5) }
+    }
+
+    @Test("paged attention equals softmax attention over the same keys")
+    func attention() {
+        var rng = TestRandom(state: 23)
+        let (headDim, kvHeads, blockSize, positions) = (16, 2, 4, 11)
+        let kvDim = headDim * kvHeads
+        // Blocks deliberately out of order: 2, 0, 1.
+        let table: [Int32] = [2, 0, 1]
+        var k = [Float](repeating: 0, count: 3 * blockSize * kvDim), v = k
+        var logicalK: [[Float]] = [], logicalV: [[Float]] = []
+        for p in 0..<positions {
+            let slot = Int(table[p / blockSize]) * blockSize + p % blockSize
+            let kp = rng.floats(kvDim), vp = rng.floats(kvDim)
+            k.replaceSubrange(slot * kvDim..<(slot + 1) * kvDim, with: kp)
+            v.replaceSubrange(slot * kvDim..<(slot + 1) * kvDim, with: vp)
+            logicalK.append(kp); logicalV.append(vp)
+        }
+        let q = rng.floats(headDim)
+        var out = [Float](repeating: 0, count: headDim)
+        k.withUnsafeBufferPointer { kb in
+            v.withUnsafeBufferPointer { vb in
+                ck_attention_head(q, ck_kv_layer(k: kb.baseAddress, v: vb.baseAddress, block_size: Int64(blockSize), kv_dim: Int64(kvDim)),
+                                  table, Int64(positions), 1, Int64(headDim), 0.25, &out)
+            }
+        }
+        let scores = (0..<positions).map { p in (0..<headDim).map { q[$0] * logicalK[p][headDim + $0] }.reduce(0, +) * 0.25 }
+        let m = scores.max()!
+        let e = scores.map { exp($0 - m) }
+        let z = e.reduce(0, +)
+        for i in 0..<headDim {
+            let ref = (0..<positions).map { e[$0] / z * logicalV[$0][headDim + i] }.reduce(0, +)
+            #expect(abs(out[i] - ref) < 1e-5)
+        }
+    }
+}
