@@ -6,10 +6,14 @@ typedef struct {
     int n_jobs;
     int64_t k, t;
     const float *x;
-    const ck_q8act *xq;
+    const ck_act *xq;
 } matmul_ctx;
 
+static int64_t padded_rows(int64_t n) { return (n + 15) / 16 * 16; }
+
 // Rows of all jobs are numbered as one range, so fused Q/K/V (or gate/up) split evenly.
+// Each job starts on a multiple of 16 and ranges come in multiples of 16, so a packed job
+// always gets whole 16-row groups.
 static void matmul_range(void *raw, int64_t begin, int64_t end) {
     const matmul_ctx *c = raw;
     int64_t base = 0;
@@ -17,17 +21,19 @@ static void matmul_range(void *raw, int64_t begin, int64_t end) {
         const ck_matmul_job *job = &c->jobs[j];
         int64_t lo = begin > base ? begin - base : 0;
         int64_t hi = end - base < job->n ? end - base : job->n;
-        if (lo < hi)
-            ck_matmul_rows(job->type, job->w, c->k, lo, hi, c->x, c->xq, c->t, job->y, job->ldy);
-        base += job->n;
+        if (lo < hi) {
+            if (job->packed) ck_packed_matmul(job->type, job->packed, c->k, lo / 16, hi / 16, c->xq, c->t, job->y, job->ldy);
+            else ck_matmul_rows(job->type, job->w, c->k, lo, hi, c->x, c->t, job->y, job->ldy);
+        }
+        base += padded_rows(job->n);
     }
 }
 
 void ck_par_matmul(ck_pool *pool, const ck_matmul_job *jobs, int n_jobs, int64_t k,
-                   const float *x, const ck_q8act *xq, int64_t t) {
+                   const float *x, const ck_act *xq, int64_t t) {
     matmul_ctx c = { jobs, n_jobs, k, t, x, xq };
     int64_t rows = 0;
-    for (int j = 0; j < n_jobs; j++) rows += jobs[j].n;
+    for (int j = 0; j < n_jobs; j++) rows += padded_rows(jobs[j].n);
     ck_pool_for(pool, rows, 16, matmul_range, &c);
 }
 

@@ -10,8 +10,8 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads for the forward pass (default: all cores).")
     var threads: Int?
 
-    @Option(name: .long, help: "Activation precision of matrix products: float32 (exact) or int8 (quantised, as llama.cpp does).")
-    var precision: String = "float32"
+    @Option(name: .long, help: "Activations in matrix products: int16 (fast, near-exact), int8 (fastest, as llama.cpp) or float32 (exact reference).")
+    var precision: String = "int16"
 
     @Flag(name: .long, help: "Log details to stderr.")
     var verbose = false

@@ -36,14 +36,16 @@ struct RealModelTests {
         }
     }
 
-    @Test("int8 greedy decoding agrees until the reference's first near-tie")
-    func greedyInt8() throws {
+    @Test("integer greedy decoding agrees until the reference's first near-tie", arguments: [
+        (ActivationPrecision.int16, Float(0.005)), (.int8, 0.25),
+    ])
+    func greedyInteger(precision: ActivationPrecision, logitError: Float) throws {
         let (model, _) = try Self.load()
-        model.precision = .int8
+        model.precision = precision
         for c in Self.greedy.cases {
-            // Int8 activations move a logit by up to ~0.2: compare up to the first step whose
-            // top-2 margin is smaller than that.
-            let safe = c.margins.firstIndex { $0 < 0.25 } ?? c.margins.count
+            // Quantised activations move a logit by up to `logitError`: compare up to the
+            // first step whose top-2 margin is smaller than that.
+            let safe = c.margins.firstIndex { $0 < logitError } ?? c.margins.count
             let got = try Self.greedyTokens(model, c.prompt_ids, count: max(safe, 1))
             #expect(Array(got.prefix(safe)) == Array(c.generated_ids.prefix(safe)), "\(c.prompt.suffix(40).debugDescription)")
         }

@@ -57,27 +57,59 @@ struct KernelTests {
         }
     }
 
-    @Test("int8-activation dot stays within the activation rounding error", arguments: [DType.q4_0, .q4_1, .q8_0], KernelPath.allCases)
-    func int8Dot(type: DType, path: KernelPath) throws {
+    /// Quantised activations of `x` (T tokens of k floats), kept alive by the returned arrays.
+    final class Activations {
+        var hi, lo: [Int8]
+        var d, s: [Float]
+        var isum: [Int32]
+        let t, k: Int
+        let split: Bool
+        init(_ x: [Float], t: Int, k: Int, split: Bool) {
+            self.t = t; self.k = k; self.split = split
+            hi = .init(repeating: 0, count: t * k); lo = hi
+            d = .init(repeating: 0, count: t * k / 32); s = d
+            isum = .init(repeating: 0, count: t * k / 32)
+            withActs { acts in for i in 0..<t { ck_quantize_act(Array(x[i * k..<(i + 1) * k]), Int64(k), acts[i]) } }
+        }
+        func withActs<R>(_ body: ([ck_act]) -> R) -> R {
+            hi.withUnsafeMutableBufferPointer { h in lo.withUnsafeMutableBufferPointer { l in
+                d.withUnsafeMutableBufferPointer { dp in s.withUnsafeMutableBufferPointer { sp in
+                    isum.withUnsafeMutableBufferPointer { ip in
+                        body((0..<t).map { i in
+                            ck_act(hi: h.baseAddress! + i * k, lo: split ? l.baseAddress! + i * k : nil,
+                                   d: dp.baseAddress! + i * k / 32, s: sp.baseAddress! + i * k / 32,
+                                   isum: ip.baseAddress! + i * k / 32)
+                        })
+                    }
+                } }
+            } }
+        }
+    }
+
+    @Test("packed integer matmul stays within the activation rounding error",
+          arguments: [DType.q4_0, .q4_1, .q8_0], KernelPath.allCases)
+    func packedMatmul(type: DType, path: KernelPath) throws {
         var rng = TestRandom(state: 13)
-        for k in [32, 64, 96, 576, 1536] {
-            let w = try Tensor.quantizing(rng.floats(k), name: "w", shape: [k], as: type)
-            let x = rng.floats(k)
-            var q = [Int8](repeating: 0, count: k), d = [Float](repeating: 0, count: k / 32), s = d
-            let got: Float = q.withUnsafeMutableBufferPointer { qp in
-                d.withUnsafeMutableBufferPointer { dp in
-                    s.withUnsafeMutableBufferPointer { sp in
-                        var act = ck_q8act(q: qp.baseAddress, d: dp.baseAddress, s: sp.baseAddress)
-                        ck_quantize_act(x, Int64(k), act)
-                        return path.run { ck_dot_q8(Int32(type.rawValue), w.data, &act, Int64(k)) }
+        for (n, k, t) in [(16, 32, 1), (32, 96, 3), (48, 576, 2)] {
+            let w = try Tensor.quantizing(rng.floats(n * k), name: "w", shape: [k, n], as: type)
+            let packed = try #require(PackedMatrix(w))
+            #expect(packed.storage.byteCount == w.byteCount)
+            let x = rng.floats(t * k)
+            for split in [false, true] {
+                let acts = Activations(x, t: t, k: k, split: split)
+                var y = [Float](repeating: .nan, count: t * n)
+                acts.withActs { a in path.run { ck_packed_matmul(Int32(type.rawValue), packed.data, Int64(k), 0, Int64(n / 16), a, Int64(t), &y, Int64(n)) } }
+                for i in 0..<t {
+                    for r in 0..<n {
+                        let ref = ck_ref_dot(Int32(type.rawValue), w.data + r * w.rowBytes, Array(x[i * k..<(i + 1) * k]), Int64(k))
+                        // Each activation moves by at most half a step: max|x| / 254 (int8) or / 32512 (split).
+                        let bound = Double(k) / (split ? 32512 : 254) + 1e-4
+                        #expect(abs(Double(y[i * n + r]) - ref) < bound, "\(type) split=\(split) n=\(n) k=\(k) row \(r)")
                     }
                 }
             }
-            let ref = ck_ref_dot(Int32(type.rawValue), w.data, x, Int64(k))
-            // Each activation moves by at most half a step (max|x| / 254) and weights are ≤ ~1.
-            #expect(abs(Double(got) - ref) < Double(k) * 1.0 / 254, "\(type) k=\(k): \(got) vs \(ref)")
-            #expect(abs(Double(got) - ref) < 0.05 * Double(k).squareRoot(), "\(type) k=\(k): \(got) vs \(ref)")
         }
+        #expect(PackedMatrix(try Tensor.quantizing(rng.floats(8 * 32), name: "w", shape: [32, 8], as: type)) == nil, "8 rows: no packed form")
     }
 
     @Test("matmul over rows and tokens equals row-by-row dots", arguments: types)
@@ -87,7 +119,7 @@ struct KernelTests {
         let w = try Tensor.quantizing(rng.floats(n * k), name: "w", shape: [k, n], as: type)
         let x = rng.floats(t * k)
         var y = [Float](repeating: .nan, count: t * n)
-        ck_matmul_rows(Int32(type.rawValue), w.data, Int64(k), 0, Int64(n), x, nil, Int64(t), &y, Int64(n))
+        ck_matmul_rows(Int32(type.rawValue), w.data, Int64(k), 0, Int64(n), x, Int64(t), &y, Int64(n))
         for i in 0..<t {
             for r in 0..<n {
                 let ref = ck_ref_dot(Int32(type.rawValue), w.data + r * w.rowBytes, Array(x[i * k..<(i + 1) * k]), Int64(k))

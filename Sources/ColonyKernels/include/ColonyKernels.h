@@ -45,19 +45,36 @@ void ck_dequantize_row(int type, const void *src, float *dst, int64_t n);
 /// Quantises `n` floats into a row of `type` (round to nearest, as GGML's reference does).
 void ck_quantize_row(int type, const float *src, void *dst, int64_t n);
 
-// MARK: - Activations quantised to int8
+// MARK: - Packed quantised matrices and integer activations
 
-/// Activations of one token quantised in blocks of 32 (the "Q8_1" idea): `q` holds K
-/// int8 values, `d[b]` the scale of block b, `s[b]` = d[b] * sum(q in block b), which the
-/// offsets of Q4_0 and Q4_1 need.
+/// Activations of one token quantised per block of 32 for the packed kernels.
+/// Plain int8 (`lo` == NULL): v = round(x / d) in [-127, 127] with d = max|x| / 127.
+/// Split int16 (`lo` != NULL): d = max|x| / 16256 and v = 128·hi + lo with hi in
+/// [-127, 127] and lo in [0, 127], so two int8 dot products give a 14-bit-accurate one.
+/// `isum[b]` = sum of v over block b and `s[b]` = d[b]·isum[b] carry the offsets of Q4_0,
+/// Q4_1 and Q8_0.
 typedef struct {
-    int8_t *q;
+    int8_t *hi;
+    int8_t *lo;
     float *d;
     float *s;
-} ck_q8act;
+    int32_t *isum;
+} ck_act;
 
-/// Quantises `k` floats (k % 32 == 0) into `out`.
-void ck_quantize_act(const float *x, int64_t k, ck_q8act out);
+/// Quantises `k` floats (k % 32 == 0) into `out` (plain or split, by `out.lo`).
+void ck_quantize_act(const float *x, int64_t k, ck_act out);
+
+/// 1 if a matrix of `type` with `n` rows can be packed (Q4_0, Q4_1, Q8_0 with n % 16 == 0).
+int ck_packable(int type, int64_t n);
+/// Bytes of the packed form (the same as the GGUF form).
+int64_t ck_packed_bytes(int type, int64_t n, int64_t k);
+/// Rewrites an N×K matrix into 16-row groups: per group and block of 32 columns, the 16
+/// scales (and mins), then the quants interleaved so that one 64-byte load holds 4 columns
+/// of all 16 rows — the shape of one VNNI dot-product instruction.
+void ck_pack(int type, const void *src, void *dst, int64_t n, int64_t k);
+/// Y[t][r] = W[r] · X[t] for the rows of groups [g0, g1) of a packed matrix and T tokens.
+void ck_packed_matmul(int type, const void *packed, int64_t k, int64_t g0, int64_t g1,
+                      const ck_act *x, int64_t t, float *y, int64_t ldy);
 
 // MARK: - Dot products
 
@@ -65,18 +82,15 @@ void ck_quantize_act(const float *x, int64_t k, ck_q8act out);
 double ck_ref_dot(int type, const void *row, const float *x, int64_t k);
 /// Exact path: float activations against a row of any type (blocks expanded on the fly).
 float ck_dot_f32(int type, const void *row, const float *x, int64_t k);
-/// Fast path: int8 activations against a quantised row (Q4_0, Q4_1, Q8_0 only).
-float ck_dot_q8(int type, const void *row, const ck_q8act *x, int64_t k);
 /// 1 when the AVX-512 VNNI paths are in use on this CPU.
 int ck_has_avx512_vnni(void);
 /// Forces the portable paths (tests compare both). 0 = auto.
 void ck_force_generic(int on);
 
-/// Y[t][n] = W[n] · X[t] for rows [n0, n1) and T tokens.
-/// `xq` is used for quantised weights when non-NULL (fast path), else `x` (exact path).
-/// `x` is T×K floats (row stride k), `xq` an array of T activations, `y` T rows of stride ldy.
+/// Y[t][n] = W[n] · X[t] for rows [n0, n1) and T tokens, float activations (row stride k),
+/// `y` T rows of stride ldy.
 void ck_matmul_rows(int type, const void *w, int64_t k, int64_t n0, int64_t n1,
-                    const float *x, const ck_q8act *xq, int64_t t, float *y, int64_t ldy);
+                    const float *x, int64_t t, float *y, int64_t ldy);
 
 // MARK: - Element-wise and normalisation
 
@@ -124,18 +138,21 @@ void ck_pool_for(ck_pool *pool, int64_t n, int64_t grain, ck_range_fn fn, void *
 
 // MARK: - Parallel operations (over the pool)
 
-/// One weight matrix to multiply in a fused parallel job.
+/// One weight matrix to multiply in a fused parallel job: `packed` (with integer
+/// activations) when non-NULL, else `w` with float activations.
 typedef struct {
     int type;
     const void *w;
+    const void *packed;
     int64_t n;     // rows
     float *y;      // T rows of stride ldy
     int64_t ldy;
 } ck_matmul_job;
 
 /// Runs several matmuls sharing the same input (e.g. Q, K, V) as one parallel job.
+/// `x` is T×K floats; `xq` the same T tokens quantised (needed by packed jobs only).
 void ck_par_matmul(ck_pool *pool, const ck_matmul_job *jobs, int n_jobs, int64_t k,
-                   const float *x, const ck_q8act *xq, int64_t t);
+                   const float *x, const ck_act *xq, int64_t t);
 
 /// One query token for ck_par_attention.
 typedef struct {

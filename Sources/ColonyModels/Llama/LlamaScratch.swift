@@ -6,8 +6,9 @@ final class LlamaScratch {
     let capacity: Int
     let x, normed, query, key, value, attention, projection, gate, up: FloatBuffer
     let cosTable, sinTable: FloatBuffer
-    /// int8 activations and their per-block scales and sums (see `ck_q8act`).
-    let quantized: UnsafeMutablePointer<Int8>
+    /// Integer activations: high and low parts, per-block scales and sums (see `ck_act`).
+    let high, low: UnsafeMutablePointer<Int8>
+    let blockSums: UnsafeMutablePointer<Int32>
     let scales, sums: FloatBuffer
     let widest: Int
 
@@ -26,17 +27,26 @@ final class LlamaScratch {
         up = FloatBuffer(uninitializedCount: capacity * c.feedForwardLength)
         cosTable = FloatBuffer(uninitializedCount: capacity * c.ropeDimensions / 2)
         sinTable = FloatBuffer(uninitializedCount: capacity * c.ropeDimensions / 2)
-        quantized = .allocate(capacity: capacity * widest)
+        high = .allocate(capacity: capacity * widest)
+        low = .allocate(capacity: capacity * widest)
+        blockSums = .allocate(capacity: capacity * widest / 32 + 1)
         scales = FloatBuffer(uninitializedCount: capacity * widest / 32 + 1)
         sums = FloatBuffer(uninitializedCount: capacity * widest / 32 + 1)
     }
 
-    deinit { quantized.deallocate() }
+    deinit {
+        high.deallocate()
+        low.deallocate()
+        blockSums.deallocate()
+    }
 
-    /// Quantises `count` rows of `k` floats at `source` and returns their descriptors.
-    func quantize(_ source: UnsafeMutablePointer<Float>, rows count: Int, k: Int) -> [ck_q8act] {
+    /// Quantises `count` rows of `k` floats at `source` and returns their descriptors;
+    /// `split` selects the 14-bit form (int16 precision).
+    func quantize(_ source: UnsafeMutablePointer<Float>, rows count: Int, k: Int, split: Bool) -> [ck_act] {
         (0..<count).map { t in
-            let act = ck_q8act(q: quantized + t * k, d: scales.pointer + t * (k / 32), s: sums.pointer + t * (k / 32))
+            let blocks = t * (k / 32)
+            let act = ck_act(hi: high + t * k, lo: split ? low + t * k : nil, d: scales.pointer + blocks,
+                             s: sums.pointer + blocks, isum: blockSums + blocks)
             ck_quantize_act(source + t * k, Int64(k), act)
             return act
         }
