@@ -2,6 +2,8 @@
 // reductions may be reassociated (the order of a sum of 64..1536 terms is not part of
 // any contract here, and the reference tests allow for it).
 #include "ColonyKernels.h"
+#include "blocks.h"
+#include <immintrin.h>
 #include <math.h>
 
 void ck_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps) {
@@ -39,9 +41,9 @@ static inline float dot(const float *a, const float *b, int64_t n) {
     return s;
 }
 
-void ck_attention_head(const float *q, ck_kv_layer kv, const int32_t *block_table,
-                       int64_t n_ctx, int64_t kv_head, int64_t head_dim, float scale,
-                       float *out) {
+static void attention_head_generic(const float *q, ck_kv_layer kv, const int32_t *block_table,
+                                   int64_t n_ctx, int64_t kv_head, int64_t head_dim, float scale,
+                                   float *out) {
     float acc[256]; // head_dim <= 256, checked by the caller
     for (int64_t i = 0; i < head_dim; i++) acc[i] = 0;
     float m = -INFINITY, l = 0;
@@ -62,4 +64,80 @@ void ck_attention_head(const float *q, ck_kv_layer kv, const int32_t *block_tabl
     }
     float inv = l > 0 ? 1.0f / l : 0;
     for (int64_t i = 0; i < head_dim; i++) out[i] = acc[i] * inv;
+}
+
+// MARK: - AVX-512 attention
+
+/// e^x for x ≤ 0: 2^n · p(r) with n = round(x·log2 e), r = x − n·ln 2 (two-part ln 2) and
+/// p the degree-6 Taylor polynomial; relative error < 1e-6 on |r| ≤ ln2/2.
+CK_AVX512 static inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/// Positions are taken in chunks of 64: all scores of a chunk first, one rescale of the
+/// running sum per chunk, exponentials 16 at a time. Needs head_dim % 16 == 0.
+CK_AVX512 static void attention_head_avx512(const float *q, ck_kv_layer kv, const int32_t *block_table,
+                                            int64_t n_ctx, int64_t kv_head, int64_t head_dim, float scale,
+                                            float *out) {
+    const int64_t nv = head_dim / 16;
+    __m512 qv[16], acc[16];
+    for (int64_t j = 0; j < nv; j++) { qv[j] = _mm512_loadu_ps(q + 16 * j); acc[j] = _mm512_setzero_ps(); }
+    float scores[64];
+    const float *rows_k[64], *rows_v[64];
+    float m = -INFINITY, l = 0;
+    for (int64_t p0 = 0; p0 < n_ctx; p0 += 64) {
+        int64_t n = n_ctx - p0 < 64 ? n_ctx - p0 : 64;
+        float chunk_max = -INFINITY;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t p = p0 + i;
+            int64_t slot = (int64_t)block_table[p / kv.block_size] * kv.block_size + p % kv.block_size;
+            rows_k[i] = kv.k + slot * kv.kv_dim + kv_head * head_dim;
+            rows_v[i] = kv.v + slot * kv.kv_dim + kv_head * head_dim;
+            __m512 d = _mm512_mul_ps(qv[0], _mm512_loadu_ps(rows_k[i]));
+            for (int64_t j = 1; j < nv; j++) d = _mm512_fmadd_ps(qv[j], _mm512_loadu_ps(rows_k[i] + 16 * j), d);
+            scores[i] = _mm512_reduce_add_ps(d) * scale;
+            chunk_max = fmaxf(chunk_max, scores[i]);
+        }
+        if (chunk_max > m) { // new maximum: rescale what was summed so far
+            float c = expf(m - chunk_max);
+            l *= c;
+            for (int64_t j = 0; j < nv; j++) acc[j] = _mm512_mul_ps(acc[j], _mm512_set1_ps(c));
+            m = chunk_max;
+        }
+        __m512 lsum = _mm512_setzero_ps();
+        for (int64_t i = 0; i < n; i += 16) {
+            __mmask16 live = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+            __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, scores + i), _mm512_set1_ps(m)));
+            e = _mm512_maskz_mov_ps(live, e);
+            lsum = _mm512_add_ps(lsum, e);
+            _mm512_mask_storeu_ps(scores + i, live, e);
+        }
+        l += _mm512_reduce_add_ps(lsum);
+        for (int64_t i = 0; i < n; i++) {
+            __m512 e = _mm512_set1_ps(scores[i]);
+            for (int64_t j = 0; j < nv; j++) acc[j] = _mm512_fmadd_ps(e, _mm512_loadu_ps(rows_v[i] + 16 * j), acc[j]);
+        }
+    }
+    __m512 inv = _mm512_set1_ps(l > 0 ? 1.0f / l : 0);
+    for (int64_t j = 0; j < nv; j++) _mm512_storeu_ps(out + 16 * j, _mm512_mul_ps(acc[j], inv));
+}
+
+void ck_attention_head(const float *q, ck_kv_layer kv, const int32_t *block_table,
+                       int64_t n_ctx, int64_t kv_head, int64_t head_dim, float scale,
+                       float *out) {
+    if (ck_has_avx512_vnni() && head_dim % 16 == 0)
+        attention_head_avx512(q, kv, block_table, n_ctx, kv_head, head_dim, scale, out);
+    else
+        attention_head_generic(q, kv, block_table, n_ctx, kv_head, head_dim, scale, out);
 }

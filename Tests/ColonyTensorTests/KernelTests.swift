@@ -176,14 +176,16 @@ struct KernelTests {
         for i in 0..<40 { #expect(abs(s[i] - g[i] / (1 + exp(-g[i])) * u[i]) < 1e-5) }
     }
 
-    @Test("paged attention equals softmax attention over the same keys")
-    func attention() {
+    @Test("paged attention equals softmax attention over the same keys", arguments: [11, 150], KernelPath.allCases)
+    func attention(positions: Int, path: KernelPath) {
         var rng = TestRandom(state: 23)
-        let (headDim, kvHeads, blockSize, positions) = (16, 2, 4, 11)
+        let (headDim, kvHeads, blockSize) = (16, 2, 4)
         let kvDim = headDim * kvHeads
-        // Blocks deliberately out of order: 2, 0, 1.
-        let table: [Int32] = [2, 0, 1]
-        var k = [Float](repeating: 0, count: 3 * blockSize * kvDim), v = k
+        // Blocks deliberately out of order.
+        let blocks = (positions + blockSize - 1) / blockSize
+        let table: [Int32] = (0..<Int32(blocks)).map { ($0 * 7 + 3) % Int32(blocks) }
+        #expect(Set(table).count == blocks)
+        var k = [Float](repeating: 0, count: blocks * blockSize * kvDim), v = k
         var logicalK: [[Float]] = [], logicalV: [[Float]] = []
         for p in 0..<positions {
             let slot = Int(table[p / blockSize]) * blockSize + p % blockSize
@@ -192,12 +194,12 @@ struct KernelTests {
             v.replaceSubrange(slot * kvDim..<(slot + 1) * kvDim, with: vp)
             logicalK.append(kp); logicalV.append(vp)
         }
-        let q = rng.floats(headDim)
+        let q = rng.floats(headDim, scale: 4) // large scores: the softmax must rescale
         var out = [Float](repeating: 0, count: headDim)
         k.withUnsafeBufferPointer { kb in
             v.withUnsafeBufferPointer { vb in
-                ck_attention_head(q, ck_kv_layer(k: kb.baseAddress, v: vb.baseAddress, block_size: Int64(blockSize), kv_dim: Int64(kvDim)),
-                                  table, Int64(positions), 1, Int64(headDim), 0.25, &out)
+                path.run { ck_attention_head(q, ck_kv_layer(k: kb.baseAddress, v: vb.baseAddress, block_size: Int64(blockSize), kv_dim: Int64(kvDim)),
+                                  table, Int64(positions), 1, Int64(headDim), 0.25, &out) }
             }
         }
         let scores = (0..<positions).map { p in (0..<headDim).map { q[$0] * logicalK[p][headDim + $0] }.reduce(0, +) * 0.25 }

@@ -26,6 +26,8 @@ public final class LlamaModel {
     public let pool: ThreadPool
     let weights: LlamaWeights
     private var scratch: LlamaScratch
+    /// Reused across steps: a fresh vocabulary-sized buffer per token costs page faults.
+    private var logits = FloatBuffer(uninitializedCount: 0)
     private let inverseFrequencies: [Double]
 
     /// Loads a model from a parsed GGUF file; `threads` workers compute each step.
@@ -130,7 +132,7 @@ public final class LlamaModel {
             ck_rmsnorm(s.x.pointer + i * dim, weights.outputNorm.data.assumingMemoryBound(to: Float.self),
                        s.normed.pointer + o * dim, Int64(dim), c.rmsEpsilon)
         }
-        let logits = FloatBuffer(uninitializedCount: wanted.count * c.vocabularySize)
+        if logits.count < wanted.count * c.vocabularySize { logits = FloatBuffer(uninitializedCount: wanted.count * c.vocabularySize) }
         matmul([(weights.output, logits, c.vocabularySize)], input: s.normed, rows: wanted.count, k: dim)
         return (0..<wanted.count).map { logits.array($0 * c.vocabularySize..<($0 + 1) * c.vocabularySize) }
     }
