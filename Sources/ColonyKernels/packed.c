@@ -61,7 +61,7 @@ void ck_pack(int type, const void *src, void *dst, int64_t n, int64_t k) {
     }
 }
 
-void ck_quantize_act(const float *x, int64_t k, ck_act out) {
+static void quantize_act_generic(const float *x, int64_t k, ck_act out) {
     const float levels = out.lo ? 16256.0f : 127.0f; // 127·128 for the split form
     for (int64_t b = 0; b < k / 32; b++) {
         const float *xb = x + b * 32;
@@ -83,6 +83,37 @@ void ck_quantize_act(const float *x, int64_t k, ck_act out) {
         out.isum[b] = sum;
         out.s[b] = d * (float)sum;
     }
+}
+
+CK_AVX512 static void quantize_act_avx512(const float *x, int64_t k, ck_act out) {
+    const float levels = out.lo ? 16256.0f : 127.0f;
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < k / 32; b++) {
+        __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, absmask), _mm512_and_ps(x1, absmask)));
+        float d = amax / levels, id = d != 0 ? 1.0f / d : 0;
+        // Round to nearest even, as lrintf does in the portable path.
+        __m512i v0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
+        __m512i v1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
+        int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(v0, v1));
+        if (out.lo) {
+            const __m512i seven = _mm512_set1_epi32(127);
+            _mm_storeu_si128((__m128i *)(out.lo + b * 32), _mm512_cvtepi32_epi8(_mm512_and_si512(v0, seven)));
+            _mm_storeu_si128((__m128i *)(out.lo + b * 32 + 16), _mm512_cvtepi32_epi8(_mm512_and_si512(v1, seven)));
+            v0 = _mm512_srai_epi32(v0, 7);
+            v1 = _mm512_srai_epi32(v1, 7);
+        }
+        _mm_storeu_si128((__m128i *)(out.hi + b * 32), _mm512_cvtepi32_epi8(v0));
+        _mm_storeu_si128((__m128i *)(out.hi + b * 32 + 16), _mm512_cvtepi32_epi8(v1));
+        out.d[b] = d;
+        out.isum[b] = sum;
+        out.s[b] = d * (float)sum;
+    }
+}
+
+void ck_quantize_act(const float *x, int64_t k, ck_act out) {
+    if (ck_has_avx512_vnni()) quantize_act_avx512(x, k, out);
+    else quantize_act_generic(x, k, out);
 }
 
 // MARK: - Portable path

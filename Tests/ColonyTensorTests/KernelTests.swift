@@ -112,6 +112,25 @@ struct KernelTests {
         #expect(PackedMatrix(try Tensor.quantizing(rng.floats(8 * 32), name: "w", shape: [32, 8], as: type)) == nil, "8 rows: no packed form")
     }
 
+    @Test("activation quantisation is identical on both paths and within half a step", arguments: [false, true])
+    func activationQuantization(split: Bool) {
+        var rng = TestRandom(state: 29)
+        let x = rng.floats(96, scale: 3)
+        let simd = KernelPath.simd.run { Activations(x, t: 1, k: 96, split: split) }
+        let generic = KernelPath.generic.run { Activations(x, t: 1, k: 96, split: split) }
+        #expect(simd.hi == generic.hi && simd.lo == generic.lo && simd.isum == generic.isum && simd.d == generic.d)
+        for b in 0..<3 {
+            var sum: Int32 = 0
+            for j in 0..<32 {
+                let v = split ? Int32(simd.hi[b * 32 + j]) * 128 + Int32(simd.lo[b * 32 + j]) : Int32(simd.hi[b * 32 + j])
+                if split { #expect((0...127).contains(simd.lo[b * 32 + j])) }
+                sum += v
+                #expect(abs(Float(v) * simd.d[b] - x[b * 32 + j]) <= simd.d[b] / 2 * 1.0001)
+            }
+            #expect(sum == simd.isum[b])
+        }
+    }
+
     @Test("matmul over rows and tokens equals row-by-row dots", arguments: types)
     func matmulRows(type: DType) throws {
         var rng = TestRandom(state: 17)

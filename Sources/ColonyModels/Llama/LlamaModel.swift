@@ -82,6 +82,12 @@ public final class LlamaModel {
         let half = c.ropeDimensions / 2
 
         tables.withUnsafeBufferPointer { tablePointer in
+            // The same for every layer: only the cache arrays change.
+            let queries = batch.enumerated().map { i, b in
+                ck_attn_token(q: s.query.pointer + i * qDim, out: s.attention.pointer + i * qDim,
+                              block_table: tablePointer.baseAddress! + tableOffset[b.sequence]!,
+                              n_ctx: Int64(b.position + 1))
+            }
             for (l, layer) in weights.layers.enumerated() {
                 // Attention block.
                 for i in 0..<t {
@@ -98,11 +104,6 @@ public final class LlamaModel {
                             s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
                     (keys + slots[i] * kvDim).update(from: s.key.pointer + i * kvDim, count: kvDim)
                     (values + slots[i] * kvDim).update(from: s.value.pointer + i * kvDim, count: kvDim)
-                }
-                let queries = batch.enumerated().map { i, b in
-                    ck_attn_token(q: s.query.pointer + i * qDim, out: s.attention.pointer + i * qDim,
-                                  block_table: tablePointer.baseAddress! + tableOffset[b.sequence]!,
-                                  n_ctx: Int64(b.position + 1))
                 }
                 let kv = ck_kv_layer(k: keys, v: values, block_size: Int64(cache.blockSize), kv_dim: Int64(kvDim))
                 queries.withUnsafeBufferPointer { q in
@@ -140,17 +141,14 @@ public final class LlamaModel {
     /// Y = W·X for several weight matrices sharing one input, as one parallel job.
     private func matmul(_ outputs: [(weight: WeightMatrix, into: FloatBuffer, rows: Int)], input: FloatBuffer, rows t: Int, k: Int) {
         let integer = precision != .float32 && outputs.contains { $0.weight.packed != nil }
-        let acts = integer ? scratch.quantize(input.pointer, rows: t, k: k, split: precision == .int16) : []
+        let acts = integer ? scratch.quantize(input.pointer, rows: t, k: k, split: precision == .int16) : nil
         let jobs = outputs.map { o in
             ck_matmul_job(type: Int32(o.weight.tensor.dtype.rawValue), w: o.weight.tensor.data,
                           packed: integer ? o.weight.packed?.data : nil, n: Int64(o.rows),
                           y: o.into.pointer, ldy: Int64(o.rows))
         }
         jobs.withUnsafeBufferPointer { j in
-            acts.withUnsafeBufferPointer { a in
-                ck_par_matmul(pool.raw, j.baseAddress, Int32(j.count), Int64(k), input.pointer,
-                              integer ? a.baseAddress : nil, Int64(t))
-            }
+            ck_par_matmul(pool.raw, j.baseAddress, Int32(j.count), Int64(k), input.pointer, acts, Int64(t))
         }
     }
 

@@ -35,20 +35,31 @@ final class LlamaScratch {
     }
 
     deinit {
+        descriptors.values.forEach { $0.deallocate() }
         high.deallocate()
         low.deallocate()
         blockSums.deallocate()
     }
 
-    /// Quantises `count` rows of `k` floats at `source` and returns their descriptors;
-    /// `split` selects the 14-bit form (int16 precision).
-    func quantize(_ source: UnsafeMutablePointer<Float>, rows count: Int, k: Int, split: Bool) -> [ck_act] {
-        (0..<count).map { t in
-            let blocks = t * (k / 32)
-            let act = ck_act(hi: high + t * k, lo: split ? low + t * k : nil, d: scales.pointer + blocks,
-                             s: sums.pointer + blocks, isum: blockSums + blocks)
-            ck_quantize_act(source + t * k, Int64(k), act)
-            return act
-        }
+    /// Descriptors of `capacity` quantised rows of each row length and form, built once:
+    /// decode quantises four times per layer and should not allocate each time.
+    private var descriptors: [Int: UnsafeMutablePointer<ck_act>] = [:]
+
+    /// Quantises `count` rows of `k` floats at `source` and returns their descriptors
+    /// (valid until the next call); `split` selects the 14-bit form (int16 precision).
+    func quantize(_ source: UnsafeMutablePointer<Float>, rows count: Int, k: Int, split: Bool) -> UnsafePointer<ck_act> {
+        let key = k * 2 + (split ? 1 : 0)
+        let acts = descriptors[key] ?? {
+            let acts = UnsafeMutablePointer<ck_act>.allocate(capacity: capacity)
+            for t in 0..<capacity {
+                let blocks = t * (k / 32)
+                acts[t] = ck_act(hi: high + t * k, lo: split ? low + t * k : nil, d: scales.pointer + blocks,
+                                 s: sums.pointer + blocks, isum: blockSums + blocks)
+            }
+            descriptors[key] = acts
+            return acts
+        }()
+        for t in 0..<count { ck_quantize_act(source + t * k, Int64(k), acts[t]) }
+        return UnsafePointer(acts)
     }
 }
