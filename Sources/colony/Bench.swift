@@ -63,7 +63,9 @@ struct Bench: ParsableCommand {
             decode.append(Double(genTokens) / (Double(t2 - t1) / 1e9))
         }
         let peakRSS = Self.peakResidentBytes() // before the bandwidth probe allocates its buffer
-        let bandwidth = MemoryBandwidth.measureRead(pool: model.pool)
+        // The machine is shared: the roofline takes the best of many passes, so the ratio
+        // is never flattered by a slow moment of the probe.
+        let bandwidth = MemoryBandwidth.measureRead(pool: model.pool, repeats: 20)
         let roofline = bandwidth / Double(model.weightBytesPerToken)
         let report = Report(
             model: (modelOptions.modelPath as NSString).lastPathComponent,
