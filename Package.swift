@@ -39,6 +39,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
+        .testTarget(name: "colonyTests", dependencies: ["colony"]),
         .testTarget(
             name: "ColonyModelsTests",
             dependencies: ["ColonyModels"],
