@@ -47,3 +47,19 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension ModelError {
+    /// Runs `body`, which reads GGUF metadata and may throw GGUF or model errors, and
+    /// reports either as a `ModelError`.
+    static func catching<T>(_ body: () throws -> T) throws(ModelError) -> T {
+        do {
+            return try body()
+        } catch let error as GGUFError {
+            throw .gguf(error)
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            throw .invalidConfiguration(String(describing: error))
+        }
+    }
+}

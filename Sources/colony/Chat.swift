@@ -11,28 +11,21 @@ struct Chat: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
 
-    @Option(name: .long, help: "A system message for the whole conversation.")
-    var system: String?
-
-    @Option(name: .long, help: "Chat template to use instead of the model's: chatml, llama3, gemma.")
-    var chatTemplate: String?
+    @OptionGroup var templateOptions: TemplateOptions
 
     @Option(name: .long, help: "Context length in tokens (default: the model's, at most 4096).")
     var context: Int?
 
     func validate() throws {
         if let context, context < 16 { throw ValidationError("--context must be at least 16, got \(context)") }
-        if let chatTemplate, !ChatTemplate.knownNames.contains(chatTemplate.lowercased()) {
-            throw ValidationError("unknown chat template '\(chatTemplate)'; known: \(ChatTemplate.knownNames.joined(separator: ", "))")
-        }
     }
 
     func run() throws {
         bootstrapLogging(verbose: modelOptions.verbose)
         let (model, tokenizer) = try modelOptions.loadModel()
-        let template = try chatTemplate.map { name throws(ModelError) in try ChatTemplate(named: name) } ?? ChatTemplate(gguf: model.file)
+        let template = try templateOptions.template(for: model.file)
         let generator = Generator(model: model, tokenizer: tokenizer, contextLength: context)
-        let start: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
+        let start = templateOptions.openingMessages
         var messages = start
         var options = sampling.options
         options.stopStrings.append(template.endOfTurn)

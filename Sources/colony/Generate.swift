@@ -14,23 +14,16 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "The prompt text.")
     var prompt: String
 
-    @Option(name: .long, help: "A system message to put before the prompt.")
-    var system: String?
+    @OptionGroup var templateOptions: TemplateOptions
 
     @Flag(name: .long, help: "Feed the prompt as is, without the chat template.")
     var raw = false
-
-    @Option(name: .long, help: "Chat template to use instead of the model's: chatml, llama3, gemma.")
-    var chatTemplate: String?
 
     @Flag(name: .long, help: "Print token counts and speeds to stderr at the end.")
     var stats = false
 
     func validate() throws {
-        if raw && (system != nil || chatTemplate != nil) { throw ValidationError("--raw cannot be combined with --system or --chat-template") }
-        if let chatTemplate, !ChatTemplate.knownNames.contains(chatTemplate.lowercased()) {
-            throw ValidationError("unknown chat template '\(chatTemplate)'; known: \(ChatTemplate.knownNames.joined(separator: ", "))")
-        }
+        if raw && templateOptions.isSet { throw ValidationError("--raw cannot be combined with --system or --chat-template") }
     }
 
     func run() throws {
@@ -41,10 +34,8 @@ struct Generate: ParsableCommand {
         if raw {
             text = prompt
         } else {
-            let template = try chatTemplate.map { name throws(ModelError) in try ChatTemplate(named: name) } ?? ChatTemplate(gguf: model.file)
-            var messages = [ChatMessage(role: "user", content: prompt)]
-            if let system { messages.insert(ChatMessage(role: "system", content: system), at: 0) }
-            text = template.render(messages)
+            let template = try templateOptions.template(for: model.file)
+            text = template.render(templateOptions.openingMessages + [ChatMessage(role: "user", content: prompt)])
             options.stopStrings.append(template.endOfTurn)
         }
         let tokens = tokenizer.encode(text)

@@ -37,7 +37,7 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
 
     /// Reads the `{arch}.*` keys of a GGUF file.
     public init(gguf: GGUFFile) throws(ModelError) {
-        do {
+        self = try ModelError.catching {
             let arch = try gguf.string("general.architecture")
             guard Self.architectures.contains(arch) else { throw ModelError.unknownArchitecture(arch, known: Self.architectures) }
             func int(_ key: String) throws(GGUFError) -> Int { try gguf.int("\(arch).\(key)") }
@@ -53,23 +53,17 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
                 guard type == "linear" else { throw ModelError.invalidConfiguration("rope scaling type '\(type)' is not supported; supported: none, linear") }
                 scale = Float(try optionalDouble("rope.scaling.factor") ?? 1)
             }
-            self.init(vocabularySize: vocab,
-                      embeddingLength: try int("embedding_length"),
-                      blockCount: try int("block_count"),
-                      feedForwardLength: try int("feed_forward_length"),
-                      headCount: heads,
-                      kvHeadCount: gguf.metadata["\(arch).attention.head_count_kv"] == nil ? heads : try int("attention.head_count_kv"),
-                      contextLength: try int("context_length"),
-                      ropeFreqBase: Float(try optionalDouble("rope.freq_base") ?? 10000),
-                      ropeScale: scale,
-                      ropeDimensions: gguf.metadata["\(arch).rope.dimension_count"] == nil ? nil : try int("rope.dimension_count"),
-                      rmsEpsilon: Float(try optionalDouble("attention.layer_norm_rms_epsilon") ?? 1e-5))
-        } catch let e as GGUFError {
-            throw .gguf(e)
-        } catch let e as ModelError {
-            throw e
-        } catch {
-            fatalError("unreachable: \(error)")
+            return LlamaConfig(vocabularySize: vocab,
+                               embeddingLength: try int("embedding_length"),
+                               blockCount: try int("block_count"),
+                               feedForwardLength: try int("feed_forward_length"),
+                               headCount: heads,
+                               kvHeadCount: gguf.metadata["\(arch).attention.head_count_kv"] == nil ? heads : try int("attention.head_count_kv"),
+                               contextLength: try int("context_length"),
+                               ropeFreqBase: Float(try optionalDouble("rope.freq_base") ?? 10000),
+                               ropeScale: scale,
+                               ropeDimensions: gguf.metadata["\(arch).rope.dimension_count"] == nil ? nil : try int("rope.dimension_count"),
+                               rmsEpsilon: Float(try optionalDouble("attention.layer_norm_rms_epsilon") ?? 1e-5))
         }
         try validate()
     }

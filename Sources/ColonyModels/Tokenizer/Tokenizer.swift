@@ -29,27 +29,20 @@ public struct Tokenizer: Sendable {
 
     /// Builds the tokenizer from a GGUF file's `tokenizer.ggml.*` metadata.
     public init(gguf: GGUFFile) throws(ModelError) {
-        do {
+        let (tokens, types, merges, pre) = try ModelError.catching {
             let model = try gguf.string("tokenizer.ggml.model")
             guard model == "gpt2" else { throw ModelError.unsupportedTokenizer(model) }
             let tokens = try gguf.array("tokenizer.ggml.tokens").map { $0.string ?? "" }
-            let rawTypes = gguf.metadata["tokenizer.ggml.token_type"]?.array?.map { Int32($0.integer ?? 1) }
+            let rawTypes = gguf.metadata["tokenizer.ggml.token_type"]?.array?.map { Int32($0.integer ?? 1) } ?? []
             let merges = try gguf.array("tokenizer.ggml.merges").map { $0.string ?? "" }
             let preName = gguf.metadata["tokenizer.ggml.pre"]?.string ?? "default"
             guard let pre = PreTokenizer(ggmlName: preName) else { throw ModelError.unknownPreTokenizer(preName, known: PreTokenizer.knownNames) }
-            try self.init(tokens: tokens,
-                          types: (rawTypes ?? []).map { TokenType(rawValue: $0) ?? .normal },
-                          merges: merges, preTokenizer: pre,
-                          bosToken: gguf.metadata["tokenizer.ggml.bos_token_id"]?.integer,
-                          eosToken: gguf.metadata["tokenizer.ggml.eos_token_id"]?.integer,
-                          addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
-        } catch let error as GGUFError {
-            throw .gguf(error)
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            fatalError("unreachable: \(error)")
+            return (tokens, rawTypes.map { TokenType(rawValue: $0) ?? .normal }, merges, pre)
         }
+        try self.init(tokens: tokens, types: types, merges: merges, preTokenizer: pre,
+                      bosToken: gguf.metadata["tokenizer.ggml.bos_token_id"]?.integer,
+                      eosToken: gguf.metadata["tokenizer.ggml.eos_token_id"]?.integer,
+                      addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
     }
 
     /// Builds a tokenizer from its parts. `types` may be empty (all normal).

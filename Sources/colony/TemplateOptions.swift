@@ -1,0 +1,29 @@
+import ArgumentParser
+import ColonyModels
+
+/// Chat-template flags shared by generate and chat.
+struct TemplateOptions: ParsableArguments {
+    @Option(name: .long, help: "A system message to start the conversation with.")
+    var system: String?
+
+    @Option(name: .long, help: "Chat template to use instead of the model's: chatml, llama3, gemma.")
+    var chatTemplate: String?
+
+    func validate() throws {
+        if let chatTemplate, !ChatTemplate.knownNames.contains(chatTemplate.lowercased()) {
+            throw ValidationError("unknown chat template '\(chatTemplate)'; known: \(ChatTemplate.knownNames.joined(separator: ", "))")
+        }
+    }
+
+    /// True when the user set any template flag (generate --raw refuses them).
+    var isSet: Bool { system != nil || chatTemplate != nil }
+
+    /// The template to use: the one named by --chat-template, else the model's own.
+    func template(for file: GGUFFile) throws(ModelError) -> ChatTemplate {
+        if let chatTemplate { return try ChatTemplate(named: chatTemplate) }
+        return try ChatTemplate(gguf: file)
+    }
+
+    /// The conversation's opening messages (the system message, if any).
+    var openingMessages: [ChatMessage] { system.map { [ChatMessage(role: "system", content: $0)] } ?? [] }
+}
