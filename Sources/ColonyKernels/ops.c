@@ -47,8 +47,11 @@ static void attention_head_generic(const float *q, ck_kv_layer kv, const int32_t
     float acc[256]; // head_dim <= 256, checked by the caller
     for (int64_t i = 0; i < head_dim; i++) acc[i] = 0;
     float m = -INFINITY, l = 0;
+    // Block and offset advance with p: a division per position costs more than the dot.
+    int64_t block = 0, offset = 0;
     for (int64_t p = 0; p < n_ctx; p++) {
-        int64_t slot = (int64_t)block_table[p / kv.block_size] * kv.block_size + p % kv.block_size;
+        int64_t slot = (int64_t)block_table[block] * kv.block_size + offset;
+        if (++offset == kv.block_size) { offset = 0; block++; }
         const float *kp = kv.k + slot * kv.kv_dim + kv_head * head_dim;
         const float *vp = kv.v + slot * kv.kv_dim + kv_head * head_dim;
         float s = dot(q, kp, head_dim) * scale;
@@ -86,22 +89,23 @@ CK_AVX512 static inline __m512 exp512(__m512 x) {
 }
 
 /// Positions are taken in chunks of 64: all scores of a chunk first, one rescale of the
-/// running sum per chunk, exponentials 16 at a time. Needs head_dim % 16 == 0.
-CK_AVX512 static void attention_head_avx512(const float *q, ck_kv_layer kv, const int32_t *block_table,
-                                            int64_t n_ctx, int64_t kv_head, int64_t head_dim, float scale,
-                                            float *out) {
-    const int64_t nv = head_dim / 16;
+/// running sum per chunk, exponentials 16 at a time. `nv` = head_dim / 16; inlined with a
+/// constant `nv` the query and accumulator vectors stay in registers.
+CK_AVX512 static inline __attribute__((always_inline))
+void attention_core(const float *q, ck_kv_layer kv, const int32_t *block_table, int64_t n_ctx,
+                    int64_t kv_head, int64_t head_dim, float scale, float *out, const int64_t nv) {
     __m512 qv[16], acc[16];
     for (int64_t j = 0; j < nv; j++) { qv[j] = _mm512_loadu_ps(q + 16 * j); acc[j] = _mm512_setzero_ps(); }
     float scores[64];
     const float *rows_k[64], *rows_v[64];
     float m = -INFINITY, l = 0;
+    int64_t block = 0, offset = 0; // of the next position, advanced without dividing
     for (int64_t p0 = 0; p0 < n_ctx; p0 += 64) {
         int64_t n = n_ctx - p0 < 64 ? n_ctx - p0 : 64;
         float chunk_max = -INFINITY;
         for (int64_t i = 0; i < n; i++) {
-            int64_t p = p0 + i;
-            int64_t slot = (int64_t)block_table[p / kv.block_size] * kv.block_size + p % kv.block_size;
+            int64_t slot = (int64_t)block_table[block] * kv.block_size + offset;
+            if (++offset == kv.block_size) { offset = 0; block++; }
             rows_k[i] = kv.k + slot * kv.kv_dim + kv_head * head_dim;
             rows_v[i] = kv.v + slot * kv.kv_dim + kv_head * head_dim;
             __m512 d = _mm512_mul_ps(qv[0], _mm512_loadu_ps(rows_k[i]));
@@ -131,6 +135,16 @@ CK_AVX512 static void attention_head_avx512(const float *q, ck_kv_layer kv, cons
     }
     __m512 inv = _mm512_set1_ps(l > 0 ? 1.0f / l : 0);
     for (int64_t j = 0; j < nv; j++) _mm512_storeu_ps(out + 16 * j, _mm512_mul_ps(acc[j], inv));
+}
+
+CK_AVX512 static void attention_head_avx512(const float *q, ck_kv_layer kv, const int32_t *block_table,
+                                            int64_t n_ctx, int64_t kv_head, int64_t head_dim, float scale,
+                                            float *out) {
+    switch (head_dim) { // the common head sizes get their own register allocation
+    case 64: attention_core(q, kv, block_table, n_ctx, kv_head, head_dim, scale, out, 4); break;
+    case 128: attention_core(q, kv, block_table, n_ctx, kv_head, head_dim, scale, out, 8); break;
+    default: attention_core(q, kv, block_table, n_ctx, kv_head, head_dim, scale, out, head_dim / 16); break;
+    }
 }
 
 void ck_attention_head(const float *q, ck_kv_layer kv, const int32_t *block_table,

@@ -25,12 +25,6 @@ public enum DType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    /// Parses a type name as `description` prints it ("q8_0" and "Q8_0" alike).
-    public init?(name: String) {
-        guard let match = Self.allCases.first(where: { $0.description == name.uppercased() }) else { return nil }
-        self = match
-    }
-
     /// True when Colony's kernels can read this type.
     public var isSupported: Bool { ck_type_supported(Int32(rawValue)) != 0 }
 

@@ -195,10 +195,12 @@ struct KernelTests {
         for i in 0..<40 { #expect(abs(s[i] - g[i] / (1 + exp(-g[i])) * u[i]) < 1e-5) }
     }
 
-    @Test("paged attention equals softmax attention over the same keys", arguments: [11, 150], KernelPath.allCases)
-    func attention(positions: Int, path: KernelPath) {
+    @Test("paged attention equals softmax attention over the same keys",
+          arguments: [(positions: 11, headDim: 16), (150, 64), (70, 128), (40, 48)], KernelPath.allCases)
+    func attention(shape: (positions: Int, headDim: Int), path: KernelPath) {
         var rng = TestRandom(state: 23)
-        let (headDim, kvHeads, blockSize) = (16, 2, 4)
+        let (positions, headDim) = shape
+        let (kvHeads, blockSize) = (2, 4)
         let kvDim = headDim * kvHeads
         // Blocks deliberately out of order.
         let blocks = (positions + blockSize - 1) / blockSize
