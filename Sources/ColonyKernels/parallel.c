@@ -39,6 +39,7 @@ void ck_par_matmul(ck_pool *pool, const ck_matmul_job *jobs, int n_jobs, int64_t
 
 typedef struct {
     const ck_attn_token *tokens;
+    int64_t t;
     ck_kv_layer kv;
     int64_t n_head, group, head_dim;
     float scale;
@@ -47,7 +48,10 @@ typedef struct {
 static void attention_range(void *raw, int64_t begin, int64_t end) {
     const attention_ctx *c = raw;
     for (int64_t i = begin; i < end; i++) {
-        const ck_attn_token *tok = &c->tokens[i / c->n_head];
+        // Tokens are visited as 0, T-1, 1, T-2, …: in a causal prefill later tokens see more
+        // positions, and this order gives every contiguous share of tasks a similar load.
+        int64_t u = i / c->n_head;
+        const ck_attn_token *tok = &c->tokens[u % 2 == 0 ? u / 2 : c->t - 1 - u / 2];
         int64_t h = i % c->n_head;
         ck_attention_head(tok->q + h * c->head_dim, c->kv, tok->block_table, tok->n_ctx,
                           h / c->group, c->head_dim, c->scale, tok->out + h * c->head_dim);
@@ -56,7 +60,7 @@ static void attention_range(void *raw, int64_t begin, int64_t end) {
 
 void ck_par_attention(ck_pool *pool, const ck_attn_token *tokens, int64_t t, ck_kv_layer kv,
                       int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale) {
-    attention_ctx c = { tokens, kv, n_head, n_head / n_kv_head, head_dim, scale };
+    attention_ctx c = { tokens, t, kv, n_head, n_head / n_kv_head, head_dim, scale };
     ck_pool_for(pool, t * n_head, 1, attention_range, &c);
 }
 
