@@ -105,7 +105,7 @@ public final class Generator {
             result.text += text
             return text.isEmpty || onText(text)
         }
-        loop: while true {
+        while true {
             let next = sampler.sample(logits, history: history)
             if stopTokens.contains(next) { result.finishReason = .stop; break }
             result.tokens.append(next)
@@ -118,7 +118,7 @@ public final class Generator {
             logits = try model.forward([BatchToken(token: next, position: position, sequence: sequence, wantsLogits: true)], cache: cache)[0]
             cachedTokens.append(next)
             position += 1
-            if Task.isCancelled { result.finishReason = .cancelled; break loop }
+            if Task.isCancelled { result.finishReason = .cancelled; break }
         }
         if !stoppedByString {
             _ = emit(matcher.append(detokenizer.flush()).text + matcher.flush())
