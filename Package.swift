@@ -13,10 +13,13 @@ let package = Package(
     products: [
         .executable(name: "colony", targets: ["colony"]),
         .library(name: "ColonyModels", targets: ["ColonyModels"]),
+        .library(name: "ColonyEngine", targets: ["ColonyEngine"]),
+        .library(name: "ColonyServer", targets: ["ColonyServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // -O3 even in debug builds: tests run the real model through these kernels.
@@ -30,16 +33,29 @@ let package = Package(
             dependencies: ["ColonyTensor", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftNumericFlags
         ),
+        .target(
+            name: "ColonyEngine",
+            dependencies: ["ColonyModels", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftNumericFlags
+        ),
+        .target(
+            name: "ColonyServer",
+            dependencies: ["ColonyEngine", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .executableTarget(
             name: "colony",
             dependencies: [
                 "ColonyModels",
+                "ColonyEngine",
+                "ColonyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
         .testTarget(name: "colonyTests", dependencies: ["colony"]),
+        .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine"]),
+        .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer"]),
         .testTarget(
             name: "ColonyModelsTests",
             dependencies: ["ColonyModels"],

@@ -70,6 +70,30 @@ public final class KVCache {
         lengths[sequence] = nil
     }
 
+    // MARK: - External block management
+    //
+    // A serving engine shares blocks between sequences (prefix caching) and decides which
+    // sequence to preempt, so it manages blocks itself through these calls and never uses
+    // `reserve`/`release` on the same cache.
+
+    /// Takes a block from the free pool, or nil when none is free.
+    public func allocateBlock() -> Int32? { freeBlocks.popLast() }
+
+    /// Returns a block to the free pool.
+    public func freeBlock(_ block: Int32) { freeBlocks.append(block) }
+
+    /// Sets the block table of `sequence` and how many of its positions are already cached.
+    public func setBlockTable(_ table: [Int32], cachedLength: Int, for sequence: Int) {
+        tables[sequence] = table
+        lengths[sequence] = cachedLength
+    }
+
+    /// Forgets `sequence` without freeing its blocks (their owner frees them).
+    public func detach(sequence: Int) {
+        tables[sequence] = nil
+        lengths[sequence] = nil
+    }
+
     /// The block table of `sequence` (empty if it has none).
     public func blockTable(of sequence: Int) -> [Int32] { tables[sequence] ?? [] }
 

@@ -75,7 +75,7 @@ public struct Sampler: Sendable {
     }
 
     /// The k largest logits, sorted descending, in O(n log k).
-    static func topK(_ logits: [Float], _ k: Int) -> [(id: Int, logit: Float)] {
+    public static func topK(_ logits: [Float], _ k: Int) -> [(id: Int, logit: Float)] {
         var heap: [(id: Int, logit: Float)] = [] // min-heap on logit, size ≤ k
         heap.reserveCapacity(k)
         func less(_ a: (id: Int, logit: Float), _ b: (id: Int, logit: Float)) -> Bool {

@@ -1,0 +1,71 @@
+import ColonyModels
+import Foundation
+
+/// One generation request as the engine sees it: tokens in, tokens out.
+public struct EngineRequest: Sendable {
+    /// Unique among the requests in flight; cancellation refers to it.
+    public var id: String
+    public var promptTokens: [Int]
+    public var sampling: SamplingParameters
+    /// Tokens to generate at most.
+    public var maxTokens: Int
+    /// Token ids that end generation (not emitted). Empty means the model's end tokens.
+    public var stopTokens: Set<Int>
+    /// Strings that end generation (not emitted).
+    public var stopStrings: [String]
+    /// Larger runs first under the priority policy.
+    public var priority: Int
+    public var arrival: Date
+    /// Limits what the model may emit (JSON), or nil for free text.
+    public var constraint: OutputConstraint?
+
+    public init(id: String = UUID().uuidString, promptTokens: [Int], sampling: SamplingParameters = .greedy,
+                maxTokens: Int = 128, stopTokens: Set<Int> = [], stopStrings: [String] = [],
+                priority: Int = 0, arrival: Date = Date(), constraint: OutputConstraint? = nil) {
+        self.id = id
+        self.promptTokens = promptTokens
+        self.sampling = sampling
+        self.maxTokens = maxTokens
+        self.stopTokens = stopTokens
+        self.stopStrings = stopStrings
+        self.priority = priority
+        self.arrival = arrival
+        self.constraint = constraint
+    }
+}
+
+/// Token counts of a finished request, as OpenAI's `usage` reports them.
+public struct Usage: Sendable, Equatable, Codable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// Prompt tokens whose keys and values came from the prefix cache.
+    public var cachedPromptTokens: Int
+}
+
+/// What a request's stream yields.
+public enum EngineEvent: Sendable, Equatable {
+    /// A new token and the text it completes (possibly empty: half a character, or text
+    /// held back because it may start a stop string).
+    case token(id: Int, text: String)
+    /// The last event of a stream, with any text still held back when it ended.
+    case finished(FinishReason, Usage, trailingText: String)
+}
+
+/// Why the engine refused a request. Nothing about the engine changes when it does.
+public enum EngineError: Error, Equatable, CustomStringConvertible {
+    case queueFull(limit: Int)
+    case invalidRequest(String)
+    case promptTooLong(tokens: Int, limit: Int)
+    case duplicateID(String)
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case .queueFull(let limit): "the request queue is full (\(limit) waiting); retry later"
+        case .invalidRequest(let why): why
+        case .promptTooLong(let tokens, let limit): "the prompt has \(tokens) tokens; this model's context holds \(limit)"
+        case .duplicateID(let id): "a request with id '\(id)' is already running"
+        case .shuttingDown: "the engine is shutting down"
+        }
+    }
+}
