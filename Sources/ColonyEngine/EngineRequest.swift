@@ -40,6 +40,12 @@ public struct Usage: Sendable, Equatable, Codable {
     public var completionTokens: Int
     /// Prompt tokens whose keys and values came from the prefix cache.
     public var cachedPromptTokens: Int
+
+    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.cachedPromptTokens = cachedPromptTokens
+    }
 }
 
 /// What a request's stream yields.
