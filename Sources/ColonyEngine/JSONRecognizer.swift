@@ -7,16 +7,18 @@ public enum OutputConstraint: Sendable, Equatable {
 /// Recognises JSON byte by byte, so the engine can mask every token that would make the
 /// output invalid: each step keeps only tokens whose bytes the recognizer accepts.
 ///
-/// It accepts exactly one top-level object, with at most `maxWhitespaceRun` whitespace
-/// bytes in a row (so a small model cannot stall in endless spaces) and nesting up to
-/// `maxDepth`. Strings may hold any UTF-8; escapes are checked.
+/// It accepts exactly one top-level object, starting at the first byte, with at most
+/// `maxWhitespaceRun` whitespace bytes in a row (so a small model cannot stall in endless
+/// spaces) and nesting up to `maxDepth`. Strings must be well-formed UTF-8; escapes are
+/// checked.
 struct JSONRecognizer: Sendable, Equatable {
     static let maxWhitespaceRun = 8
     static let maxDepth = 32
 
     private enum State: Equatable {
         case start, value, firstKey, key, colon, firstElement, afterValue, done
-        case string(isKey: Bool), escape(isKey: Bool), unicode(isKey: Bool, remaining: Int)
+        /// `continuation`: UTF-8 continuation bytes still expected inside the string.
+        case string(isKey: Bool, continuation: Int), escape(isKey: Bool), unicode(isKey: Bool, remaining: Int)
         case number(Number)
         case literal(remaining: [UInt8])
     }
@@ -25,6 +27,10 @@ struct JSONRecognizer: Sendable, Equatable {
 
     private var state = State.start
     private var stack: [UInt8] = []
+    /// Allowed range of the next UTF-8 continuation byte (narrower right after some lead
+    /// bytes, which rules out overlong forms, surrogates and code points past U+10FFFF).
+    private var nextLow: UInt8 = 0x80
+    private var nextHigh: UInt8 = 0xBF
     private var whitespaceRun = 0
 
     init(constraint: OutputConstraint) {}
@@ -43,18 +49,38 @@ struct JSONRecognizer: Sendable, Equatable {
 
     private mutating func feed(_ b: UInt8) -> Bool {
         switch state {
-        case .string(let isKey):
+        case .string(let isKey, let continuation):
+            if continuation > 0 {
+                guard b >= nextLow && b <= nextHigh else { return false }
+                (nextLow, nextHigh) = (0x80, 0xBF)
+                state = .string(isKey: isKey, continuation: continuation - 1)
+                return true
+            }
             if b == UInt8(ascii: "\"") { state = isKey ? .colon : .afterValue; return true }
             if b == UInt8(ascii: "\\") { state = .escape(isKey: isKey); return true }
-            return b >= 0x20
+            switch b {
+            case 0x20..<0x80: return true
+            case 0xC2...0xDF: state = .string(isKey: isKey, continuation: 1)
+            case 0xE0...0xEF: state = .string(isKey: isKey, continuation: 2)
+            case 0xF0...0xF4: state = .string(isKey: isKey, continuation: 3)
+            default: return false // control bytes, stray continuation bytes, invalid leads
+            }
+            switch b { // Unicode's table of well-formed sequences
+            case 0xE0: (nextLow, nextHigh) = (0xA0, 0xBF)
+            case 0xED: (nextLow, nextHigh) = (0x80, 0x9F)
+            case 0xF0: (nextLow, nextHigh) = (0x90, 0xBF)
+            case 0xF4: (nextLow, nextHigh) = (0x80, 0x8F)
+            default: break
+            }
+            return true
         case .escape(let isKey):
             if b == UInt8(ascii: "u") { state = .unicode(isKey: isKey, remaining: 4); return true }
             guard Array("\"\\/bfnrt".utf8).contains(b) else { return false }
-            state = .string(isKey: isKey)
+            state = .string(isKey: isKey, continuation: 0)
             return true
         case .unicode(let isKey, let remaining):
             guard Self.isDigit(b) || (b | 0x20 >= UInt8(ascii: "a") && b | 0x20 <= UInt8(ascii: "f")) else { return false }
-            state = remaining == 1 ? .string(isKey: isKey) : .unicode(isKey: isKey, remaining: remaining - 1)
+            state = remaining == 1 ? .string(isKey: isKey, continuation: 0) : .unicode(isKey: isKey, remaining: remaining - 1)
             return true
         case .literal(let remaining):
             guard b == remaining[0] else { return false }
@@ -67,6 +93,8 @@ struct JSONRecognizer: Sendable, Equatable {
             return feed(b)
         case .done:
             return false
+        case .start:
+            return open(b, UInt8(ascii: "{")) // no leading whitespace: the reply starts with the object
         default:
             break
         }
@@ -76,15 +104,13 @@ struct JSONRecognizer: Sendable, Equatable {
         }
         whitespaceRun = 0
         switch state {
-        case .start:
-            return open(b, UInt8(ascii: "{"))
         case .value, .firstElement:
             if state == .firstElement, b == UInt8(ascii: "]") { return close(b) }
             return startValue(b)
         case .firstKey, .key:
             if state == .firstKey, b == UInt8(ascii: "}") { return close(b) }
             guard b == UInt8(ascii: "\"") else { return false }
-            state = .string(isKey: true)
+            state = .string(isKey: true, continuation: 0)
             return true
         case .colon:
             guard b == UInt8(ascii: ":") else { return false }
@@ -102,7 +128,7 @@ struct JSONRecognizer: Sendable, Equatable {
     private mutating func startValue(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "{"), UInt8(ascii: "["): return open(b, b)
-        case UInt8(ascii: "\""): state = .string(isKey: false); return true
+        case UInt8(ascii: "\""): state = .string(isKey: false, continuation: 0); return true
         case UInt8(ascii: "-"): state = .number(.minus); return true
         case UInt8(ascii: "0"): state = .number(.zero); return true
         case UInt8(ascii: "t"): state = .literal(remaining: Array("rue".utf8)); return true
