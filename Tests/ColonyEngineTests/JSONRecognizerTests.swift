@@ -1,4 +1,5 @@
 @testable import ColonyEngine
+import Foundation
 import Testing
 
 @Suite("JSON recognizer")
@@ -43,5 +44,51 @@ struct JSONRecognizerTests {
         var r = JSONRecognizer(constraint: .jsonObject)
         let ok = r.accept(prefix + [0xC3, 0xA9, 0xE6, 0x97, 0xA5] + Array(#""}"#.utf8))
         #expect(ok && r.isComplete)
+    }
+
+    static func schema(_ json: String) throws -> JSONSchema {
+        try JSONSchema(json: try JSONSerialization.jsonObject(with: Data(json.utf8)))
+    }
+
+    static func accepts(_ text: String, _ schema: JSONSchema) -> (ok: Bool, complete: Bool) {
+        var r = JSONRecognizer(constraint: .jsonSchema(schema))
+        let ok = r.accept(Array(text.utf8))
+        return (ok, r.isComplete)
+    }
+
+    @Test("a schema fixes keys, their order and the value types")
+    func schemaObjects() throws {
+        let person = try Self.schema(#"{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"tags":{"type":"array","items":{"enum":["a","bc"]}},"ok":{"type":"boolean"}},"required":["name"]}"#)
+        let good = Self.accepts(#"{"age": 31,"name":"Ann","ok":true,"tags":["bc","a"]}"#, person)
+        #expect(good.ok && good.complete)
+        for bad in [#"{"name":"Ann"}"#, #"{"age":3.5,"#, #"{"age":31,"name":"Ann","ok":1"#, #"{"age":1,"name":"x","ok":false,"tags":["b"]"#, #"{"zzz":1"#] {
+            let r = Self.accepts(bad, person)
+            #expect(!(r.ok && r.complete), "\(bad)")
+        }
+        #expect(!Self.accepts(#"{"age":1,"name":"x","ok":false,"tags":["b"]"#, person).ok)
+        #expect(Self.accepts(#"{"age":-0,"name":"x","ok":false,"tags":[]}"#, person).complete)
+    }
+
+    @Test("tool calls pick a tool, then follow that tool's parameters")
+    func toolCalls() throws {
+        let tools = JSONSchema.toolCall([
+            .init(name: "add", parameters: try Self.schema(#"{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}}}"#)),
+            .init(name: "echo", parameters: try Self.schema(#"{"type":"object","properties":{"text":{"type":"string"}}}"#)),
+        ])
+        #expect(Self.accepts(#"{"name":"add","arguments":{"a":1,"b":2.5}}"#, tools).complete)
+        #expect(Self.accepts(#"{"name":"echo","arguments":{"text":"hi"}}"#, tools).complete)
+        #expect(!Self.accepts(#"{"name":"echo","arguments":{"a":1"#, tools).ok)
+        #expect(!Self.accepts(#"{"name":"mul""#, tools).ok)
+    }
+
+    @Test("unsupported schema keywords are refused by name")
+    func unsupported() throws {
+        #expect(throws: JSONSchema.Unsupported(description: "schema uses 'anyOf', which constrained decoding does not support; supported: type, properties, items, enum, const")) {
+            try Self.schema(#"{"anyOf":[{"type":"string"}]}"#)
+        }
+        #expect(throws: JSONSchema.Unsupported(description: "schema.properties.x has type 'date'; supported: object, array, string, number, integer, boolean, null")) {
+            try Self.schema(#"{"type":"object","properties":{"x":{"type":"date"}}}"#)
+        }
+        #expect(try Self.schema(#"{"enum":["x",1,true,null]}"#) == .oneOf(["\"x\"", "1", "true", "null"]))
     }
 }
