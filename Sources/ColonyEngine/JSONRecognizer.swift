@@ -17,8 +17,10 @@ public enum OutputConstraint: Sendable, Equatable {
 /// would make the output invalid: each step keeps only tokens whose bytes it accepts.
 ///
 /// A pushdown machine: a stack of frames, one per open value. The output starts at the
-/// first byte (no leading whitespace); between tokens at most `maxWhitespaceRun`
-/// whitespace bytes may follow each other (so a small model cannot stall in spaces);
+/// first byte (no leading whitespace). Schema output is compact (no whitespace between
+/// tokens: the shortest path to a complete value for a model with few tokens to spare);
+/// free JSON objects allow at most `maxWhitespaceRun` whitespace bytes in a row (so a
+/// small model cannot stall in spaces);
 /// nesting stops at `maxDepth`; strings must be well-formed UTF-8 with valid escapes.
 struct JSONRecognizer: Sendable, Equatable {
     static let maxWhitespaceRun = 8
@@ -51,10 +53,14 @@ struct JSONRecognizer: Sendable, Equatable {
     private enum Number: Equatable { case minus, zero, integer, dot, fraction, exponent, exponentSign, exponentDigits }
 
     private var stack: [Frame]
+    private let allowsWhitespace: Bool
     private var whitespaceRun = 0
     private var started = false
 
-    init(constraint: OutputConstraint) { stack = [.value(constraint.schema)] }
+    init(constraint: OutputConstraint) {
+        stack = [.value(constraint.schema)]
+        allowsWhitespace = constraint == .jsonObject
+    }
 
     /// True once the whole value has been read.
     var isComplete: Bool { stack.isEmpty }
@@ -104,7 +110,7 @@ struct JSONRecognizer: Sendable, Equatable {
             break
         }
         if Self.isSpace(b) {
-            guard started else { return false } // the reply starts with the value itself
+            guard started, allowsWhitespace else { return false } // the reply starts with the value itself
             whitespaceRun += 1
             return whitespaceRun <= Self.maxWhitespaceRun
         }

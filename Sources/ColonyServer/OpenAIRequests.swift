@@ -65,11 +65,9 @@ struct CommonFields: Decodable {
     let n: Int?
     let priority: Int?
     let response_format: ResponseFormat?
-    let tools: [Tool]?
 
     struct StreamOptions: Decodable { let include_usage: Bool? }
     struct ResponseFormat: Decodable { let type: String }
-    struct Tool: Decodable { let type: String }
 
     /// Sampling parameters, validated: temperature defaults to 1 as in OpenAI's API.
     func sampling() throws(APIError) -> SamplingParameters {
@@ -91,15 +89,14 @@ struct CommonFields: Decodable {
         let value = max_completion_tokens ?? max_tokens
         if let value, value <= 0 { throw .badRequest("max_tokens must be > 0, got \(value)", param: "max_tokens") }
         if let n, n != 1 { throw .badRequest("n must be 1, got \(n)", param: "n") }
-        if tools?.isEmpty == false { throw .badRequest("tools are not supported by this server yet", param: "tools") }
         return value
     }
 
     func constraint() throws(APIError) -> OutputConstraint? {
         switch response_format?.type {
-        case nil, "text": return nil
+        case nil, "text", "json_schema": return nil // json_schema: see StructuredOutput
         case "json_object": return .jsonObject
-        case let other?: throw .badRequest("response_format type '\(other)' is not supported; supported: text, json_object", param: "response_format")
+        case let other?: throw .badRequest("response_format type '\(other)' is not supported; supported: text, json_object, json_schema", param: "response_format")
         }
     }
 }
@@ -108,6 +105,17 @@ struct ChatCompletionRequest: Decodable {
     struct Message: Decodable {
         let role: String
         let content: ContentField?
+        let tool_calls: [ToolCall]?
+
+        /// The text the template shows: the content, or the calls an assistant made.
+        var text: String {
+            if let content { return content.text }
+            return (tool_calls ?? []).map { #"{"name":"\#($0.function.name)","arguments":\#($0.function.arguments)}"# }.joined(separator: "\n")
+        }
+    }
+    struct ToolCall: Decodable {
+        struct Function: Decodable { let name: String; let arguments: String }
+        let function: Function
     }
     let messages: [Message]
 }

@@ -26,7 +26,8 @@ struct ChatCompletionBody: Encodable {
     }
     struct Message: Encodable {
         let role: String
-        let content: String
+        let content: String?
+        let tool_calls: [ToolCallBody]?
     }
     let id: String
     let object = "chat.completion"
@@ -46,6 +47,7 @@ struct ChatChunkBody: Encodable {
     struct Delta: Encodable {
         let role: String?
         let content: String?
+        var tool_calls: [ToolCallBody]? = nil
     }
     let id: String
     let object = "chat.completion.chunk"
@@ -89,5 +91,21 @@ extension FinishReason {
         case .length, .contextFull: "length"
         case .cancelled: nil
         }
+    }
+}
+
+struct ToolCallBody: Encodable {
+    struct Function: Encodable {
+        let name: String
+        let arguments: String
+    }
+    var index = 0
+    let id: String
+    let type = "function"
+    let function: Function
+
+    init(name: String, arguments: String) {
+        id = "call_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()
+        function = Function(name: name, arguments: arguments)
     }
 }

@@ -100,10 +100,14 @@ public struct OpenAIServer: Sendable {
         let chat = try decodeBody(ChatCompletionRequest.self, from: data)
         try checkModel(fields.model)
         guard let template else { throw APIError.badRequest("this model has no chat template; use /v1/completions") }
-        let messages = chat.messages.map { ChatMessage(role: $0.role, content: $0.content?.text ?? "") }
+        let structured = try StructuredOutput(body: data)
+        var messages = chat.messages.map { ChatMessage(role: $0.role, content: $0.text) }
         do { try template.validate(messages) } catch { throw APIError.badRequest(error.description, param: "messages") }
+        if let toolPrompt = structured.toolPrompt {
+            if messages.first?.role == "system" { messages[0].content += "\n\n" + toolPrompt } else { messages.insert(ChatMessage(role: "system", content: toolPrompt), at: 0) }
+        }
         let tokens = engine.tokenizer.encode(template.render(messages))
-        return try await generate(tokens, fields, chat: true, extraStops: [template.endOfTurn])
+        return try await generate(tokens, fields, chat: true, extraStops: [template.endOfTurn], structured: structured)
     }
 
     func complete(_ request: Request) async throws -> Response {
@@ -119,19 +123,21 @@ public struct OpenAIServer: Sendable {
         return try await generate(tokens, fields, chat: false, extraStops: [])
     }
 
-    private func generate(_ tokens: [Int], _ fields: CommonFields, chat: Bool, extraStops: [String]) async throws -> Response {
+    private func generate(_ tokens: [Int], _ fields: CommonFields, chat: Bool, extraStops: [String],
+                          structured: StructuredOutput? = nil) async throws -> Response {
         let maxTokens = try fields.checkedMaxTokens()
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
         let limit = min(engine.modelConfig.contextLength, engine.configuration.kvBlocks * engine.configuration.blockSize)
         let request = EngineRequest(id: id, promptTokens: tokens, sampling: try fields.sampling(),
                                     maxTokens: maxTokens ?? max(1, limit - tokens.count),
                                     stopStrings: (fields.stop?.values ?? []) + extraStops,
-                                    priority: fields.priority ?? 0, constraint: try fields.constraint())
+                                    priority: fields.priority ?? 0, constraint: try structured?.constraint ?? fields.constraint())
         let stream: AsyncThrowingStream<EngineEvent, Error>
         do { stream = try engine.submit(request) } catch { throw APIError(error) }
 
+        let tools = structured.flatMap { $0.tools.isEmpty ? nil : $0 }
         if fields.stream == true {
-            return sse(stream, id: id, chat: chat, includeUsage: fields.stream_options?.include_usage == true)
+            return sse(stream, id: id, chat: chat, includeUsage: fields.stream_options?.include_usage == true, tools: tools)
         }
         var text = ""
         var reason: FinishReason = .cancelled
@@ -144,8 +150,16 @@ public struct OpenAIServer: Sendable {
         }
         let now = Int(Date().timeIntervalSince1970)
         if chat {
+            let message: ChatCompletionBody.Message
+            var finish = reason.openAI
+            if let call = tools?.toolCall(in: text) {
+                message = .init(role: "assistant", content: nil, tool_calls: [ToolCallBody(name: call.name, arguments: call.arguments)])
+                finish = "tool_calls"
+            } else {
+                message = .init(role: "assistant", content: text, tool_calls: nil)
+            }
             return try json(ChatCompletionBody(id: id, created: now, model: modelName,
-                                               choices: [.init(index: 0, message: .init(role: "assistant", content: text), finish_reason: reason.openAI)],
+                                               choices: [.init(index: 0, message: message, finish_reason: finish)],
                                                usage: UsageBody(usage)))
         }
         return try json(CompletionBody(id: id, created: now, model: modelName,
@@ -153,8 +167,10 @@ public struct OpenAIServer: Sendable {
     }
 
     /// Streams events as server-sent events. A client that goes away makes a write fail;
-    /// leaving the loop drops the stream, which cancels the request in the engine.
-    private func sse(_ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, chat: Bool, includeUsage: Bool) -> Response {
+    /// leaving the loop drops the stream, which cancels the request in the engine. With
+    /// tools the reply is held until it ends, then sent as a tool call or as text.
+    private func sse(_ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, chat: Bool, includeUsage: Bool,
+                     tools: StructuredOutput?) -> Response {
         let model = modelName
         let created = Int(Date().timeIntervalSince1970)
         let body = ResponseBody { writer in
@@ -165,10 +181,10 @@ public struct OpenAIServer: Sendable {
                 line.append(contentsOf: Array("\n\n".utf8))
                 try await writer.write(ByteBuffer(bytes: line))
             }
-            func chunk(_ text: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil) async throws {
+            func chunk(_ text: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil, calls: [ToolCallBody]? = nil) async throws {
                 if chat {
                     let choices: [ChatChunkBody.Choice] = usage == nil || text != nil || finish != nil
-                        ? [.init(index: 0, delta: .init(role: role, content: text), finish_reason: finish)] : []
+                        ? [.init(index: 0, delta: .init(role: role, content: text, tool_calls: calls), finish_reason: finish)] : []
                     try await send(ChatChunkBody(id: id, created: created, model: model, choices: choices, usage: usage.map(UsageBody.init)))
                 } else {
                     let choices: [CompletionBody.Choice] = usage == nil ? [.init(index: 0, text: text ?? "", finish_reason: finish)] : []
@@ -176,12 +192,23 @@ public struct OpenAIServer: Sendable {
                 }
             }
             if chat { try await chunk("", role: "assistant") }
+            var held = ""
             for try await event in stream {
                 switch event {
                 case .token(_, let text):
-                    if !text.isEmpty { try await chunk(text) }
+                    if tools != nil { held += text } else if !text.isEmpty { try await chunk(text) }
                 case .finished(let reason, let usage, let tail):
-                    try await chunk(tail, finish: reason.openAI ?? "stop")
+                    if let tools {
+                        held += tail
+                        if let call = tools.toolCall(in: held) {
+                            try await chunk(nil, calls: [ToolCallBody(name: call.name, arguments: call.arguments)])
+                            try await chunk(nil, finish: "tool_calls")
+                        } else {
+                            try await chunk(held, finish: reason.openAI ?? "stop")
+                        }
+                    } else {
+                        try await chunk(tail, finish: reason.openAI ?? "stop")
+                    }
                     if includeUsage { try await chunk(nil, usage: usage) }
                 }
             }

@@ -59,8 +59,9 @@ struct JSONRecognizerTests {
     @Test("a schema fixes keys, their order and the value types")
     func schemaObjects() throws {
         let person = try Self.schema(#"{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"tags":{"type":"array","items":{"enum":["a","bc"]}},"ok":{"type":"boolean"}},"required":["name"]}"#)
-        let good = Self.accepts(#"{"age": 31,"name":"Ann","ok":true,"tags":["bc","a"]}"#, person)
+        let good = Self.accepts(#"{"age":31,"name":"Ann","ok":true,"tags":["bc","a"]}"#, person)
         #expect(good.ok && good.complete)
+        #expect(!Self.accepts(#"{"age": 31"#, person).ok, "schema output is compact")
         for bad in [#"{"name":"Ann"}"#, #"{"age":3.5,"#, #"{"age":31,"name":"Ann","ok":1"#, #"{"age":1,"name":"x","ok":false,"tags":["b"]"#, #"{"zzz":1"#] {
             let r = Self.accepts(bad, person)
             #expect(!(r.ok && r.complete), "\(bad)")

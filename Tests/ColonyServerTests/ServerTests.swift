@@ -182,6 +182,68 @@ struct ServerTests {
         await s.stop()
     }
 
+    // Short: the tiny model's context is 256 byte-sized tokens.
+    static let tools = #""tools":[{"type":"function","function":{"name":"set","parameters":{"type":"object","properties":{"m":{"enum":["a","b"]},"on":{"type":"boolean"}}}}},{"type":"function","function":{"name":"reset","parameters":{"type":"object","properties":{}}}}]"#
+
+    @Test("a required tool call is well-formed and follows the tool's parameters", arguments: [false, true])
+    func toolCalls(stream: Bool) async throws {
+        let s = try await TestServer()
+        for seed in 0..<4 {
+            let body = #"{"messages":[{"role":"user","content":"go"}],"max_tokens":60,"temperature":1,"seed":\#(seed),"tool_choice":"required","stream":\#(stream),\#(Self.tools)}"#
+            let r = try await s.send("POST", "/v1/chat/completions", json: body)
+            #expect(r.status == 200)
+            var calls: [[String: Any]] = []
+            var finish: String?
+            if stream {
+                var parser = SSEParser()
+                for e in parser.feed(r.body).dropLast() {
+                    let choice = ((try JSONSerialization.jsonObject(with: Data(e.utf8)) as? [String: Any])?["choices"] as? [[String: Any]])?.first
+                    calls += ((choice?["delta"] as? [String: Any])?["tool_calls"] as? [[String: Any]]) ?? []
+                    finish = (choice?["finish_reason"] as? String) ?? finish
+                }
+            } else {
+                let choice = try #require((try s.object(r)["choices"] as? [[String: Any]])?.first)
+                calls = ((choice["message"] as? [String: Any])?["tool_calls"] as? [[String: Any]]) ?? []
+                finish = choice["finish_reason"] as? String
+            }
+            #expect(finish == "tool_calls")
+            let function = try #require(calls.first?["function"] as? [String: Any])
+            let arguments = try #require(function["arguments"] as? String)
+            let parsed = try #require(try JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any])
+            switch function["name"] as? String {
+            case "set":
+                #expect(["a", "b"].contains(parsed["m"] as? String))
+                #expect(parsed["on"] is Bool)
+            case "reset":
+                #expect(parsed.isEmpty)
+            case let other:
+                Issue.record("unexpected tool \(String(describing: other))")
+            }
+        }
+        await s.stop()
+    }
+
+    @Test("json_schema output parses and matches the schema")
+    func jsonSchema() async throws {
+        let s = try await TestServer()
+        let format = #""response_format":{"type":"json_schema","json_schema":{"name":"c","schema":{"type":"object","properties":{"color":{"enum":["red","green"]},"ok":{"type":"boolean"},"tags":{"type":"array","items":{"enum":["x","y"]}}}}}}"#
+        for seed in 0..<4 {
+            let r = try await s.send("POST", "/v1/chat/completions", json: #"{"messages":[{"role":"user","content":"pick"}],"max_tokens":80,"temperature":1,"seed":\#(seed),\#(format)}"#)
+            let choice = try #require((try s.object(r)["choices"] as? [[String: Any]])?.first)
+            guard choice["finish_reason"] as? String == "stop" else { continue } // a long array may hit max_tokens
+            let content = try #require((choice["message"] as? [String: Any])?["content"] as? String)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(content.utf8)) as? [String: Any])
+            #expect(Set(object.keys) == ["color", "ok", "tags"])
+            #expect(["red", "green"].contains(object["color"] as? String))
+        }
+        let bad = try await s.send("POST", "/v1/chat/completions", json: #"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"oneOf":[]}}}}"#)
+        #expect(bad.status == 400)
+        #expect(String(decoding: bad.body, as: UTF8.self).contains("'oneOf'"))
+        let unknownTool = try await s.send("POST", "/v1/chat/completions", json: #"{"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function","function":{"name":"nope"}},\#(Self.tools)}"#)
+        #expect(unknownTool.status == 400)
+        await s.stop()
+    }
+
     @Test("300 malformed bodies get 4xx answers and the server stays healthy")
     func fuzz() async throws {
         let s = try await TestServer()
