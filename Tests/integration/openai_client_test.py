@@ -106,8 +106,30 @@ def main():
         except openai.AuthenticationError:
             pass
 
+    def tool_call():
+        tools = [{"type": "function", "function": {"name": "add", "description": "Add two numbers.",
+                  "parameters": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+                                 "required": ["a", "b"]}}}]
+        r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "What is 2 plus 3?"}],
+                                           tools=tools, tool_choice="required", max_tokens=64, temperature=0)
+        choice = r.choices[0]
+        assert choice.finish_reason == "tool_calls", choice
+        call = choice.message.tool_calls[0]
+        assert call.function.name == "add"
+        args = json.loads(call.function.arguments)
+        assert set(args) == {"a", "b"} and all(isinstance(v, (int, float)) for v in args.values()), args
+
+    def json_schema():
+        schema = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}}}
+        r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Name a city and its country."}],
+                                           max_tokens=64, temperature=0,
+                                           response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": schema}})
+        if r.choices[0].finish_reason == "stop":
+            assert set(json.loads(r.choices[0].message.content)) == {"city", "country"}
+
     for name, fn in [("chat completion", chat), ("streaming equals non-streaming", stream),
-                     ("text completion", completion), ("json_object mode", json_mode), ("errors", errors)]:
+                     ("text completion", completion), ("json_object mode", json_mode), ("errors", errors),
+                     ("tool call", tool_call), ("json_schema", json_schema)]:
         check(name, fn)
 
     # Graceful shutdown: a stream in flight when SIGTERM arrives still completes.
