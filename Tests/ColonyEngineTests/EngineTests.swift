@@ -77,6 +77,19 @@ struct EngineTests {
         await batched.shutdown()
     }
 
+    @Test("a long prompt is prefilled in chunks under the token budget, with the same result")
+    func chunkedPrefill() async throws {
+        let prompt = Tiny.prompt(3, 50)
+        let whole = try Tiny.engine()
+        let expected = try await Outcome.collect(try whole.submit(Tiny.request("w", prompt, max: 8))).tokens
+        await whole.shutdown()
+        let chunked = try Tiny.engine { $0.tokenBudget = 8 }
+        #expect(try await Outcome.collect(try chunked.submit(Tiny.request("c", prompt, max: 8))).tokens == expected)
+        // 50 prompt tokens at 8 a step take 7 steps, then one step per further token.
+        #expect(chunked.stats.steps == 7 + 7)
+        await chunked.shutdown()
+    }
+
     @Test("a shared prefix is computed once and reused from the cache")
     func prefixCache() async throws {
         let engine = try Tiny.engine { $0.blockSize = 16 }
