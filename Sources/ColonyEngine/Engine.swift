@@ -39,6 +39,14 @@ public final class Engine: Sendable {
         thread.start()
     }
 
+    /// An engine dropped without `shutdown` still stops its thread (cancelling what runs).
+    deinit {
+        inbox.locked {
+            $0.stopping = true
+            $0.cancelAll = true
+        }
+    }
+
     /// Queues a request and returns its event stream.
     /// - Throws: `EngineError` for an invalid request, a full queue or a shutdown; the
     ///   engine is unchanged then.

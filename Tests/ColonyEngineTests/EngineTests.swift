@@ -28,6 +28,17 @@ enum Tiny {
     }
 }
 
+/// The engine's stats once it has published an idle state (streams end a moment before
+/// the engine thread publishes the step that ended them).
+func settledStats(_ engine: Engine) async throws -> EngineStats {
+    for _ in 0..<200 {
+        let s = engine.stats
+        if s.running == 0 && s.waiting == 0 { return s }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return engine.stats
+}
+
 /// Collects a stream: tokens, text and how it ended.
 struct Outcome: Equatable {
     var tokens: [Int] = []
@@ -73,7 +84,7 @@ struct EngineTests {
         var together: [[Int]] = []
         for s in streams { together.append(try await Outcome.collect(s).tokens) }
         #expect(together == alone)
-        #expect(batched.stats.steps < 32 * 16, "requests shared steps")
+        #expect(try await settledStats(batched).steps < 32 * 16, "requests shared steps")
         await batched.shutdown()
     }
 
@@ -86,7 +97,7 @@ struct EngineTests {
         let chunked = try Tiny.engine { $0.tokenBudget = 8 }
         #expect(try await Outcome.collect(try chunked.submit(Tiny.request("c", prompt, max: 8))).tokens == expected)
         // 50 prompt tokens at 8 a step take 7 steps, then one step per further token.
-        #expect(chunked.stats.steps == 7 + 7)
+        #expect(try await settledStats(chunked).steps == 7 + 7)
         await chunked.shutdown()
     }
 
@@ -100,7 +111,7 @@ struct EngineTests {
         #expect(second.usage?.cachedPromptTokens == 48)
         let fresh = try Tiny.engine()
         #expect(try await Outcome.collect(try fresh.submit(Tiny.request("3", system + [12, 13]))).tokens == second.tokens)
-        #expect(engine.stats.prefixCacheHitRate > 0.4)
+        #expect(try await settledStats(engine).prefixCacheHitRate > 0.4)
         await engine.shutdown()
         await fresh.shutdown()
     }
@@ -119,8 +130,9 @@ struct EngineTests {
         var got: [[Int]] = []
         for s in streams { got.append(try await Outcome.collect(s).tokens) }
         #expect(got == expected)
-        #expect(tight.stats.preemptions > 0)
-        #expect(tight.stats.kvBlocksUsed == 0)
+        let stats = try await settledStats(tight)
+        #expect(stats.preemptions > 0)
+        #expect(stats.kvBlocksUsed == 0)
         await tight.shutdown()
     }
 
@@ -136,9 +148,9 @@ struct EngineTests {
         }
         #expect(reason == .cancelled)
         #expect(seen >= 3 && seen < 10_000)
-        try await Task.sleep(for: .milliseconds(20))
-        #expect(engine.stats.kvBlocksUsed == 0)
-        #expect(engine.stats.running == 0)
+        let stats = try await settledStats(engine)
+        #expect(stats.kvBlocksUsed == 0)
+        #expect(stats.running == 0)
         await engine.shutdown()
     }
 
@@ -168,9 +180,8 @@ struct EngineTests {
             return all
         }
         #expect(outcomes.count == 1000)
-        // Dropped streams are cancelled at the next step; give the engine a moment.
-        for _ in 0..<100 where engine.stats.running + engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(10)) }
-        let stats = engine.stats
+        // Dropped streams are cancelled at the next step.
+        let stats = try await settledStats(engine)
         #expect(stats.running == 0 && stats.waiting == 0)
         #expect(stats.kvBlocksUsed == 0)
         #expect(stats.kvBlocksFree == 128)

@@ -154,10 +154,14 @@ struct ServerTests {
         let counter = Counter()
         _ = try await s.send("POST", "/v1/chat/completions",
                              json: #"{"messages":[{"role":"user","content":"x"}],"max_tokens":5000,"stream":true}"#) { _ in counter.increment() < 5 }
-        for _ in 0..<200 where s.engine.stats.running > 0 { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(s.engine.stats.running == 0)
-        #expect(s.engine.stats.kvBlocksUsed == 0)
-        #expect(s.engine.stats.finished["cancelled"] == 1)
+        var stats = s.engine.stats
+        for _ in 0..<200 where stats.running > 0 || stats.finished["cancelled"] != 1 {
+            try await Task.sleep(for: .milliseconds(10))
+            stats = s.engine.stats
+        }
+        #expect(stats.running == 0)
+        #expect(stats.kvBlocksUsed == 0)
+        #expect(stats.finished["cancelled"] == 1)
         await s.stop()
     }
 
@@ -263,7 +267,9 @@ struct ServerTests {
             #expect(r.status == 200 || (400..<500).contains(r.status), "status \(r.status) for \(String(decoding: bytes, as: UTF8.self))")
         }
         #expect(try await s.send("GET", "/health").status == 200)
-        #expect(s.engine.stats.kvBlocksUsed == 0)
+        var stats = s.engine.stats
+        for _ in 0..<200 where stats.running > 0 { try await Task.sleep(for: .milliseconds(10)); stats = s.engine.stats }
+        #expect(stats.kvBlocksUsed == 0)
         await s.stop()
     }
 }
