@@ -79,7 +79,7 @@ float ck_par_sum(ck_pool *pool, const float *x, int64_t n) {
     int threads = ck_pool_threads(pool);
     int64_t per = (n + threads - 1) / threads;
     sum_ctx c = { x, per > 0 ? per : 1, {0} };
-    // grain == per: the pool hands each thread exactly one range of `per` floats.
+    // grain == per: the pool hands out ranges of exactly `per` floats, one slot each.
     ck_pool_for(pool, n, c.per, sum_range, &c);
     float s = 0;
     for (int i = 0; i < threads && i < 256; i++) s += c.partial[i];

@@ -1,6 +1,10 @@
 // A persistent worker pool. Waking a sleeping thread costs ~25 µs on this VM, more than
 // a whole decode matmul, so workers spin for a while after each job and only then sleep
 // on a condition variable. Jobs are published by bumping a generation counter.
+//
+// Work is handed out in chunks from an atomic counter rather than one fixed share per
+// thread: on 2 cores shared with a server's I/O threads, a thread that the OS pauses
+// would otherwise hold up the whole step while the other one idles.
 #include "ColonyKernels.h"
 #include <immintrin.h>
 #include <pthread.h>
@@ -19,12 +23,12 @@ struct ck_pool {
     _Atomic int stop;
     ck_range_fn fn;
     void *ctx;
-    int64_t total, grain;
+    int64_t total, chunk;
+    _Alignas(64) _Atomic int64_t next_chunk; // own cache line: taken once per chunk by every thread
     pthread_mutex_t mutex;
     pthread_cond_t wake;
 };
 
-typedef struct { ck_pool *pool; int index; } worker_arg;
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -32,18 +36,17 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void run_share(ck_pool *p, int index) {
-    int64_t per = (p->total + p->n_threads - 1) / p->n_threads;
-    per = (per + p->grain - 1) / p->grain * p->grain;
-    int64_t begin = (int64_t)index * per, end = begin + per;
-    if (end > p->total) end = p->total;
-    if (begin < end) p->fn(p->ctx, begin, end);
+static void run_chunks(ck_pool *p) {
+    for (;;) {
+        int64_t begin = atomic_fetch_add(&p->next_chunk, 1) * p->chunk;
+        if (begin >= p->total) return;
+        int64_t end = begin + p->chunk < p->total ? begin + p->chunk : p->total;
+        p->fn(p->ctx, begin, end);
+    }
 }
 
 static void *worker_main(void *raw) {
-    worker_arg arg = *(worker_arg *)raw;
-    free(raw);
-    ck_pool *p = arg.pool;
+    ck_pool *p = raw;
     uint64_t seen = 0;
     for (;;) {
         uint64_t g = atomic_load(&p->generation);
@@ -64,7 +67,7 @@ static void *worker_main(void *raw) {
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = g;
-        run_share(p, arg.index);
+        run_chunks(p);
         atomic_fetch_sub(&p->remaining, 1);
     }
 }
@@ -76,9 +79,7 @@ ck_pool *ck_pool_create(int n_threads) {
     pthread_mutex_init(&p->mutex, NULL);
     pthread_cond_init(&p->wake, NULL);
     for (int i = 1; i < p->n_threads; i++) {
-        worker_arg *arg = malloc(sizeof(worker_arg));
-        arg->pool = p; arg->index = i;
-        pthread_create(&p->threads[i], NULL, worker_main, arg);
+        pthread_create(&p->threads[i], NULL, worker_main, p);
     }
     return p;
 }
@@ -101,7 +102,11 @@ int ck_pool_threads(const ck_pool *p) { return p->n_threads; }
 void ck_pool_for(ck_pool *p, int64_t n, int64_t grain, ck_range_fn fn, void *ctx) {
     if (grain < 1) grain = 1;
     if (p->n_threads == 1 || n <= grain) { fn(ctx, 0, n); return; }
-    p->fn = fn; p->ctx = ctx; p->total = n; p->grain = grain;
+    // About two chunks per thread, each a multiple of the grain.
+    int64_t chunk = (n + 2 * p->n_threads - 1) / (2 * p->n_threads);
+    chunk = (chunk + grain - 1) / grain * grain;
+    p->fn = fn; p->ctx = ctx; p->total = n; p->chunk = chunk;
+    atomic_store(&p->next_chunk, 0);
     atomic_store(&p->remaining, p->n_threads - 1);
     atomic_fetch_add(&p->generation, 1); // publishes fn/ctx/total (seq_cst)
     if (atomic_load(&p->sleepers) > 0) {
@@ -109,6 +114,6 @@ void ck_pool_for(ck_pool *p, int64_t n, int64_t grain, ck_range_fn fn, void *ctx
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mutex);
     }
-    run_share(p, 0);
+    run_chunks(p);
     while (atomic_load(&p->remaining) > 0) _mm_pause();
 }

@@ -132,8 +132,9 @@ typedef void (*ck_range_fn)(void *ctx, int64_t begin, int64_t end);
 ck_pool *ck_pool_create(int n_threads);
 void ck_pool_destroy(ck_pool *pool);
 int ck_pool_threads(const ck_pool *pool);
-/// Runs fn over [0, n) split into one contiguous range per thread, ranges aligned to
-/// `grain`. Returns when all ranges are done. Not reentrant: one caller at a time.
+/// Runs fn over [0, n) in contiguous chunks (multiples of `grain`, about two per thread)
+/// that threads take as they become free. Returns when all are done. Not reentrant: one
+/// caller at a time.
 void ck_pool_for(ck_pool *pool, int64_t n, int64_t grain, ck_range_fn fn, void *ctx);
 
 // MARK: - Parallel operations (over the pool)
