@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ColonyModels", targets: ["ColonyModels"]),
         .library(name: "ColonyEngine", targets: ["ColonyEngine"]),
         .library(name: "ColonyServer", targets: ["ColonyServer"]),
+        .library(name: "ColonyAgents", targets: ["ColonyAgents"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +40,10 @@ let package = Package(
             swiftSettings: swiftNumericFlags
         ),
         .target(
+            name: "ColonyAgents",
+            dependencies: ["ColonyEngine", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "ColonyServer",
             dependencies: ["ColonyEngine", .product(name: "Hummingbird", package: "hummingbird")]
         ),
@@ -56,6 +61,7 @@ let package = Package(
         .testTarget(name: "colonyTests", dependencies: ["colony"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine"]),
         .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer"]),
+        .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents"]),
         .testTarget(
             name: "ColonyModelsTests",
             dependencies: ["ColonyModels"],

@@ -88,11 +88,7 @@ struct StructuredOutput {
     }
 
     /// A system message that tells the model which tools exist and how to call them.
-    var toolPrompt: String? {
-        guard !tools.isEmpty else { return nil }
-        let lines = tools.map { "- \($0.name): \($0.description.isEmpty ? "" : $0.description + " ")parameters \($0.parametersJSON)" }
-        return "Tools:\n" + lines.joined(separator: "\n") + "\nTo call one, reply only {\"name\": ..., \"arguments\": {...}}."
-    }
+    var toolPrompt: String? { ToolPrompt.render(tools.map { ($0.name, $0.description, $0.parametersJSON) }) }
 
     /// The tool call in `text`, if it is one: `{"name": <a known tool>, "arguments": {...}}`.
     func toolCall(in text: String) -> (name: String, arguments: String)? {

@@ -1,0 +1,95 @@
+import ColonyEngine
+import ColonyModels
+import Foundation
+
+/// A call of a tool, as the model asked for it.
+public struct ToolCall: Sendable, Equatable, Codable {
+    public var name: String
+    /// The arguments as a JSON object text.
+    public var arguments: String
+    public init(name: String, arguments: String) {
+        self.name = name
+        self.arguments = arguments
+    }
+}
+
+/// What an agent asks of a model: the conversation and, optionally, tools one of which
+/// the reply must call.
+public struct LLMRequest: Sendable {
+    public var messages: [ChatMessage]
+    public var tools: [any Tool]
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+
+    public init(messages: [ChatMessage], tools: [any Tool] = [], maxTokens: Int = 256, sampling: SamplingParameters = .greedy) {
+        self.messages = messages
+        self.tools = tools
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+    }
+}
+
+/// A model's reply: text, or the tool calls it chose.
+public struct LLMReply: Sendable, Equatable {
+    public var text: String
+    public var toolCalls: [ToolCall]
+    public var promptTokens: Int
+    public var completionTokens: Int
+
+    public init(text: String = "", toolCalls: [ToolCall] = [], promptTokens: Int = 0, completionTokens: Int = 0) {
+        self.text = text
+        self.toolCalls = toolCalls
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+}
+
+/// Where an agent's thinking happens. Agents never know which implementation they have:
+/// the in-process engine (`EngineClient`) or, later, any OpenAI-compatible endpoint.
+///
+/// Contract: with tools in the request, the reply holds at least one call of one of them
+/// or plain text; it never throws for what the model said, only for transport failures.
+public protocol LLMClient: Sendable {
+    func complete(_ request: LLMRequest) async throws -> LLMReply
+}
+
+/// The in-process engine as an `LLMClient`: no HTTP hop. With tools, decoding is
+/// constrained to one well-formed call, so even a small model's calls always parse.
+public struct EngineClient: LLMClient {
+    public let engine: Engine
+    public let template: ChatTemplate
+
+    public init(engine: Engine, template: ChatTemplate) {
+        self.engine = engine
+        self.template = template
+    }
+
+    public func complete(_ request: LLMRequest) async throws -> LLMReply {
+        var messages = request.messages
+        let toolBlock = ToolPrompt.render(request.tools.map { ($0.name, $0.description, $0.parametersJSON) })
+        if let toolBlock {
+            if messages.first?.role == "system" { messages[0].content += "\n\n" + toolBlock } else { messages.insert(ChatMessage(role: "system", content: toolBlock), at: 0) }
+        }
+        let constraint: OutputConstraint? = request.tools.isEmpty ? nil
+            : .jsonSchema(.toolCall(try request.tools.map { .init(name: $0.name, parameters: try $0.parameterSchema()) }))
+        let prompt = engine.tokenizer.encode(template.render(messages))
+        let stream = try engine.submit(EngineRequest(promptTokens: prompt, sampling: request.sampling, maxTokens: request.maxTokens,
+                                                     stopStrings: [template.endOfTurn], constraint: constraint))
+        var text = ""
+        var usage = Usage(promptTokens: prompt.count, completionTokens: 0, cachedPromptTokens: 0)
+        for try await event in stream {
+            switch event {
+            case .token(_, let piece): text += piece
+            case .finished(_, let u, let tail): text += tail; usage = u
+            }
+        }
+        var reply = LLMReply(text: text, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
+        if constraint != nil, let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+           let name = object["name"] as? String, let arguments = object["arguments"],
+           let data = try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys]) {
+            reply.toolCalls = [ToolCall(name: name, arguments: String(decoding: data, as: UTF8.self))]
+            reply.text = ""
+        }
+        return reply
+    }
+}

@@ -1,0 +1,139 @@
+@testable import ColonyAgents
+import ColonyEngine
+import ColonyModels
+import Foundation
+import Synchronization
+import Testing
+
+/// An `LLMClient` that replays scripted replies and records what it was asked.
+final class ScriptedClient: LLMClient {
+    private let replies: Mutex<[LLMReply]>
+    let requests = Mutex<[LLMRequest]>([])
+    init(_ replies: [LLMReply]) { self.replies = Mutex(replies) }
+
+    func complete(_ request: LLMRequest) async throws -> LLMReply {
+        requests.withLock { $0.append(request) }
+        return replies.withLock { $0.isEmpty ? LLMReply(toolCalls: [ToolCall(name: "calculator", arguments: #"{"expression":"1"}"#)]) : $0.removeFirst() }
+    }
+}
+
+struct SlowTool: Tool {
+    let name = "slow"
+    let description = "Never finishes in time."
+    let parametersJSON = #"{"type":"object","properties":{}}"#
+    let isIdempotent = true
+    func call(arguments: String) async throws -> String {
+        try await Task.sleep(for: .seconds(30))
+        return "done"
+    }
+}
+
+@Suite("Agent loop")
+struct AgentTests {
+    static func call(_ name: String, _ arguments: String) -> LLMReply { LLMReply(toolCalls: [ToolCall(name: name, arguments: arguments)], promptTokens: 10, completionTokens: 5) }
+
+    @Test("a tool result reaches the model and the final answer ends the run")
+    func calculatorThenAnswer() async throws {
+        let client = ScriptedClient([Self.call("calculator", #"{"expression":"17 * 23"}"#), Self.call("final_answer", #"{"answer":"391"}"#)])
+        var spec = AgentSpec(name: "math", instructions: "Use the calculator.", tools: [CalculatorTool()])
+        spec.maxSteps = 4
+        let run = try await Agent(spec: spec, client: client).run(task: "What is 17 times 23?")
+        #expect(run.finish == .answered)
+        #expect(run.answer == "391")
+        #expect(run.steps.count == 2)
+        #expect(run.steps[0].results == ["391"])
+        let second = try #require(client.requests.withLock { $0.last })
+        #expect(second.messages.last == ChatMessage(role: "tool", content: "calculator → 391"))
+        #expect(second.tools.map(\.name) == ["calculator", "final_answer"])
+    }
+
+    @Test("bad arguments, unknown tools and failures become messages, not crashes")
+    func errorsFedBack() async throws {
+        let client = ScriptedClient([
+            Self.call("calculator", #"{"expr":"1+1"}"#),
+            Self.call("calculator", #"{"expression":"2 +* 3"}"#),
+            Self.call("teleport", "{}"),
+            Self.call("final_answer", #"{"answer":"gave up"}"#),
+        ])
+        let run = try await Agent(spec: AgentSpec(name: "a", instructions: "", tools: [CalculatorTool()]), client: client).run(task: "x")
+        #expect(run.answer == "gave up")
+        #expect(run.steps[0].results[0].hasPrefix("error: calculator: invalid arguments"))
+        #expect(run.steps[1].results[0] == "error: calculator: unexpected '*' at position 4")
+        #expect(run.steps[2].results[0] == "error: there is no tool 'teleport'; tools: calculator, final_answer")
+    }
+
+    @Test("limits end the run: steps, token budget and tool timeouts")
+    func limits() async throws {
+        var spec = AgentSpec(name: "a", instructions: "", tools: [CalculatorTool(), SlowTool()])
+        spec.maxSteps = 3
+        let endless = try await Agent(spec: spec, client: ScriptedClient([])).run(task: "x")
+        #expect(endless.finish == .maxSteps && endless.steps.count == 3)
+
+        spec.tokenBudget = 20
+        let budget = try await Agent(spec: spec, client: ScriptedClient([Self.call("calculator", #"{"expression":"1"}"#)] + Array(repeating: Self.call("calculator", #"{"expression":"2"}"#), count: 5))).run(task: "x")
+        #expect(budget.finish == .budget && budget.steps.count == 2)
+
+        spec.toolTimeout = 0.05
+        let slow = try await Agent(spec: spec, client: ScriptedClient([Self.call("slow", "{}"), Self.call("final_answer", #"{"answer":"ok"}"#)])).run(task: "x")
+        #expect(slow.steps[0].results == ["error: slow timed out after 0.05 s"])
+    }
+}
+
+@Suite("Built-in tools")
+struct ToolTests {
+    @Test("the calculator parses precedence, powers, functions and reports errors", arguments: [
+        ("1 + 2 * 3", "7"), ("(1 + 2) * 3", "9"), ("2 ^ 3 ^ 2", "512"), ("-2 ^ 2", "4"), ("10 / 4", "2.5"),
+        ("7 % 3", "1"), ("sqrt(16) + abs(-3)", "7"), ("round(2.6)", "3"), ("0.1 + 0.2", "0.3"),
+    ])
+    func calculator(expression: String, expected: String) throws {
+        #expect(CalculatorTool.format(try CalculatorTool.evaluate(expression)) == expected)
+    }
+
+    @Test("calculator errors name the problem", arguments: [
+        ("1 +", "calculator: expected a number at position 4"), ("(1", "calculator: expected ')' at position 3"),
+        ("1 / 0", "the result is not a finite number (division by zero?)"), ("foo(1)", "calculator: unknown function 'foo'; known: sqrt, abs, round"),
+        ("2 3", "calculator: unexpected '3' at position 3"),
+    ])
+    func calculatorErrors(expression: String, message: String) {
+        #expect(throws: ToolError(message)) { try CalculatorTool.evaluate(expression) }
+    }
+
+    @Test("the workspace keeps files inside its folder")
+    func workspace() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("colony-ws-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let ws = try Workspace(root: root)
+        #expect(try await WriteFileTool(workspace: ws).call(arguments: #"{"path":"notes/a.txt","content":"hello"}"#) == "wrote 5 bytes to notes/a.txt")
+        #expect(try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"notes/a.txt"}"#) == "hello")
+        #expect(try await ListFilesTool(workspace: ws).call(arguments: "{}") == "notes\nnotes/a.txt")
+        for bad in ["../x", "/etc/passwd", "a/../../x", "~/x", ""] {
+            await #expect(throws: ToolError.self) { try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"\#(bad)"}"#) }
+        }
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("out").path, withDestinationPath: "/etc")
+        await #expect(throws: ToolError("workspace: 'out/passwd' leads outside the workspace")) {
+            try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"out/passwd"}"#)
+        }
+    }
+}
+
+@Suite("Agent on the real model", .enabled(if: FileManager.default.fileExists(atPath: "models/SmolLM2-135M-Instruct.Q4_1.gguf"), "needs the real model: run ./scripts/setup"))
+struct RealAgentTests {
+    @Test("the in-process engine client always returns well-formed tool calls")
+    func engineClient() async throws {
+        let file = try GGUFFile(contentsOf: "models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        let engine = try Engine(model: try LlamaModel(gguf: file, threads: 2), tokenizer: try Tokenizer(gguf: file))
+        let client = EngineClient(engine: engine, template: try ChatTemplate(gguf: file))
+        var spec = AgentSpec(name: "math", instructions: "Solve the task. Use the calculator for arithmetic, then give the final answer.", tools: [CalculatorTool()])
+        spec.maxSteps = 4
+        spec.maxTokensPerStep = 64
+        let run = try await Agent(spec: spec, client: client).run(task: "What is 17 * 23?")
+        #expect(!run.steps.isEmpty)
+        for step in run.steps {
+            for call in step.toolCalls {
+                #expect(["calculator", "final_answer"].contains(call.name))
+                #expect((try? JSONSerialization.jsonObject(with: Data(call.arguments.utf8))) is [String: Any])
+            }
+        }
+        await engine.shutdown()
+    }
+}
