@@ -16,11 +16,13 @@ let package = Package(
         .library(name: "ColonyEngine", targets: ["ColonyEngine"]),
         .library(name: "ColonyServer", targets: ["ColonyServer"]),
         .library(name: "ColonyAgents", targets: ["ColonyAgents"]),
+        .library(name: "ColonyStore", targets: ["ColonyStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // -O3 even in debug builds: tests run the real model through these kernels.
@@ -39,9 +41,10 @@ let package = Package(
             dependencies: ["ColonyModels", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftNumericFlags
         ),
+        .target(name: "ColonyStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "ColonyAgents",
-            dependencies: ["ColonyEngine", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ColonyEngine", "ColonyStore", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "ColonyServer",
@@ -62,6 +65,7 @@ let package = Package(
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine"]),
         .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents"]),
+        .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore"]),
         .testTarget(
             name: "ColonyModelsTests",
             dependencies: ["ColonyModels"],

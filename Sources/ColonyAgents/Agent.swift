@@ -1,4 +1,5 @@
 import ColonyModels
+import ColonyStore
 import Foundation
 
 /// What an agent is: its instructions, tools and limits.
@@ -40,10 +41,16 @@ public struct AgentStep: Sendable, Equatable, Codable {
 
 /// A finished run: the answer, every step and the whole conversation (the trajectory).
 public struct AgentRun: Sendable {
+    public var id: String
     public var answer: String?
     public var finish: AgentFinish
     public var steps: [AgentStep]
     public var messages: [ChatMessage]
+}
+
+/// Why a run could not be resumed.
+public struct AgentError: Error, Equatable, CustomStringConvertible {
+    public let description: String
 }
 
 /// Runs the agent loop: perceive (the conversation so far and tool results) → reason (one
@@ -60,35 +67,104 @@ public struct Agent: Sendable {
         self.client = client
     }
 
-    public func run(task: String) async throws -> AgentRun {
+    /// Runs `task` from the start. With a store, the run, each step's tool calls (before
+    /// they run) and each completed step are written durably, so `resume` can continue it.
+    public func run(task: String, id: String = UUID().uuidString, store: (any Store)? = nil) async throws -> AgentRun {
+        try await store?.createRun(RunRecord(id: id, agent: spec.name, task: task))
+        return try await loop(id: id, task: task, done: [], store: store)
+    }
+
+    /// Continues a stored run after a crash: completed steps are replayed into the
+    /// conversation, not repeated; tool calls whose outcome is unknown are run again only
+    /// when their tool is idempotent, otherwise reported to the model as unknown.
+    public func resume(id: String, store: any Store) async throws -> AgentRun {
+        guard let record = try await store.run(id: id) else { throw AgentError(description: "there is no run '\(id)'") }
+        guard record.status == "running" else { throw AgentError(description: "run '\(id)' already ended (\(record.status))") }
+        var done = try await store.steps(runID: id).map(Self.decode)
+        let pending = try await store.pendingCalls(runID: id).filter { $0.step == done.count }
+        if !pending.isEmpty {
+            let tools = spec.tools + [FinalAnswerTool()]
+            let calls = pending.map { ToolCall(name: $0.name, arguments: $0.arguments) }
+            var results: [String] = []
+            for call in calls {
+                if let tool = tools.first(where: { $0.name == call.name }), !tool.isIdempotent {
+                    results.append("error: the outcome of this call is unknown (the run stopped while it ran); \(call.name) is not idempotent, so it was not repeated")
+                } else {
+                    results += await act([call], tools: tools)
+                }
+            }
+            let step = AgentStep(index: done.count, toolCalls: calls, results: results, promptTokens: 0, completionTokens: 0)
+            try await store.completeStep(runID: id, Self.encode(step))
+            done.append(step)
+        }
+        return try await loop(id: id, task: record.task, done: done, store: store)
+    }
+
+    private func loop(id: String, task: String, done: [AgentStep], store: (any Store)?) async throws -> AgentRun {
         let finalAnswer = FinalAnswerTool()
         let tools: [any Tool] = spec.tools + [finalAnswer]
         var messages = [ChatMessage(role: "system", content: spec.instructions), ChatMessage(role: "user", content: task)]
-        var steps: [AgentStep] = []
-        var spent = 0
-        for index in 0..<spec.maxSteps {
+        for step in done { Self.append(step, to: &messages) }
+        var steps = done
+        var spent = done.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
+        func end(_ finish: AgentFinish, _ answer: String?) async throws -> AgentRun {
+            try await store?.finishRun(id: id, status: finish.rawValue, answer: answer)
+            return AgentRun(id: id, answer: answer, finish: finish, steps: steps, messages: messages)
+        }
+        for index in done.count..<max(spec.maxSteps, done.count) {
             try Task.checkCancellation()
             let reply = try await client.complete(LLMRequest(messages: messages, tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling))
             spent += reply.promptTokens + reply.completionTokens
             if reply.toolCalls.isEmpty { // a model that answered in plain text
                 messages.append(ChatMessage(role: "assistant", content: reply.text))
                 steps.append(AgentStep(index: index, toolCalls: [], results: [], promptTokens: reply.promptTokens, completionTokens: reply.completionTokens))
-                return AgentRun(answer: reply.text, finish: .answered, steps: steps, messages: messages)
+                try await store?.completeStep(runID: id, Self.encode(steps[index]))
+                return try await end(.answered, reply.text)
             }
-            messages.append(ChatMessage(role: "assistant", content: reply.toolCalls.map(Self.render).joined(separator: "\n")))
-            if let call = reply.toolCalls.first(where: { $0.name == finalAnswer.name }) {
-                let answer = (try? await finalAnswer.call(arguments: call.arguments)) ?? call.arguments
-                steps.append(AgentStep(index: index, toolCalls: [call], results: [answer], promptTokens: reply.promptTokens, completionTokens: reply.completionTokens))
-                return AgentRun(answer: answer, finish: .answered, steps: steps, messages: messages)
+            try await store?.recordPendingCalls(runID: id, reply.toolCalls.enumerated().map {
+                PendingCall(step: index, position: $0.offset, name: $0.element.name, arguments: $0.element.arguments)
+            })
+            let answerCall = reply.toolCalls.first { $0.name == finalAnswer.name }
+            let results: [String]
+            if let answerCall {
+                results = [(try? await finalAnswer.call(arguments: answerCall.arguments)) ?? answerCall.arguments]
+            } else {
+                results = await act(reply.toolCalls, tools: tools)
             }
-            let results = await act(reply.toolCalls, tools: tools)
-            for (call, result) in zip(reply.toolCalls, results) {
-                messages.append(ChatMessage(role: "tool", content: "\(call.name) → \(result)"))
-            }
-            steps.append(AgentStep(index: index, toolCalls: reply.toolCalls, results: results, promptTokens: reply.promptTokens, completionTokens: reply.completionTokens))
-            if spent >= spec.tokenBudget { return AgentRun(answer: nil, finish: .budget, steps: steps, messages: messages) }
+            let step = AgentStep(index: index, toolCalls: answerCall.map { [$0] } ?? reply.toolCalls, results: results,
+                                 promptTokens: reply.promptTokens, completionTokens: reply.completionTokens)
+            try await store?.completeStep(runID: id, Self.encode(step))
+            steps.append(step)
+            Self.append(step, to: &messages)
+            if answerCall != nil { return try await end(.answered, results[0]) }
+            if spent >= spec.tokenBudget { return try await end(.budget, nil) }
         }
-        return AgentRun(answer: nil, finish: .maxSteps, steps: steps, messages: messages)
+        return try await end(.maxSteps, nil)
+    }
+
+    /// The messages a step adds: the assistant's calls, then one tool message per result
+    /// (a final answer has no tool message).
+    private static func append(_ step: AgentStep, to messages: inout [ChatMessage]) {
+        guard !step.toolCalls.isEmpty else { return }
+        messages.append(ChatMessage(role: "assistant", content: step.toolCalls.map(render).joined(separator: "\n")))
+        guard step.toolCalls.first?.name != "final_answer" else { return }
+        for (call, result) in zip(step.toolCalls, step.results) {
+            messages.append(ChatMessage(role: "tool", content: "\(call.name) → \(result)"))
+        }
+    }
+
+    static func encode(_ step: AgentStep) throws -> StepRecord {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return StepRecord(index: step.index, callsJSON: String(decoding: try encoder.encode(step.toolCalls), as: UTF8.self),
+                          resultsJSON: String(decoding: try encoder.encode(step.results), as: UTF8.self),
+                          promptTokens: step.promptTokens, completionTokens: step.completionTokens)
+    }
+
+    static func decode(_ record: StepRecord) throws -> AgentStep {
+        AgentStep(index: record.index, toolCalls: try JSONDecoder().decode([ToolCall].self, from: Data(record.callsJSON.utf8)),
+                  results: try JSONDecoder().decode([String].self, from: Data(record.resultsJSON.utf8)),
+                  promptTokens: record.promptTokens, completionTokens: record.completionTokens)
     }
 
     /// Runs the calls concurrently; each result is the tool's output or "error: …".

@@ -1,0 +1,54 @@
+import ColonyModels
+import Foundation
+
+/// A finished run as one JSON line: the experience the trainer learns from.
+///
+/// `{"run_id", "agent", "task", "finish", "answer", "reward", "messages": [{"role", "content"}],
+///   "steps": [{"index", "tool_calls": [{"name", "arguments"}], "results", "prompt_tokens", "completion_tokens"}]}`
+public struct Trajectory: Codable, Sendable, Equatable {
+    public struct Step: Codable, Sendable, Equatable {
+        public var index: Int
+        public var tool_calls: [ToolCall]
+        public var results: [String]
+        public var prompt_tokens: Int
+        public var completion_tokens: Int
+    }
+    public var run_id: String
+    public var agent: String
+    public var task: String
+    public var finish: String
+    public var answer: String?
+    /// The task's verified reward when one is known (1 solved, 0 not).
+    public var reward: Double?
+    public var messages: [ChatMessage]
+    public var steps: [Step]
+
+    public init(run: AgentRun, agent: String, task: String, reward: Double?) {
+        run_id = run.id
+        self.agent = agent
+        self.task = task
+        finish = run.finish.rawValue
+        answer = run.answer
+        self.reward = reward
+        messages = run.messages
+        steps = run.steps.map { Step(index: $0.index, tool_calls: $0.toolCalls, results: $0.results,
+                                     prompt_tokens: $0.promptTokens, completion_tokens: $0.completionTokens) }
+    }
+
+    /// The line, without its newline.
+    public func jsonLine() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Appends the line to a JSONL file, creating it if needed.
+    public func append(to path: String) throws {
+        let line = Data((try jsonLine() + "\n").utf8)
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw AgentError(description: "cannot open '\(path)' for writing") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line)
+    }
+}

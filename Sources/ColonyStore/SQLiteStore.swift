@@ -1,0 +1,112 @@
+import Foundation
+import GRDB
+
+/// The embedded `Store`: one SQLite file (WAL mode) through GRDB, with an FTS5 index over
+/// memories for BM25-ranked search.
+public final class SQLiteStore: Store {
+    private let db: DatabaseQueue
+
+    /// Opens (and migrates) the database at `path`; ":memory:" for a private in-memory one.
+    public init(path: String) throws {
+        db = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (id TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL,
+                                   status TEXT NOT NULL, answer TEXT, created REAL NOT NULL);
+                CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
+                                    calls TEXT NOT NULL, results TEXT NOT NULL,
+                                    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+                                    PRIMARY KEY (run_id, idx));
+                CREATE TABLE pending_calls (run_id TEXT NOT NULL REFERENCES runs(id), step INTEGER NOT NULL,
+                                            position INTEGER NOT NULL, name TEXT NOT NULL, arguments TEXT NOT NULL,
+                                            PRIMARY KEY (run_id, step, position));
+                CREATE TABLE memories (id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL,
+                                       text TEXT NOT NULL, created REAL NOT NULL);
+                CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='id');
+                CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+                    INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+                END;
+                """)
+        }
+        try migrator.migrate(db)
+    }
+
+    public func createRun(_ run: RunRecord) async throws {
+        try await db.write { db in
+            try db.execute(sql: "INSERT INTO runs (id, agent, task, status, answer, created) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [run.id, run.agent, run.task, run.status, run.answer, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func finishRun(id: String, status: String, answer: String?) async throws {
+        try await db.write { db in
+            try db.execute(sql: "UPDATE runs SET status = ?, answer = ? WHERE id = ?", arguments: [status, answer, id])
+        }
+    }
+
+    public func run(id: String) async throws -> RunRecord? {
+        try await db.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, agent, task, status, answer FROM runs WHERE id = ?", arguments: [id]).map {
+                RunRecord(id: $0["id"], agent: $0["agent"], task: $0["task"], status: $0["status"], answer: $0["answer"])
+            }
+        }
+    }
+
+    public func recordPendingCalls(runID: String, _ calls: [PendingCall]) async throws {
+        try await db.write { db in
+            for c in calls {
+                try db.execute(sql: "INSERT OR REPLACE INTO pending_calls (run_id, step, position, name, arguments) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [runID, c.step, c.position, c.name, c.arguments])
+            }
+        }
+    }
+
+    public func pendingCalls(runID: String) async throws -> [PendingCall] {
+        try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT step, position, name, arguments FROM pending_calls WHERE run_id = ? ORDER BY step, position",
+                             arguments: [runID]).map { PendingCall(step: $0["step"], position: $0["position"], name: $0["name"], arguments: $0["arguments"]) }
+        }
+    }
+
+    public func completeStep(runID: String, _ s: StepRecord) async throws {
+        try await db.write { db in
+            try db.execute(sql: "INSERT INTO steps (run_id, idx, calls, results, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [runID, s.index, s.callsJSON, s.resultsJSON, s.promptTokens, s.completionTokens])
+            try db.execute(sql: "DELETE FROM pending_calls WHERE run_id = ? AND step = ?", arguments: [runID, s.index])
+        }
+    }
+
+    public func steps(runID: String) async throws -> [StepRecord] {
+        try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT idx, calls, results, prompt_tokens, completion_tokens FROM steps WHERE run_id = ? ORDER BY idx",
+                             arguments: [runID]).map {
+                StepRecord(index: $0["idx"], callsJSON: $0["calls"], resultsJSON: $0["results"],
+                           promptTokens: $0["prompt_tokens"], completionTokens: $0["completion_tokens"])
+            }
+        }
+    }
+
+    public func saveMemory(namespace: String, text: String) async throws -> Int64 {
+        try await db.write { db in
+            try db.execute(sql: "INSERT INTO memories (namespace, text, created) VALUES (?, ?, ?)",
+                           arguments: [namespace, text, Date().timeIntervalSince1970])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func searchMemory(namespace: String, query: String, limit: Int) async throws -> [MemoryHit] {
+        // Words become quoted FTS5 terms joined by OR: user text can never be read as query syntax.
+        let terms = query.split { !$0.isLetter && !$0.isNumber }.map { "\"\($0)\"" }
+        guard !terms.isEmpty, limit > 0 else { return [] }
+        return try await db.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT m.id, m.text, bm25(memories_fts) AS score FROM memories_fts
+                JOIN memories m ON m.id = memories_fts.rowid
+                WHERE memories_fts MATCH ? AND m.namespace = ? ORDER BY score LIMIT ?
+                """, arguments: [terms.joined(separator: " OR "), namespace, limit]).map {
+                MemoryHit(id: $0["id"], text: $0["text"], score: $0["score"])
+            }
+        }
+    }
+}
