@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // -O3 even in debug builds: tests run the real model through these kernels.
@@ -44,7 +45,7 @@ let package = Package(
         .target(name: "ColonyStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "ColonyAgents",
-            dependencies: ["ColonyEngine", "ColonyStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ColonyEngine", "ColonyStore", "Yams", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "ColonyServer",
@@ -56,6 +57,8 @@ let package = Package(
                 "ColonyModels",
                 "ColonyEngine",
                 "ColonyServer",
+                "ColonyAgents",
+                "ColonyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

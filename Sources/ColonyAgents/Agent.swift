@@ -69,8 +69,8 @@ public struct Agent: Sendable {
 
     /// Runs `task` from the start. With a store, the run, each step's tool calls (before
     /// they run) and each completed step are written durably, so `resume` can continue it.
-    public func run(task: String, id: String = UUID().uuidString, store: (any Store)? = nil) async throws -> AgentRun {
-        try await store?.createRun(RunRecord(id: id, agent: spec.name, task: task))
+    public func run(task: String, id: String = UUID().uuidString, store: (any Store)? = nil, specText: String? = nil) async throws -> AgentRun {
+        try await store?.createRun(RunRecord(id: id, agent: spec.name, task: task, spec: specText))
         return try await loop(id: id, task: task, done: [], store: store)
     }
 
@@ -115,6 +115,16 @@ public struct Agent: Sendable {
             try Task.checkCancellation()
             let reply = try await client.complete(LLMRequest(messages: messages, tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling))
             spent += reply.promptTokens + reply.completionTokens
+            if reply.truncatedCall { // cut off mid-call: say so and let the model try again
+                let step = AgentStep(index: index, toolCalls: [], results: ["error: your reply ended before the tool call was complete; keep arguments short"],
+                                     promptTokens: reply.promptTokens, completionTokens: reply.completionTokens)
+                try await store?.completeStep(runID: id, Self.encode(step))
+                steps.append(step)
+                messages.append(ChatMessage(role: "assistant", content: reply.text))
+                messages.append(ChatMessage(role: "tool", content: step.results[0]))
+                if spent >= spec.tokenBudget { return try await end(.budget, nil) }
+                continue
+            }
             if reply.toolCalls.isEmpty { // a model that answered in plain text
                 messages.append(ChatMessage(role: "assistant", content: reply.text))
                 steps.append(AgentStep(index: index, toolCalls: [], results: [], promptTokens: reply.promptTokens, completionTokens: reply.completionTokens))
@@ -149,8 +159,14 @@ public struct Agent: Sendable {
         messages.append(ChatMessage(role: "assistant", content: step.toolCalls.map(render).joined(separator: "\n")))
         guard step.toolCalls.first?.name != "final_answer" else { return }
         for (call, result) in zip(step.toolCalls, step.results) {
-            messages.append(ChatMessage(role: "tool", content: "\(call.name) → \(result)"))
+            messages.append(ChatMessage(role: "tool", content: Self.toolMessage(call.name, result)))
         }
+    }
+
+    /// How a result is shown to the model. Small models repeat a successful call unless
+    /// the message points at the next move, so it does.
+    static func toolMessage(_ name: String, _ result: String) -> String {
+        result.hasPrefix("error:") ? "\(name) failed: \(result)" : "\(name) returned: \(result). If this solves the task, call final_answer with it."
     }
 
     static func encode(_ step: AgentStep) throws -> StepRecord {

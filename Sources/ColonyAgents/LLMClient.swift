@@ -35,12 +35,15 @@ public struct LLMReply: Sendable, Equatable {
     public var toolCalls: [ToolCall]
     public var promptTokens: Int
     public var completionTokens: Int
+    /// True when a required tool call was cut off (by max tokens) before it was complete.
+    public var truncatedCall: Bool
 
-    public init(text: String = "", toolCalls: [ToolCall] = [], promptTokens: Int = 0, completionTokens: Int = 0) {
+    public init(text: String = "", toolCalls: [ToolCall] = [], promptTokens: Int = 0, completionTokens: Int = 0, truncatedCall: Bool = false) {
         self.text = text
         self.toolCalls = toolCalls
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
+        self.truncatedCall = truncatedCall
     }
 }
 
@@ -89,6 +92,8 @@ public struct EngineClient: LLMClient {
            let data = try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys]) {
             reply.toolCalls = [ToolCall(name: name, arguments: String(decoding: data, as: UTF8.self))]
             reply.text = ""
+        } else if constraint != nil {
+            reply.truncatedCall = true
         }
         return reply
     }

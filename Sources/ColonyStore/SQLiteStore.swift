@@ -13,7 +13,7 @@ public final class SQLiteStore: Store {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
                 CREATE TABLE runs (id TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL,
-                                   status TEXT NOT NULL, answer TEXT, created REAL NOT NULL);
+                                   status TEXT NOT NULL, answer TEXT, spec TEXT, created REAL NOT NULL);
                 CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
                                     calls TEXT NOT NULL, results TEXT NOT NULL,
                                     prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
@@ -34,8 +34,8 @@ public final class SQLiteStore: Store {
 
     public func createRun(_ run: RunRecord) async throws {
         try await db.write { db in
-            try db.execute(sql: "INSERT INTO runs (id, agent, task, status, answer, created) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [run.id, run.agent, run.task, run.status, run.answer, Date().timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO runs (id, agent, task, status, answer, spec, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [run.id, run.agent, run.task, run.status, run.answer, run.spec, Date().timeIntervalSince1970])
         }
     }
 
@@ -47,8 +47,8 @@ public final class SQLiteStore: Store {
 
     public func run(id: String) async throws -> RunRecord? {
         try await db.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, agent, task, status, answer FROM runs WHERE id = ?", arguments: [id]).map {
-                RunRecord(id: $0["id"], agent: $0["agent"], task: $0["task"], status: $0["status"], answer: $0["answer"])
+            try Row.fetchOne(db, sql: "SELECT id, agent, task, status, answer, spec FROM runs WHERE id = ?", arguments: [id]).map {
+                RunRecord(id: $0["id"], agent: $0["agent"], task: $0["task"], status: $0["status"], answer: $0["answer"], spec: $0["spec"])
             }
         }
     }

@@ -8,13 +8,16 @@ public struct RunRecord: Sendable, Equatable, Codable {
     /// "running", "answered", "max_steps", "budget".
     public var status: String
     public var answer: String?
+    /// The agent's spec as written (YAML), so a run can be resumed from the store alone.
+    public var spec: String?
 
-    public init(id: String, agent: String, task: String, status: String = "running", answer: String? = nil) {
+    public init(id: String, agent: String, task: String, status: String = "running", answer: String? = nil, spec: String? = nil) {
         self.id = id
         self.agent = agent
         self.task = task
         self.status = status
         self.answer = answer
+        self.spec = spec
     }
 }
 

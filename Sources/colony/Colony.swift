@@ -10,7 +10,7 @@ struct Colony: AsyncParsableCommand {
             Without --model, commands use $COLONY_MODEL or models/SmolLM2-135M-Instruct.Q4_1.gguf \
             (fetched by ./scripts/setup). Results go to stdout, logs to stderr.
             """,
-        subcommands: [Generate.self, Chat.self, Serve.self, Loadgen.self, Tokenize.self, Detokenize.self, Inspect.self, Bench.self]
+        subcommands: [Generate.self, Chat.self, Serve.self, Loadgen.self, Agents.self, Tokenize.self, Detokenize.self, Inspect.self, Bench.self]
     )
 }
 

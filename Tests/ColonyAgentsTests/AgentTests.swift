@@ -43,7 +43,7 @@ struct AgentTests {
         #expect(run.steps.count == 2)
         #expect(run.steps[0].results == ["391"])
         let second = try #require(client.requests.withLock { $0.last })
-        #expect(second.messages.last == ChatMessage(role: "tool", content: "calculator → 391"))
+        #expect(second.messages.last == ChatMessage(role: "tool", content: Agent.toolMessage("calculator", "391")))
         #expect(second.tools.map(\.name) == ["calculator", "final_answer"])
     }
 

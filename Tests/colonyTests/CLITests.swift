@@ -109,3 +109,72 @@ struct CLITests {
         #expect(notGGUF.stderr.contains("is not a GGUF file"))
     }
 }
+
+@Suite("colony agents: durable runs", .serialized,
+       .enabled(if: FileManager.default.fileExists(atPath: "models/SmolLM2-135M-Instruct.Q4_1.gguf"), "needs the real model: run ./scripts/setup"))
+struct AgentCLITests {
+    /// The completed steps of `colony agents show` output, one text block each.
+    static func steps(_ show: String) -> [String] {
+        let body = show.components(separatedBy: "\nanswer:")[0]
+        return body.components(separatedBy: "\nstep ").dropFirst().map { "step " + $0 }.filter { !$0.contains("interrupted") }
+    }
+
+    @Test("kill -9 during a run, then resume: no completed step is repeated or lost")
+    func killAndResume() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-agents-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("math.yaml")
+        try "name: math\ninstructions: Use the calculator, then give the final answer.\ntools: [calculator]\nmax_steps: 8\nmax_tokens_per_step: 64\n"
+            .write(to: spec, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("db.sqlite").path
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["agents", "run", "--spec", spec.path, "--task", "What is 17 * 23?", "--db", db, "--run-id", "victim", "--threads", "1"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until at least one step is stored, then kill without warning.
+        var before: [String] = []
+        for _ in 0..<400 {
+            Thread.sleep(forTimeInterval: 0.02)
+            let show = try CLI.run(["agents", "show", "victim", "--db", db])
+            if show.status == 0 { before = Self.steps(show.stdout) }
+            if !before.isEmpty || !process.isRunning { break }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let killed = try CLI.run(["agents", "show", "victim", "--db", db])
+        let kept = Self.steps(killed.stdout)
+        try #require(!kept.isEmpty, "the run stored a step before it was killed")
+
+        let resumed = try CLI.run(["agents", "resume", "victim", "--db", db, "--threads", "1"])
+        if killed.stdout.contains("math, running") {
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+        } else {
+            #expect(resumed.stderr.contains("already ended")) // it finished before the kill landed
+        }
+        let after = Self.steps(try CLI.run(["agents", "show", "victim", "--db", db]).stdout)
+        #expect(Array(after.prefix(kept.count)) == kept, "completed steps are kept as they were")
+        let numbers = after.compactMap { Int($0.dropFirst(5).prefix { $0.isNumber }) }
+        #expect(numbers == Array(1...numbers.count), "steps are numbered without gaps or repeats: \(numbers)")
+    }
+
+    @Test("invalid specs name the field")
+    func badSpec() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for (yaml, message) in [
+            ("name: x\ninstructions: y\ntools: [teleport]\n", "field 'tools' lists unknown tool 'teleport'"),
+            ("name: x\ninstructions: y\nmax_steps: 0\n", "field 'max_steps' must be between 1 and 100, got 0"),
+            ("name: x\n", "missing field 'instructions'"),
+            ("name: x\ninstructions: y\nmax_steps: many\n", "field 'max_steps' must be"),
+        ] {
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let r = try CLI.run(["agents", "run", "--spec", path, "--task", "t", "--db", path + ".db"])
+            #expect(r.status != 0)
+            #expect(r.stderr.contains(message), "\(r.stderr)")
+            try? FileManager.default.removeItem(atPath: path + ".db")
+        }
+    }
+}

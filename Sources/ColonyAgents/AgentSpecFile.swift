@@ -1,0 +1,91 @@
+import ColonyModels
+import ColonyStore
+import Foundation
+import Yams
+
+/// An agent spec as written in YAML:
+///
+/// ```yaml
+/// name: math
+/// instructions: Solve the task. Use the calculator for arithmetic.
+/// tools: [calculator, memory.save, memory.search, workspace]
+/// max_steps: 6
+/// max_tokens_per_step: 128
+/// token_budget: 8192
+/// temperature: 0
+/// ```
+///
+/// Every field is checked; an error names the field and what was wrong.
+public struct AgentSpecFile: Decodable, Sendable {
+    public var name: String
+    public var instructions: String
+    public var tools: [String]?
+    public var max_steps: Int?
+    public var max_tokens_per_step: Int?
+    public var token_budget: Int?
+    public var temperature: Float?
+    public var tool_timeout: Double?
+
+    /// Tool names a spec may list.
+    public static let knownTools = ["calculator", "memory.save", "memory.search", "workspace"]
+
+    /// Parses and validates YAML text.
+    public static func parse(_ yaml: String) throws -> AgentSpecFile {
+        let spec: AgentSpecFile
+        do {
+            spec = try YAMLDecoder().decode(AgentSpecFile.self, from: yaml)
+        } catch let error as DecodingError {
+            throw AgentError(description: "invalid agent spec: " + Self.describe(error))
+        } catch {
+            throw AgentError(description: "invalid agent spec: \(error)")
+        }
+        try spec.validate()
+        return spec
+    }
+
+    func validate() throws {
+        func fail(_ field: String, _ why: String) -> AgentError { AgentError(description: "invalid agent spec: field '\(field)' \(why)") }
+        if name.trimmingCharacters(in: .whitespaces).isEmpty { throw fail("name", "must not be empty") }
+        if let bad = tools?.first(where: { !Self.knownTools.contains($0) }) {
+            throw fail("tools", "lists unknown tool '\(bad)'; known: \(Self.knownTools.joined(separator: ", "))")
+        }
+        if let v = max_steps, !(1...100).contains(v) { throw fail("max_steps", "must be between 1 and 100, got \(v)") }
+        if let v = max_tokens_per_step, v < 1 { throw fail("max_tokens_per_step", "must be ≥ 1, got \(v)") }
+        if let v = token_budget, v < 1 { throw fail("token_budget", "must be ≥ 1, got \(v)") }
+        if let v = temperature, !(0...2).contains(v) { throw fail("temperature", "must be between 0 and 2, got \(v)") }
+        if let v = tool_timeout, v <= 0 { throw fail("tool_timeout", "must be > 0, got \(v)") }
+    }
+
+    /// The runnable spec, with tools bound to the store (memory) and a workspace folder.
+    public func agentSpec(store: any Store, workspace: URL) throws -> AgentSpec {
+        var tools: [any Tool] = []
+        for t in self.tools ?? [] {
+            switch t {
+            case "calculator": tools.append(CalculatorTool())
+            case "memory.save": tools.append(MemorySaveTool(store: store, namespace: name))
+            case "memory.search": tools.append(MemorySearchTool(store: store, namespace: name))
+            default:
+                let ws = try Workspace(root: workspace)
+                tools += [ReadFileTool(workspace: ws), WriteFileTool(workspace: ws), ListFilesTool(workspace: ws)] as [any Tool]
+            }
+        }
+        var spec = AgentSpec(name: name, instructions: instructions, tools: tools)
+        spec.maxSteps = max_steps ?? spec.maxSteps
+        spec.maxTokensPerStep = max_tokens_per_step ?? spec.maxTokensPerStep
+        spec.tokenBudget = token_budget ?? spec.tokenBudget
+        spec.toolTimeout = tool_timeout ?? spec.toolTimeout
+        spec.sampling.temperature = temperature ?? 0
+        return spec
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [CodingKey]) -> String { keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
+        switch error {
+        case .keyNotFound(let key, let c): return "missing field '\(path(c.codingPath + [key]))'"
+        case .typeMismatch(let type, let c): return "field '\(path(c.codingPath))' must be \(type)"
+        case .valueNotFound(let type, let c): return "field '\(path(c.codingPath))' must be \(type), not null"
+        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid YAML: \(c.debugDescription)" : "field '\(path(c.codingPath))': \(c.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}

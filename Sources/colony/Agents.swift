@@ -1,0 +1,170 @@
+import ArgumentParser
+import ColonyAgents
+import ColonyEngine
+import ColonyModels
+import ColonyStore
+import Foundation
+
+struct Agents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run agents on the local engine: durable runs that survive a crash, readable trajectories.",
+        subcommands: [AgentsRun.self, AgentsResume.self, AgentsShow.self, AgentsEval.self]
+    )
+}
+
+/// Where runs are stored and what they export.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite database of runs, steps and memories.")
+    var db = ".colony/colony.sqlite"
+
+    @Option(name: .long, help: "Append each finished run's trajectory to this JSONL file.")
+    var trajectories: String?
+
+    func open() throws -> SQLiteStore {
+        let dir = (db as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        return try SQLiteStore(path: db)
+    }
+
+    func workspace(for run: String) -> URL {
+        URL(fileURLWithPath: (db as NSString).deletingLastPathComponent).appendingPathComponent("workspaces/\(run)")
+    }
+}
+
+/// Loads the model and engine an agent thinks with.
+func makeAgent(_ specFile: AgentSpecFile, modelOptions: ModelOptions, store: SQLiteStore, workspace: URL) throws -> (Agent, Engine) {
+    let (model, tokenizer) = try modelOptions.loadModel()
+    let engine = try Engine(model: model, tokenizer: tokenizer)
+    let client = EngineClient(engine: engine, template: try ChatTemplate(gguf: model.file))
+    return (Agent(spec: try specFile.agentSpec(store: store, workspace: workspace), client: client), engine)
+}
+
+func report(_ run: AgentRun, task: String, agent: String, storeOptions: StoreOptions) throws {
+    writeErr("run \(run.id): \(run.finish.rawValue) after \(run.steps.count) step\(run.steps.count == 1 ? "" : "s")\n")
+    writeOut((run.answer ?? "(no answer)") + "\n")
+    if let path = storeOptions.trajectories { try Trajectory(run: run, agent: agent, task: task, reward: nil).append(to: path) }
+}
+
+struct AgentsRun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run an agent on a task; every step is stored before it takes effect.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(name: .long, help: "Agent spec (YAML).")
+    var spec: String
+
+    @Option(name: .long, help: "The task.")
+    var task: String
+
+    @Option(name: .long, help: "Run id (default: a new UUID).")
+    var runID: String?
+
+    func run() async throws {
+        bootstrapLogging(verbose: modelOptions.verbose)
+        guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw ValidationError("cannot read spec '\(spec)'") }
+        let specFile = try AgentSpecFile.parse(text)
+        let store = try storeOptions.open()
+        let id = runID ?? UUID().uuidString.lowercased()
+        let (agent, engine) = try makeAgent(specFile, modelOptions: modelOptions, store: store, workspace: storeOptions.workspace(for: id))
+        writeErr("run \(id) started (resume it with: colony agents resume \(id) --db \(storeOptions.db))\n")
+        let run = try await agent.run(task: task, id: id, store: store, specText: text)
+        await engine.shutdown()
+        try report(run, task: task, agent: specFile.name, storeOptions: storeOptions)
+    }
+}
+
+struct AgentsResume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Continue a stored run from its last completed step.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: "The run id.")
+    var runID: String
+
+    func run() async throws {
+        bootstrapLogging(verbose: modelOptions.verbose)
+        let store = try storeOptions.open()
+        guard let record = try await store.run(id: runID) else { throw ValidationError("there is no run '\(runID)' in \(storeOptions.db)") }
+        guard let text = record.spec else { throw ValidationError("run '\(runID)' has no stored spec") }
+        let specFile = try AgentSpecFile.parse(text)
+        let (agent, engine) = try makeAgent(specFile, modelOptions: modelOptions, store: store, workspace: storeOptions.workspace(for: runID))
+        let run = try await agent.resume(id: runID, store: store)
+        await engine.shutdown()
+        try report(run, task: record.task, agent: record.agent, storeOptions: storeOptions)
+    }
+}
+
+struct AgentsShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a stored run's trajectory, step by step.")
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: "The run id.")
+    var runID: String
+
+    func run() async throws {
+        let store = try storeOptions.open()
+        guard let record = try await store.run(id: runID) else { throw ValidationError("there is no run '\(runID)' in \(storeOptions.db)") }
+        var out = "run \(record.id) — agent \(record.agent), \(record.status)\ntask: \(record.task)\n"
+        for step in try await store.steps(runID: runID) {
+            let calls = (try? JSONDecoder().decode([ToolCall].self, from: Data(step.callsJSON.utf8))) ?? []
+            let results = (try? JSONDecoder().decode([String].self, from: Data(step.resultsJSON.utf8))) ?? []
+            out += "\nstep \(step.index + 1) (\(step.promptTokens) prompt + \(step.completionTokens) completion tokens)\n"
+            for (call, result) in zip(calls, results) { out += "  \(call.name) \(call.arguments)\n    → \(result)\n" }
+        }
+        for pending in try await store.pendingCalls(runID: runID) {
+            out += "\nstep \(pending.step + 1) interrupted: \(pending.name) \(pending.arguments) (outcome unknown)\n"
+        }
+        out += "\nanswer: \(record.answer ?? "(none yet)")\n"
+        writeOut(out)
+    }
+}
+
+struct AgentsEval: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Run the built-in task suite (arithmetic that needs the calculator, facts saved then recalled) and report the success rate.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(name: .long, help: "Steps an agent may take per task.")
+    var maxSteps = 4
+
+    func run() async throws {
+        bootstrapLogging(verbose: modelOptions.verbose)
+        let store = try storeOptions.open()
+        let (model, tokenizer) = try modelOptions.loadModel()
+        let engine = try Engine(model: model, tokenizer: tokenizer)
+        let client = EngineClient(engine: engine, template: try ChatTemplate(gguf: model.file))
+        var solved = 0, steps = 0, tokens = 0
+        let started = Date()
+        for task in TaskSuite.tasks {
+            let namespace = "eval-\(task.name)-\(UUID().uuidString.prefix(8))"
+            var spec = AgentSpec(name: namespace, instructions: TaskSuite.instructions,
+                                 tools: [CalculatorTool(), MemorySaveTool(store: store, namespace: namespace), MemorySearchTool(store: store, namespace: namespace)])
+            spec.maxSteps = maxSteps
+            spec.maxTokensPerStep = 96
+            var last: AgentRun?
+            for prompt in task.prompts {
+                let run = try await Agent(spec: spec, client: client).run(task: prompt, store: store)
+                steps += run.steps.count
+                tokens += run.steps.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
+                last = run
+            }
+            let reward = task.reward(last?.answer)
+            solved += Int(reward)
+            if let last, let path = storeOptions.trajectories {
+                try Trajectory(run: last, agent: namespace, task: task.prompts.last!, reward: reward).append(to: path)
+            }
+            writeOut("\(reward == 1 ? "✔" : "✘") \(task.name.padding(toLength: 12, withPad: " ", startingAt: 0)) answer: \((last?.answer ?? "(none)").prefix(60).replacingOccurrences(of: "\n", with: " "))\n")
+        }
+        await engine.shutdown()
+        let seconds = Date().timeIntervalSince(started)
+        writeOut(String(format: "success %d/%d (%.0f%%), %d steps, %d tokens, %.1f steps/s, %.0f tokens/s\n",
+                        solved, TaskSuite.tasks.count, 100 * Double(solved) / Double(TaskSuite.tasks.count), steps, tokens,
+                        Double(steps) / seconds, Double(tokens) / seconds))
+    }
+}
