@@ -2,13 +2,18 @@ import Foundation
 import GRDB
 
 /// The embedded `Store`: one SQLite file (WAL mode) through GRDB, with an FTS5 index over
-/// memories for BM25-ranked search.
+/// memories for BM25-ranked search. Several processes may open the same file.
 public final class SQLiteStore: Store {
     private let db: DatabaseQueue
 
     /// Opens (and migrates) the database at `path`; ":memory:" for a private in-memory one.
     public init(path: String) throws {
-        db = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
+        // Other processes (`colony agents show` during a run) read the same file: WAL lets
+        // them read while a step is written, and a busy timeout makes writers wait, not fail.
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        db = path == ":memory:" ? try DatabaseQueue(configuration: config) : try DatabaseQueue(path: path, configuration: config)
+        if path != ":memory:" { try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") } }
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """

@@ -155,13 +155,14 @@ struct ServerTests {
         _ = try await s.send("POST", "/v1/chat/completions",
                              json: #"{"messages":[{"role":"user","content":"x"}],"max_tokens":5000,"stream":true}"#) { _ in counter.increment() < 5 }
         var stats = s.engine.stats
-        for _ in 0..<200 where stats.running > 0 || stats.finished["cancelled"] != 1 {
+        for _ in 0..<200 where stats.running > 0 || stats.finished.values.reduce(0, +) != 1 {
             try await Task.sleep(for: .milliseconds(10))
             stats = s.engine.stats
         }
         #expect(stats.running == 0)
         #expect(stats.kvBlocksUsed == 0)
-        #expect(stats.finished["cancelled"] == 1)
+        // Cancelled, unless the tiny model filled its 256-token context before the hang-up landed.
+        #expect(stats.finished["cancelled", default: 0] + stats.finished["context_full", default: 0] == 1)
         await s.stop()
     }
 
