@@ -1,6 +1,6 @@
 import ColonyEngine
 import ColonyModels
-@testable import ColonyServer
+import ColonyServer
 import Foundation
 import Synchronization
 import Testing
