@@ -14,6 +14,14 @@ public struct AgentSpec: Sendable {
     public var sampling = SamplingParameters.greedy
     /// Seconds a tool call may run before it counts as failed.
     public var toolTimeout: Double = 10
+    /// Short-term memory: the conversation sent to the model is kept under this many
+    /// tokens (estimated as bytes / 4) by dropping the oldest steps' messages; the
+    /// instructions and the task always stay.
+    public var contextTokens = 1536
+    /// Long-term memory: the `recall` most relevant memories of this namespace are put
+    /// into the prompt at the start of a run (0 turns it off).
+    public var memory: (store: any Store, namespace: String)?
+    public var recall = 0
 
     public init(name: String, instructions: String, tools: [any Tool] = []) {
         self.name = name
@@ -103,7 +111,12 @@ public struct Agent: Sendable {
     private func loop(id: String, task: String, done: [AgentStep], store: (any Store)?) async throws -> AgentRun {
         let finalAnswer = FinalAnswerTool()
         let tools: [any Tool] = spec.tools + [finalAnswer]
-        var messages = [ChatMessage(role: "system", content: spec.instructions), ChatMessage(role: "user", content: task)]
+        var system = spec.instructions
+        if spec.recall > 0, let memory = spec.memory {
+            let hits = try await memory.store.searchMemory(namespace: memory.namespace, query: task, limit: spec.recall)
+            if !hits.isEmpty { system += "\n\nRelevant memories:\n" + hits.map { "- " + $0.text }.joined(separator: "\n") }
+        }
+        var messages = [ChatMessage(role: "system", content: system), ChatMessage(role: "user", content: task)]
         for step in done { Self.append(step, to: &messages) }
         var steps = done
         var spent = done.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
@@ -113,7 +126,8 @@ public struct Agent: Sendable {
         }
         for index in done.count..<max(spec.maxSteps, done.count) {
             try Task.checkCancellation()
-            let reply = try await client.complete(LLMRequest(messages: messages, tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling))
+            let reply = try await client.complete(LLMRequest(messages: Self.fit(messages, tokens: spec.contextTokens),
+                                                             tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling))
             spent += reply.promptTokens + reply.completionTokens
             if reply.truncatedCall { // cut off mid-call: say so and let the model try again
                 let step = AgentStep(index: index, toolCalls: [], results: ["error: your reply ended before the tool call was complete; keep arguments short"],
@@ -161,6 +175,22 @@ public struct Agent: Sendable {
         for (call, result) in zip(step.toolCalls, step.results) {
             messages.append(ChatMessage(role: "tool", content: Self.toolMessage(call.name, result)))
         }
+    }
+
+    /// The short-term memory policy: the first two messages (instructions, task) always
+    /// stay; the oldest of the rest are dropped until the estimate (bytes / 4) fits, and a
+    /// note says how many were dropped.
+    static func fit(_ messages: [ChatMessage], tokens: Int) -> [ChatMessage] {
+        func cost(_ m: ChatMessage) -> Int { (m.content.utf8.count + m.role.utf8.count) / 4 + 4 }
+        let head = Array(messages.prefix(2))
+        var tail = Array(messages.dropFirst(2))
+        var dropped = 0
+        while !tail.isEmpty, (head + tail).map(cost).reduce(0, +) > tokens {
+            tail.removeFirst()
+            dropped += 1
+        }
+        guard dropped > 0 else { return messages }
+        return head + [ChatMessage(role: "system", content: "(\(dropped) earlier messages were dropped to fit the context)")] + tail
     }
 
     /// How a result is shown to the model. Small models repeat a successful call unless

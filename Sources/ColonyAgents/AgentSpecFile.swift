@@ -13,6 +13,8 @@ import Yams
 /// max_tokens_per_step: 128
 /// token_budget: 8192
 /// temperature: 0
+/// context_tokens: 1536   # short-term memory budget
+/// recall: 3              # memories put into the prompt at the start
 /// ```
 ///
 /// Every field is checked; an error names the field and what was wrong.
@@ -25,6 +27,8 @@ public struct AgentSpecFile: Decodable, Sendable {
     public var token_budget: Int?
     public var temperature: Float?
     public var tool_timeout: Double?
+    public var context_tokens: Int?
+    public var recall: Int?
 
     /// Tool names a spec may list.
     public static let knownTools = ["calculator", "memory.save", "memory.search", "workspace"]
@@ -54,6 +58,8 @@ public struct AgentSpecFile: Decodable, Sendable {
         if let v = token_budget, v < 1 { throw fail("token_budget", "must be ≥ 1, got \(v)") }
         if let v = temperature, !(0...2).contains(v) { throw fail("temperature", "must be between 0 and 2, got \(v)") }
         if let v = tool_timeout, v <= 0 { throw fail("tool_timeout", "must be > 0, got \(v)") }
+        if let v = context_tokens, v < 64 { throw fail("context_tokens", "must be ≥ 64, got \(v)") }
+        if let v = recall, !(0...50).contains(v) { throw fail("recall", "must be between 0 and 50, got \(v)") }
     }
 
     /// The runnable spec, with tools bound to the store (memory) and a workspace folder.
@@ -75,6 +81,9 @@ public struct AgentSpecFile: Decodable, Sendable {
         spec.tokenBudget = token_budget ?? spec.tokenBudget
         spec.toolTimeout = tool_timeout ?? spec.toolTimeout
         spec.sampling.temperature = temperature ?? 0
+        spec.contextTokens = context_tokens ?? spec.contextTokens
+        spec.memory = (store, name)
+        spec.recall = recall ?? 0
         return spec
     }
 

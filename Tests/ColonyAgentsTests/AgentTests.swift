@@ -1,4 +1,5 @@
 @testable import ColonyAgents
+import ColonyStore
 import ColonyEngine
 import ColonyModels
 import Foundation
@@ -135,5 +136,35 @@ struct RealAgentTests {
             }
         }
         await engine.shutdown()
+    }
+}
+
+@Suite("Agent memory")
+struct AgentMemoryTests {
+    @Test("short-term memory drops the oldest steps first and keeps instructions and task")
+    func fit() {
+        let messages = [ChatMessage(role: "system", content: "rules"), ChatMessage(role: "user", content: "task")]
+            + (0..<10).map { ChatMessage(role: "tool", content: String(repeating: "x", count: 400) + "\($0)") }
+        let kept = Agent.fit(messages, tokens: 400)
+        #expect(kept.prefix(2) == messages.prefix(2))
+        #expect(kept[2].content.hasPrefix("(7 earlier messages were dropped"))
+        #expect(kept.last == messages.last)
+        #expect(kept.count == 2 + 1 + 3)
+        #expect(Agent.fit(messages, tokens: 100_000) == messages)
+    }
+
+    @Test("relevant long-term memories are put into the prompt")
+    func recall() async throws {
+        let store = try SQLiteStore(path: ":memory:")
+        _ = try await store.saveMemory(namespace: "n", text: "The secret code is 4721.")
+        _ = try await store.saveMemory(namespace: "n", text: "Bananas are yellow.")
+        var spec = AgentSpec(name: "n", instructions: "answer")
+        spec.memory = (store, "n")
+        spec.recall = 1
+        let client = ScriptedClient([AgentTests.call("final_answer", #"{"answer":"4721"}"#)])
+        _ = try await Agent(spec: spec, client: client).run(task: "What is the secret code?")
+        let system = try #require(client.requests.withLock { $0.first?.messages.first?.content })
+        #expect(system.contains("Relevant memories:\n- The secret code is 4721."))
+        #expect(!system.contains("Bananas"))
     }
 }
