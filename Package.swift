@@ -43,13 +43,14 @@ let package = Package(
             swiftSettings: swiftNumericFlags
         ),
         .target(name: "ColonyStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "ColonyHTTP"),
         .target(
             name: "ColonyAgents",
-            dependencies: ["ColonyEngine", "ColonyStore", "Yams", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ColonyEngine", "ColonyStore", "ColonyHTTP", "Yams", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "ColonyServer",
-            dependencies: ["ColonyEngine", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["ColonyEngine", "ColonyHTTP", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .executableTarget(
             name: "colony",
@@ -59,6 +60,7 @@ let package = Package(
                 "ColonyServer",
                 "ColonyAgents",
                 "ColonyStore",
+                "ColonyHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,7 +68,7 @@ let package = Package(
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
         .testTarget(name: "colonyTests", dependencies: ["colony"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine"]),
-        .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer"]),
+        .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyHTTP"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents"]),
         .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore"]),
         .testTarget(

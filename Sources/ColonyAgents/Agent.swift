@@ -45,6 +45,8 @@ public struct AgentStep: Sendable, Equatable, Codable {
     public var results: [String]
     public var promptTokens: Int
     public var completionTokens: Int
+    /// Wall time of the step: the model call and the tools (0 for steps read back from a store).
+    public var seconds: Double = 0
 }
 
 /// A finished run: the answer, every step and the whole conversation (the trajectory).
@@ -126,6 +128,7 @@ public struct Agent: Sendable {
         }
         for index in done.count..<max(spec.maxSteps, done.count) {
             try Task.checkCancellation()
+            let stepStart = Date()
             let reply = try await client.complete(LLMRequest(messages: Self.fit(messages, tokens: spec.contextTokens),
                                                              tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling))
             spent += reply.promptTokens + reply.completionTokens
@@ -156,7 +159,8 @@ public struct Agent: Sendable {
                 results = await act(reply.toolCalls, tools: tools)
             }
             let step = AgentStep(index: index, toolCalls: answerCall.map { [$0] } ?? reply.toolCalls, results: results,
-                                 promptTokens: reply.promptTokens, completionTokens: reply.completionTokens)
+                                 promptTokens: reply.promptTokens, completionTokens: reply.completionTokens,
+                                 seconds: Date().timeIntervalSince(stepStart))
             try await store?.completeStep(runID: id, Self.encode(step))
             steps.append(step)
             Self.append(step, to: &messages)

@@ -11,7 +11,10 @@ public struct SuiteTask: Sendable {
     public var expected: String
 
     /// 1 when the answer contains the expected text, else 0.
-    public func reward(_ answer: String?) -> Double {
+    public func reward(_ answer: String?) -> Double { Self.reward(answer, expected: expected) }
+
+    /// 1 when `answer` contains `expected` (thousands separators ignored), else 0.
+    public static func reward(_ answer: String?, expected: String) -> Double {
         (answer ?? "").replacingOccurrences(of: ",", with: "").contains(expected) ? 1 : 0
     }
 }

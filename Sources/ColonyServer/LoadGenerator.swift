@@ -1,3 +1,4 @@
+import ColonyHTTP
 import Foundation
 import Synchronization
 

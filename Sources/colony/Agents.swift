@@ -1,6 +1,7 @@
 import ArgumentParser
 import ColonyAgents
 import ColonyEngine
+import ColonyHTTP
 import ColonyModels
 import ColonyStore
 import Foundation
@@ -8,7 +9,7 @@ import Foundation
 struct Agents: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run agents on the local engine: durable runs that survive a crash, readable trajectories.",
-        subcommands: [AgentsRun.self, AgentsResume.self, AgentsShow.self, AgentsEval.self]
+        subcommands: [AgentsRun.self, AgentsResume.self, AgentsShow.self, AgentsEval.self, AgentsSwarm.self]
     )
 }
 
@@ -166,5 +167,105 @@ struct AgentsEval: AsyncParsableCommand {
         writeOut(String(format: "success %d/%d (%.0f%%), %d steps, %d tokens, %.1f steps/s, %.0f tokens/s\n",
                         solved, TaskSuite.tasks.count, 100 * Double(solved) / Double(TaskSuite.tasks.count), steps, tokens,
                         Double(steps) / seconds, Double(tokens) / seconds))
+    }
+}
+
+struct AgentsSwarm: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swarm",
+        abstract: "Run many agents at once over a JSONL file of tasks, with a live progress bar and a summary.",
+        discussion: #"Each line of --tasks is {"task": "...", "expected": "..."}; "expected" (optional) is text a correct answer contains."#)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(name: .long, help: "Agent spec (YAML).")
+    var spec: String
+
+    @Option(name: .long, help: "Tasks, one JSON object per line.")
+    var tasks: String
+
+    @Option(name: .long, help: "Agents running at once.")
+    var agents = 8
+
+    @Option(name: .long, help: "Use this OpenAI-compatible endpoint (loopback) instead of the local engine.")
+    var endpoint: String?
+
+    @Option(name: .long, help: "Model id to request from --endpoint.")
+    var endpointModel = "default"
+
+    struct Line: Decodable { let task: String; let expected: String? }
+
+    func validate() throws {
+        guard (1...1024).contains(agents) else { throw ValidationError("--agents must be between 1 and 1024, got \(agents)") }
+    }
+
+    func run() async throws {
+        bootstrapLogging(verbose: modelOptions.verbose)
+        guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw ValidationError("cannot read spec '\(spec)'") }
+        let specFile = try AgentSpecFile.parse(text)
+        guard let taskText = try? String(contentsOfFile: tasks, encoding: .utf8) else { throw ValidationError("cannot read tasks '\(tasks)'") }
+        var lines: [Line] = []
+        for (n, raw) in taskText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !raw.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let line = try? JSONDecoder().decode(Line.self, from: Data(raw.utf8)) else {
+                throw ValidationError("\(tasks):\(n + 1): expected {\"task\": \"...\", \"expected\": \"...\"}")
+            }
+            lines.append(line)
+        }
+        guard !lines.isEmpty else { throw ValidationError("\(tasks) holds no tasks") }
+        let store = try storeOptions.open()
+        let client: any LLMClient
+        var engine: Engine?
+        if let endpoint {
+            client = try OpenAIClient(url: endpoint, model: endpointModel)
+        } else {
+            let (model, tokenizer) = try modelOptions.loadModel()
+            var config = EngineConfiguration()
+            config.maxBatch = min(64, agents)
+            engine = try Engine(model: model, tokenizer: tokenizer, configuration: config)
+            client = EngineClient(engine: engine!, template: try ChatTemplate(gguf: model.file))
+        }
+        let agentSpec = try specFile.agentSpec(store: store, workspace: storeOptions.workspace(for: "swarm"))
+        let prompts = lines.map(\.task)
+        let started = Date()
+        var runs: [(Int, AgentRun?)] = []
+        try await withThrowingTaskGroup(of: (Int, AgentRun?).self) { group in
+            var next = 0
+            func start() {
+                let i = next
+                next += 1
+                group.addTask { (i, try? await Agent(spec: agentSpec, client: client).run(task: prompts[i], store: store)) }
+            }
+            while next < min(agents, lines.count) { start() }
+            for try await result in group {
+                runs.append(result)
+                let done = runs.count, width = 30
+                let filled = width * done / lines.count
+                writeErr("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(lines.count) runs")
+                if next < lines.count { start() }
+            }
+        }
+        writeErr("\n")
+        await engine?.shutdown()
+        let seconds = Date().timeIntervalSince(started)
+        let finished = runs.compactMap(\.1)
+        let graded = runs.filter { lines[$0.0].expected != nil }
+        let solved = graded.filter { i, run in SuiteTask.reward(run?.answer, expected: lines[i].expected!) == 1 }.count
+        let stepTimes = finished.flatMap { $0.steps.map(\.seconds) }.sorted()
+        let steps = stepTimes.count
+        let tokens = finished.reduce(0) { $0 + $1.steps.reduce(0) { $0 + $1.promptTokens + $1.completionTokens } }
+        func pct(_ q: Double) -> Double { stepTimes.isEmpty ? 0 : stepTimes[min(stepTimes.count - 1, Int(q * Double(stepTimes.count - 1)))] * 1000 }
+        if let path = storeOptions.trajectories {
+            for (i, run) in runs { if let run { try Trajectory(run: run, agent: specFile.name, task: lines[i].task, reward: lines[i].expected.map { SuiteTask.reward(run.answer, expected: $0) }).append(to: path) } }
+        }
+        writeOut(String(format: """
+            runs            %d (%d failed), %d agents at once, %.1f s
+            success         %@
+            steps           %d (%.1f steps/s), step latency p50 %.0f ms, p99 %.0f ms
+            tokens          %d (%.0f tokens/s)
+
+            """, runs.count, runs.count - finished.count, agents, seconds,
+            graded.isEmpty ? "n/a (no expected answers)" : "\(solved)/\(graded.count) (\(Int((100 * Double(solved) / Double(graded.count)).rounded()))%)",
+            steps, Double(steps) / seconds, pct(0.5), pct(0.99), tokens, Double(tokens) / seconds))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ColonyEngine
 import ColonyModels
+import ColonyHTTP
 import ColonyServer
 import Foundation
 

@@ -1,5 +1,6 @@
 import ColonyEngine
 import ColonyModels
+import ColonyHTTP
 import ColonyServer
 import Foundation
 import Synchronization

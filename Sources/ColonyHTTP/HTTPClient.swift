@@ -9,6 +9,7 @@ import Glibc
 public enum HTTPClient {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Where a request goes; only `http://` on a loopback host is accepted.
