@@ -160,6 +160,34 @@ struct AgentCLITests {
         #expect(numbers == Array(1...numbers.count), "steps are numbered without gaps or repeats: \(numbers)")
     }
 
+    @Test("a swarm of agents runs through an OpenAI-compatible endpoint (colony serve)")
+    func swarmOverHTTP() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-swarm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("math.yaml")
+        try "name: math\ninstructions: Use the calculator, then give the final answer.\ntools: [calculator]\nmax_steps: 3\nmax_tokens_per_step: 64\n"
+            .write(to: spec, atomically: true, encoding: .utf8)
+        let tasks = dir.appendingPathComponent("tasks.jsonl")
+        try (0..<6).map { #"{"task":"What is \#($0) + 2?","expected":"\#($0 + 2)"}"# }.joined(separator: "\n").write(to: tasks, atomically: true, encoding: .utf8)
+        let port = 18_000 + Int.random(in: 0..<2000)
+        let server = Process()
+        server.executableURL = CLI.binary
+        server.arguments = ["serve", "--port", String(port), "--model-name", "smol"]
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 2)
+        let r = try CLI.run(["agents", "swarm", "--spec", spec.path, "--tasks", tasks.path, "--agents", "6",
+                             "--endpoint", "http://127.0.0.1:\(port)", "--endpoint-model", "smol", "--db", dir.appendingPathComponent("db.sqlite").path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("runs            6 (0 failed), 6 agents at once"), "\(r.stdout)")
+        #expect(r.stdout.contains("success         "))
+        #expect(r.stderr.contains("6/6 runs"))
+        let bad = try CLI.run(["agents", "swarm", "--spec", spec.path, "--tasks", spec.path, "--db", dir.appendingPathComponent("db.sqlite").path])
+        #expect(bad.stderr.contains("math.yaml:1: expected {\"task\""), "\(bad.stderr)")
+    }
+
     @Test("invalid specs name the field")
     func badSpec() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
