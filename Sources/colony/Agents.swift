@@ -32,6 +32,12 @@ struct StoreOptions: ParsableArguments {
     }
 }
 
+/// The text and parsed form of an agent spec file.
+func readSpec(_ path: String) throws -> (String, AgentSpecFile) {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read spec '\(path)'") }
+    return (text, try AgentSpecFile.parse(text))
+}
+
 /// Loads the model and engine an agent thinks with.
 func makeAgent(_ specFile: AgentSpecFile, modelOptions: ModelOptions, store: SQLiteStore, workspace: URL) throws -> (Agent, Engine) {
     let (model, tokenizer) = try modelOptions.loadModel()
@@ -63,8 +69,7 @@ struct AgentsRun: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging(verbose: modelOptions.verbose)
-        guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw ValidationError("cannot read spec '\(spec)'") }
-        let specFile = try AgentSpecFile.parse(text)
+        let (text, specFile) = try readSpec(spec)
         let store = try storeOptions.open()
         let id = runID ?? UUID().uuidString.lowercased()
         let (agent, engine) = try makeAgent(specFile, modelOptions: modelOptions, store: store, workspace: storeOptions.workspace(for: id))
@@ -202,8 +207,7 @@ struct AgentsSwarm: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging(verbose: modelOptions.verbose)
-        guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw ValidationError("cannot read spec '\(spec)'") }
-        let specFile = try AgentSpecFile.parse(text)
+        let (text, specFile) = try readSpec(spec)
         guard let taskText = try? String(contentsOfFile: tasks, encoding: .utf8) else { throw ValidationError("cannot read tasks '\(tasks)'") }
         var lines: [Line] = []
         for (n, raw) in taskText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !raw.trimmingCharacters(in: .whitespaces).isEmpty {
