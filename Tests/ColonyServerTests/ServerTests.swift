@@ -134,12 +134,16 @@ struct ServerTests {
     func queueFull() async throws {
         let s = try await TestServer { $0.maxBatch = 1; $0.maxQueue = 1 }
         let body = #"{"messages":[{"role":"user","content":"x"}],"max_tokens":150,"temperature":0}"#
-        // 16 at once against one running slot and one queue place: most must be refused.
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<16 { group.addTask { try await s.send("POST", "/v1/chat/completions", json: body).status } }
-            var all: [Int] = []
-            for try await st in group { all.append(st) }
-            return all
+        // 16 at once against one running slot and one queue place: some must be refused
+        // (a few rounds, in case a loaded machine starts the clients one by one).
+        var statuses: [Int] = []
+        for _ in 0..<5 where !statuses.contains(429) {
+            statuses += try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<16 { group.addTask { try await s.send("POST", "/v1/chat/completions", json: body).status } }
+                var all: [Int] = []
+                for try await st in group { all.append(st) }
+                return all
+            }
         }
         #expect(statuses.contains(429))
         #expect(statuses.contains(200))

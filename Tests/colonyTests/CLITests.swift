@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Runs the real `colony` binary (built next to the test bundle) as a user would.
@@ -12,6 +15,22 @@ struct CLI {
         .appendingPathComponent("../ColonyModelsTests/Fixtures/tiny-llama-tied.gguf").standardized.path
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    /// Polls until something accepts TCP connections on 127.0.0.1:`port` (up to 30 s).
+    static func waitForPort(_ port: Int) -> Bool {
+        for _ in 0..<300 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+            close(fd)
+            if ok { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
 
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
         let process = Process()
@@ -177,7 +196,7 @@ struct AgentCLITests {
         server.standardError = FileHandle.nullDevice
         try server.run()
         defer { server.terminate(); server.waitUntilExit() }
-        Thread.sleep(forTimeInterval: 2)
+        try #require(CLI.waitForPort(port), "colony serve did not start listening")
         let r = try CLI.run(["agents", "swarm", "--spec", spec.path, "--tasks", tasks.path, "--agents", "6",
                              "--endpoint", "http://127.0.0.1:\(port)", "--endpoint-model", "smol", "--db", dir.appendingPathComponent("db.sqlite").path])
         #expect(r.status == 0, "\(r.stderr)")
