@@ -28,9 +28,7 @@ final class EngineCore {
         self.configuration = configuration
         cache = KVCache(config: model.config, blockCount: configuration.kvBlocks, blockSize: configuration.blockSize)
         blocks = BlockManager(cache: cache)
-        var stops = Set(["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>"].compactMap { tokenizer.id(of: $0) })
-        if let eos = tokenizer.eosToken { stops.insert(eos) }
-        defaultStops = stops
+        defaultStops = tokenizer.endOfTurnTokens
     }
 
     var isIdle: Bool { waiting.isEmpty && running.isEmpty }

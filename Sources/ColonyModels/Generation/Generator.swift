@@ -55,14 +55,6 @@ public final class Generator {
         cache = KVCache(config: model.config, positions: min(contextLength ?? 4096, model.config.contextLength))
     }
 
-    /// The token ids that end a turn for this model: end-of-sequence and the control tokens
-    /// of known chat formats.
-    public var defaultStopTokens: Set<Int> {
-        var stops = Set(["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>"].compactMap { tokenizer.id(of: $0) })
-        if let eos = tokenizer.eosToken { stops.insert(eos) }
-        return stops
-    }
-
     /// Generates a continuation of `prompt`, calling `onText` with each new piece of text
     /// (never half a character, never part of a stop string). Return false to stop.
     public func generate(prompt: [Int], options: GenerationOptions,
@@ -96,7 +88,7 @@ public final class Generator {
         result.prefillSeconds = Date().timeIntervalSince(start)
 
         let decodeStart = Date()
-        let stopTokens = options.stopTokens.isEmpty ? defaultStopTokens : options.stopTokens
+        let stopTokens = options.stopTokens.isEmpty ? tokenizer.endOfTurnTokens : options.stopTokens
         var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         var matcher = StopMatcher(stops: options.stopStrings)
         var history = prompt

@@ -104,6 +104,14 @@ public struct Tokenizer: Sendable {
     /// The id of a token given by its exact vocabulary text.
     public func id(of token: String) -> Int? { ids[token].map(Int.init) }
 
+    /// Tokens that end a turn for this vocabulary: end-of-sequence and the end-of-turn
+    /// control tokens of the known chat formats. Generation stops at them by default.
+    public var endOfTurnTokens: Set<Int> {
+        var stops = Set(["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>"].compactMap { id(of: $0) })
+        if let eosToken { stops.insert(eosToken) }
+        return stops
+    }
+
     /// True for control tokens (`<|im_end|>`, `<|endoftext|>`).
     public func isControl(_ id: Int) -> Bool { id >= 0 && id < types.count && types[id] == .control }
 
