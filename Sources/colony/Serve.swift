@@ -55,9 +55,7 @@ struct Serve: AsyncParsableCommand {
         guard maxQueue >= 1 else { throw ValidationError("--max-queue must be ≥ 1, got \(maxQueue)") }
         guard ["fcfs", "priority"].contains(policy) else { throw ValidationError("--policy must be fcfs or priority, got '\(policy)'") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
-        if let chatTemplate, !ChatTemplate.knownNames.contains(chatTemplate.lowercased()) {
-            throw ValidationError("unknown chat template '\(chatTemplate)'; known: \(ChatTemplate.knownNames.joined(separator: ", "))")
-        }
+        try TemplateOptions.check(chatTemplate)
     }
 
     func run() async throws {

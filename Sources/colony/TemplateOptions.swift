@@ -9,9 +9,12 @@ struct TemplateOptions: ParsableArguments {
     @Option(name: .long, help: "Chat template to use instead of the model's: chatml, llama3, gemma.")
     var chatTemplate: String?
 
-    func validate() throws {
-        if let chatTemplate, !ChatTemplate.knownNames.contains(chatTemplate.lowercased()) {
-            throw ValidationError("unknown chat template '\(chatTemplate)'; known: \(ChatTemplate.knownNames.joined(separator: ", "))")
+    func validate() throws { try Self.check(chatTemplate) }
+
+    /// Refuses a --chat-template name no template answers to (serve checks the same way).
+    static func check(_ name: String?) throws {
+        if let name, !ChatTemplate.knownNames.contains(name.lowercased()) {
+            throw ValidationError("unknown chat template '\(name)'; known: \(ChatTemplate.knownNames.joined(separator: ", "))")
         }
     }
 
