@@ -66,7 +66,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
-        .testTarget(name: "colonyTests", dependencies: ["colony"]),
+        .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine"]),
         .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyHTTP"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents"]),

@@ -1,3 +1,4 @@
+import ColonyStore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -139,7 +140,7 @@ struct AgentCLITests {
     }
 
     @Test("kill -9 during a run, then resume: no completed step is repeated or lost")
-    func killAndResume() throws {
+    func killAndResume() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-agents-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -150,22 +151,26 @@ struct AgentCLITests {
         let process = Process()
         process.executableURL = CLI.binary
         process.arguments = ["agents", "run", "--spec", spec.path, "--task", "What is 17 * 23?", "--db", db, "--run-id", "victim", "--threads", "1"]
+        let log = dir.appendingPathComponent("run.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
-        // Wait until at least one step is stored, then kill without warning.
-        var before: [String] = []
-        for _ in 0..<400 {
-            Thread.sleep(forTimeInterval: 0.02)
-            let show = try CLI.run(["agents", "show", "victim", "--db", db])
-            if show.status == 0 { before = Self.steps(show.stdout) }
-            if !before.isEmpty || !process.isRunning { break }
+        // Wait (reading the database in-process: cheap, and WAL readers never block the
+        // writer) until a step is stored, then kill without warning.
+        var store: SQLiteStore?
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning {
+            try await Task.sleep(for: .milliseconds(50))
+            if store == nil, FileManager.default.fileExists(atPath: db) { store = try? SQLiteStore(path: db) }
+            if let store, let steps = try? await store.steps(runID: "victim"), !steps.isEmpty { break }
         }
+        let exited = !process.isRunning
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let killed = try CLI.run(["agents", "show", "victim", "--db", db])
         let kept = Self.steps(killed.stdout)
-        try #require(!kept.isEmpty, "the run stored a step before it was killed")
+        try #require(!kept.isEmpty, "the run stored a step before it was killed (exited early: \(exited)); its log: \(String(decoding: FileManager.default.contents(atPath: log.path) ?? Data(), as: UTF8.self))")
 
         let resumed = try CLI.run(["agents", "resume", "victim", "--db", db, "--threads", "1"])
         if killed.stdout.contains("math, running") {
