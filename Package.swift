@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.0.0"),
     ],
     targets: [
         // -O3 even in debug builds: tests run the real model through these kernels.
@@ -46,7 +48,12 @@ let package = Package(
         .target(name: "ColonyHTTP"),
         .target(
             name: "ColonyAgents",
-            dependencies: ["ColonyEngine", "ColonyStore", "ColonyHTTP", "Yams", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "ColonyEngine", "ColonyStore", "ColonyHTTP", "Yams",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .target(
             name: "ColonyServer",

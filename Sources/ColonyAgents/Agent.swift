@@ -237,18 +237,9 @@ public struct Agent: Sendable {
     }
 
     private static func run(_ tool: any Tool, _ arguments: String, timeout: Double) async -> String {
-        await withTaskGroup(of: String?.self) { group in
-            group.addTask {
-                do { return try await tool.call(arguments: arguments) } catch { return "error: \(error)" }
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(timeout))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? "error: \(tool.name) timed out after \(timeout) s"
-        }
+        await firstResult(within: timeout) {
+            do { return try await tool.call(arguments: arguments) } catch { return "error: \(error)" }
+        } ?? "error: \(tool.name) timed out after \(timeout) s"
     }
 
     static func render(_ call: ToolCall) -> String { #"{"name":"\#(call.name)","arguments":\#(call.arguments)}"# }

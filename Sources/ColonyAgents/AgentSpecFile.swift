@@ -15,6 +15,10 @@ import Yams
 /// temperature: 0
 /// context_tokens: 1536   # short-term memory budget
 /// recall: 3              # memories put into the prompt at the start
+/// mcp_servers:           # MCP servers over stdio; their tools appear as NAME.TOOL
+///   - name: files
+///     command: [python3, files_server.py]
+///     env: {ROOT: /tmp}
 /// ```
 ///
 /// Every field is checked; an error names the field and what was wrong.
@@ -29,6 +33,19 @@ public struct AgentSpecFile: Decodable, Sendable {
     public var tool_timeout: Double?
     public var context_tokens: Int?
     public var recall: Int?
+    public var mcp_servers: [MCPServerEntry]?
+
+    /// One entry of `mcp_servers`.
+    public struct MCPServerEntry: Decodable, Sendable {
+        public var name: String
+        public var command: [String]
+        public var env: [String: String]?
+    }
+
+    /// The MCP servers the spec asks for, as launch configurations.
+    public var mcpServers: [MCPServerConfig] {
+        (mcp_servers ?? []).map { MCPServerConfig(name: $0.name, command: $0.command, environment: $0.env ?? [:]) }
+    }
 
     /// Tool names a spec may list.
     public static let knownTools = ["calculator", "memory.save", "memory.search", "workspace"]
@@ -60,10 +77,20 @@ public struct AgentSpecFile: Decodable, Sendable {
         if let v = tool_timeout, v <= 0 { throw fail("tool_timeout", "must be > 0, got \(v)") }
         if let v = context_tokens, v < 64 { throw fail("context_tokens", "must be ≥ 64, got \(v)") }
         if let v = recall, !(0...50).contains(v) { throw fail("recall", "must be between 0 and 50, got \(v)") }
+        var seen = Set<String>()
+        for (i, server) in (mcp_servers ?? []).enumerated() {
+            let field = "mcp_servers[\(i)]"
+            if server.name.isEmpty || !server.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
+                throw fail(field + ".name", "must be letters, digits, '_' or '-', got '\(server.name)'")
+            }
+            if !seen.insert(server.name).inserted { throw fail(field + ".name", "repeats '\(server.name)'; each server needs its own name") }
+            if server.command.first?.isEmpty ?? true { throw fail(field + ".command", "must name a program, e.g. [python3, server.py]") }
+        }
     }
 
-    /// The runnable spec, with tools bound to the store (memory) and a workspace folder.
-    public func agentSpec(store: any Store, workspace: URL) throws -> AgentSpec {
+    /// The runnable spec, with tools bound to the store (memory) and a workspace folder,
+    /// plus `extraTools` (those of the spec's MCP servers, once launched).
+    public func agentSpec(store: any Store, workspace: URL, extraTools: [any Tool] = []) throws -> AgentSpec {
         var tools: [any Tool] = []
         for t in self.tools ?? [] {
             switch t {
@@ -75,7 +102,7 @@ public struct AgentSpecFile: Decodable, Sendable {
                 tools += [ReadFileTool(workspace: ws), WriteFileTool(workspace: ws), ListFilesTool(workspace: ws)] as [any Tool]
             }
         }
-        var spec = AgentSpec(name: name, instructions: instructions, tools: tools)
+        var spec = AgentSpec(name: name, instructions: instructions, tools: tools + extraTools)
         spec.maxSteps = max_steps ?? spec.maxSteps
         spec.maxTokensPerStep = max_tokens_per_step ?? spec.maxTokensPerStep
         spec.tokenBudget = token_budget ?? spec.tokenBudget

@@ -38,12 +38,47 @@ func readSpec(_ path: String) throws -> (String, AgentSpecFile) {
     return (text, try AgentSpecFile.parse(text))
 }
 
-/// Loads the model and engine an agent thinks with.
-func makeAgent(_ specFile: AgentSpecFile, modelOptions: ModelOptions, store: SQLiteStore, workspace: URL) throws -> (Agent, Engine) {
-    let (model, tokenizer) = try modelOptions.loadModel()
-    let engine = try Engine(model: model, tokenizer: tokenizer)
-    let client = EngineClient(engine: engine, template: try ChatTemplate(gguf: model.file))
-    return (Agent(spec: try specFile.agentSpec(store: store, workspace: workspace), client: client), engine)
+/// An agent with what it runs on: the engine it thinks with and the MCP servers it calls.
+struct AgentSetup {
+    let agent: Agent
+    let engine: Engine
+    let mcpServers: [MCPServer]
+
+    /// Loads the model, starts the engine and the spec's MCP servers.
+    init(_ specFile: AgentSpecFile, modelOptions: ModelOptions, store: SQLiteStore, workspace: URL) async throws {
+        let servers = try await launchMCPServers(specFile)
+        do {
+            let (model, tokenizer) = try modelOptions.loadModel()
+            engine = try Engine(model: model, tokenizer: tokenizer)
+            let client = EngineClient(engine: engine, template: try ChatTemplate(gguf: model.file))
+            var tools: [any Tool] = []
+            for server in servers { tools += try await server.tools() }
+            agent = Agent(spec: try specFile.agentSpec(store: store, workspace: workspace, extraTools: tools), client: client)
+            mcpServers = servers
+        } catch {
+            for server in servers { await server.shutdown() }
+            throw error
+        }
+    }
+
+    func shutdown() async {
+        await engine.shutdown()
+        for server in mcpServers { await server.shutdown() }
+    }
+}
+
+/// Starts every MCP server a spec names; none is left running when one fails.
+func launchMCPServers(_ specFile: AgentSpecFile) async throws -> [MCPServer] {
+    var servers: [MCPServer] = []
+    for config in specFile.mcpServers {
+        do {
+            servers.append(try await MCPServer.launch(config))
+        } catch {
+            for server in servers { await server.shutdown() }
+            throw error
+        }
+    }
+    return servers
 }
 
 func report(_ run: AgentRun, task: String, agent: String, storeOptions: StoreOptions) throws {
@@ -72,10 +107,16 @@ struct AgentsRun: AsyncParsableCommand {
         let (text, specFile) = try readSpec(spec)
         let store = try storeOptions.open()
         let id = runID ?? UUID().uuidString.lowercased()
-        let (agent, engine) = try makeAgent(specFile, modelOptions: modelOptions, store: store, workspace: storeOptions.workspace(for: id))
+        let setup = try await AgentSetup(specFile, modelOptions: modelOptions, store: store, workspace: storeOptions.workspace(for: id))
         writeErr("run \(id) started (resume it with: colony agents resume \(id) --db \(storeOptions.db))\n")
-        let run = try await agent.run(task: task, id: id, store: store, specText: text)
-        await engine.shutdown()
+        let run: AgentRun
+        do {
+            run = try await setup.agent.run(task: task, id: id, store: store, specText: text)
+        } catch {
+            await setup.shutdown()
+            throw error
+        }
+        await setup.shutdown()
         try report(run, task: task, agent: specFile.name, storeOptions: storeOptions)
     }
 }
@@ -95,9 +136,15 @@ struct AgentsResume: AsyncParsableCommand {
         guard let record = try await store.run(id: runID) else { throw ValidationError("there is no run '\(runID)' in \(storeOptions.db)") }
         guard let text = record.spec else { throw ValidationError("run '\(runID)' has no stored spec") }
         let specFile = try AgentSpecFile.parse(text)
-        let (agent, engine) = try makeAgent(specFile, modelOptions: modelOptions, store: store, workspace: storeOptions.workspace(for: runID))
-        let run = try await agent.resume(id: runID, store: store)
-        await engine.shutdown()
+        let setup = try await AgentSetup(specFile, modelOptions: modelOptions, store: store, workspace: storeOptions.workspace(for: runID))
+        let run: AgentRun
+        do {
+            run = try await setup.agent.resume(id: runID, store: store)
+        } catch {
+            await setup.shutdown()
+            throw error
+        }
+        await setup.shutdown()
         try report(run, task: record.task, agent: record.agent, storeOptions: storeOptions)
     }
 }
@@ -229,7 +276,10 @@ struct AgentsSwarm: AsyncParsableCommand {
             engine = try Engine(model: model, tokenizer: tokenizer, configuration: config)
             client = EngineClient(engine: engine!, template: try ChatTemplate(gguf: model.file))
         }
-        let agentSpec = try specFile.agentSpec(store: store, workspace: storeOptions.workspace(for: "swarm"))
+        let mcpServers = try await launchMCPServers(specFile)
+        var mcpTools: [any Tool] = []
+        for server in mcpServers { mcpTools += try await server.tools() }
+        let agentSpec = try specFile.agentSpec(store: store, workspace: storeOptions.workspace(for: "swarm"), extraTools: mcpTools)
         let prompts = lines.map(\.task)
         let started = Date()
         var runs: [(Int, AgentRun?)] = []
@@ -251,6 +301,7 @@ struct AgentsSwarm: AsyncParsableCommand {
         }
         writeErr("\n")
         await engine?.shutdown()
+        for server in mcpServers { await server.shutdown() }
         let seconds = Date().timeIntervalSince(started)
         let finished = runs.compactMap(\.1)
         let graded = runs.filter { lines[$0.0].expected != nil }
