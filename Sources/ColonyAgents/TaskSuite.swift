@@ -1,3 +1,4 @@
+import ColonyStore
 import Foundation
 
 /// Tasks with answers a program can check: the yardstick for agent quality now and the
@@ -9,6 +10,16 @@ public struct SuiteTask: Sendable {
     public var prompts: [String]
     /// Text the final answer of the last prompt must contain.
     public var expected: String
+    /// When set, the task is for a supervisor that has no calculator and must delegate to
+    /// a worker agent of this name (which has one); the reward also requires that it did.
+    public var worker: String?
+
+    public init(name: String, prompts: [String], expected: String, worker: String? = nil) {
+        self.name = name
+        self.prompts = prompts
+        self.expected = expected
+        self.worker = worker
+    }
 
     /// 1 when the answer contains the expected text, else 0.
     public func reward(_ answer: String?) -> Double { Self.reward(answer, expected: expected) }
@@ -19,8 +30,19 @@ public struct SuiteTask: Sendable {
     }
 }
 
+/// One suite task's outcome.
+public struct SuiteResult: Sendable {
+    public var task: SuiteTask
+    /// Every run the task made, in order: one per prompt, then any worker runs.
+    public var runs: [AgentRun]
+    /// The run whose answer is graded (the last prompt's).
+    public var graded: AgentRun
+    public var reward: Double
+}
+
 public enum TaskSuite {
     public static let instructions = "Solve the task. Use the calculator for arithmetic and memory to keep or recall facts, then give the final answer."
+    public static let supervisorInstructions = "You cannot compute yourself. Send the arithmetic to the worker agent with send_message, then give its result as the final answer."
 
     public static let tasks: [SuiteTask] = [
         SuiteTask(name: "multiply", prompts: ["What is 17 * 23?"], expected: "391"),
@@ -28,5 +50,56 @@ public enum TaskSuite {
         SuiteTask(name: "parentheses", prompts: ["What is (25 - 7) * 3?"], expected: "54"),
         SuiteTask(name: "power", prompts: ["What is 2 ^ 10?"], expected: "1024"),
         SuiteTask(name: "recall", prompts: ["Remember this fact: the secret code is 4721.", "What is the secret code?"], expected: "4721"),
+        SuiteTask(name: "delegate", prompts: ["What is 37 * 12? Ask the worker to compute it."], expected: "444", worker: "worker"),
     ]
+
+    /// Runs one task with fresh agents in a namespace of their own.
+    ///
+    /// A delegation task's reward is 1 only when the answer is right *and* the supervisor
+    /// got it through `send_message`, so a lucky guess does not count.
+    public static func run(_ task: SuiteTask, client: any LLMClient, store: any Store, maxSteps: Int = 4, maxTokensPerStep: Int = 96) async throws -> SuiteResult {
+        let namespace = "eval-\(task.name)-\(UUID().uuidString.prefix(8))"
+        func spec(_ name: String, _ instructions: String, _ tools: [any Tool]) -> AgentSpec {
+            var spec = AgentSpec(name: name, instructions: instructions, tools: tools)
+            spec.maxSteps = maxSteps
+            spec.maxTokensPerStep = maxTokensPerStep
+            return spec
+        }
+        var runs: [AgentRun] = []
+        let agent: Agent
+        let workerRuns = WorkerLog()
+        if let worker = task.worker {
+            let bus = MessageBus()
+            let workerAgent = Agent(spec: spec(worker, instructions, [CalculatorTool()]), client: client)
+            await bus.register(worker) { message in
+                let run = try? await workerAgent.run(task: message.content, store: store)
+                if let run { await workerRuns.append(run) }
+                return run?.answer ?? "no answer (\(run?.finish.rawValue ?? "failed"))"
+            }
+            await bus.register(namespace)
+            agent = Agent(spec: spec(namespace, supervisorInstructions, [SendMessageTool(bus: bus, sender: namespace, recipients: [worker])]), client: client)
+        } else {
+            agent = Agent(spec: spec(namespace, instructions, [
+                CalculatorTool(), MemorySaveTool(store: store, namespace: namespace), MemorySearchTool(store: store, namespace: namespace),
+            ]), client: client)
+        }
+        for prompt in task.prompts {
+            runs.append(try await agent.run(task: prompt, store: store))
+        }
+        let graded = runs[runs.count - 1]
+        var reward = task.reward(graded.answer)
+        if task.worker != nil {
+            let delegated = graded.steps.contains { step in
+                zip(step.toolCalls, step.results).contains { call, result in call.name == "send_message" && !result.hasPrefix("error") }
+            }
+            if !delegated { reward = 0 }
+        }
+        return SuiteResult(task: task, runs: runs + (await workerRuns.runs), graded: graded, reward: reward)
+    }
+}
+
+/// The runs a worker made while answering a supervisor.
+private actor WorkerLog {
+    var runs: [AgentRun] = []
+    func append(_ run: AgentRun) { runs.append(run) }
 }

@@ -178,7 +178,7 @@ struct AgentsShow: AsyncParsableCommand {
 struct AgentsEval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Run the built-in task suite (arithmetic that needs the calculator, facts saved then recalled) and report the success rate.")
+        abstract: "Run the built-in task suite (arithmetic that needs the calculator, facts saved then recalled, a task delegated to a worker agent) and report the success rate.")
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var storeOptions: StoreOptions
@@ -195,24 +195,14 @@ struct AgentsEval: AsyncParsableCommand {
         var solved = 0, steps = 0, tokens = 0
         let started = Date()
         for task in TaskSuite.tasks {
-            let namespace = "eval-\(task.name)-\(UUID().uuidString.prefix(8))"
-            var spec = AgentSpec(name: namespace, instructions: TaskSuite.instructions,
-                                 tools: [CalculatorTool(), MemorySaveTool(store: store, namespace: namespace), MemorySearchTool(store: store, namespace: namespace)])
-            spec.maxSteps = maxSteps
-            spec.maxTokensPerStep = 96
-            var last: AgentRun?
-            for prompt in task.prompts {
-                let run = try await Agent(spec: spec, client: client).run(task: prompt, store: store)
-                steps += run.steps.count
-                tokens += run.steps.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
-                last = run
+            let result = try await TaskSuite.run(task, client: client, store: store, maxSteps: maxSteps)
+            steps += result.runs.reduce(0) { $0 + $1.steps.count }
+            tokens += result.runs.reduce(0) { $0 + $1.steps.reduce(0) { $0 + $1.promptTokens + $1.completionTokens } }
+            solved += Int(result.reward)
+            if let path = storeOptions.trajectories {
+                try Trajectory(run: result.graded, agent: task.name, task: task.prompts.last!, reward: result.reward).append(to: path)
             }
-            let reward = task.reward(last?.answer)
-            solved += Int(reward)
-            if let last, let path = storeOptions.trajectories {
-                try Trajectory(run: last, agent: namespace, task: task.prompts.last!, reward: reward).append(to: path)
-            }
-            writeOut("\(reward == 1 ? "✔" : "✘") \(task.name.padding(toLength: 12, withPad: " ", startingAt: 0)) answer: \((last?.answer ?? "(none)").prefix(60).replacingOccurrences(of: "\n", with: " "))\n")
+            writeOut("\(result.reward == 1 ? "✔" : "✘") \(task.name.padding(toLength: 12, withPad: " ", startingAt: 0)) answer: \((result.graded.answer ?? "(none)").prefix(60).replacingOccurrences(of: "\n", with: " "))\n")
         }
         await engine.shutdown()
         let seconds = Date().timeIntervalSince(started)

@@ -1,4 +1,5 @@
 @testable import ColonyAgents
+import ColonyStore
 import Testing
 
 @Suite("Multi-agent")
@@ -38,5 +39,41 @@ struct MultiAgentTests {
         #expect(await bus.drain("a").isEmpty)
         await #expect(throws: ToolError("send_message: there is no agent 'z'; agents: a, b, c")) { try await bus.send(from: "a", to: "z", content: "x") }
         await #expect(throws: ToolError.self) { try await bus.request(from: "a", to: "b", content: "x") }
+    }
+}
+
+@Suite("Task suite")
+struct TaskSuiteTests {
+    static let delegate = TaskSuite.tasks.first { $0.worker != nil }!
+
+    /// A client that plays supervisor or worker depending on which tools it is offered.
+    final class RoleClient: LLMClient {
+        let supervisor: ScriptedClient, worker: ScriptedClient
+        init(supervisor: [LLMReply], worker: [LLMReply]) {
+            self.supervisor = ScriptedClient(supervisor)
+            self.worker = ScriptedClient(worker)
+        }
+        func complete(_ request: LLMRequest) async throws -> LLMReply {
+            try await (request.tools.contains { $0.name == "send_message" } ? supervisor : worker).complete(request)
+        }
+    }
+
+    @Test("the delegation task rewards a right answer obtained through the worker")
+    func delegationRewarded() async throws {
+        let client = RoleClient(
+            supervisor: [AgentTests.call("send_message", #"{"to":"worker","message":"37 * 12"}"#), AgentTests.call("final_answer", #"{"answer":"444"}"#)],
+            worker: [AgentTests.call("calculator", #"{"expression":"37 * 12"}"#), AgentTests.call("final_answer", #"{"answer":"444"}"#)])
+        let result = try await TaskSuite.run(Self.delegate, client: client, store: try SQLiteStore(path: ":memory:"))
+        #expect(result.reward == 1)
+        #expect(result.runs.count == 2, "the supervisor's run and the worker's")
+        #expect(result.runs[1].steps.first?.results == ["444"])
+    }
+
+    @Test("a right answer without delegating earns nothing")
+    func guessNotRewarded() async throws {
+        let client = RoleClient(supervisor: [AgentTests.call("final_answer", #"{"answer":"444"}"#)], worker: [])
+        let result = try await TaskSuite.run(Self.delegate, client: client, store: try SQLiteStore(path: ":memory:"))
+        #expect(result.graded.answer == "444")
+        #expect(result.reward == 0)
     }
 }
