@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "ColonyServer", targets: ["ColonyServer"]),
         .library(name: "ColonyAgents", targets: ["ColonyAgents"]),
         .library(name: "ColonyStore", targets: ["ColonyStore"]),
+        .library(name: "ColonyTraining", targets: ["ColonyTraining"]),
+        .library(name: "ColonyCollectives", targets: ["ColonyCollectives"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +36,19 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=fast"])]
         ),
         .target(name: "ColonyTensor", dependencies: ["ColonyKernels"], swiftSettings: swiftNumericFlags),
+        // Debian's libopenblas-dev and libopenmpi-dev, installed by scripts/install-deps.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
+        .target(
+            name: "ColonyCollectives",
+            dependencies: ["CMPI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftNumericFlags
+        ),
+        .target(
+            name: "ColonyTraining",
+            dependencies: ["ColonyModels", "ColonyCollectives", "CBLAS", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftNumericFlags
+        ),
         .target(
             name: "ColonyModels",
             dependencies: ["ColonyTensor", .product(name: "Logging", package: "swift-log")],
@@ -68,6 +83,8 @@ let package = Package(
                 "ColonyAgents",
                 "ColonyStore",
                 "ColonyHTTP",
+                "ColonyTraining",
+                "ColonyCollectives",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -78,6 +95,8 @@ let package = Package(
         .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyHTTP"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents"]),
         .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore"]),
+        .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
+        .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyCollectives"]),
         .testTarget(
             name: "ColonyModelsTests",
             dependencies: ["ColonyModels"],

@@ -5,6 +5,14 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: the model (default), the agent runtime.",
+        subcommands: [BenchModel.self, BenchAgents.self],
+        defaultSubcommand: BenchModel.self)
+}
+
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
         abstract: "Measure prefill and decode speed against this machine's memory-bandwidth roofline.",
         discussion: """
             Prefill runs the whole prompt as one batch; decode then generates greedily one token \

@@ -212,6 +212,47 @@ struct AgentCLITests {
         #expect(bad.stderr.contains("math.yaml:1: expected {\"task\""), "\(bad.stderr)")
     }
 
+    @Test("bench agents replays the agents' requests on the engine alone and reports the ratio")
+    func benchAgents() throws {
+        let r = try CLI.run(["bench", "agents", "--agents", "3", "--tasks", "3", "--max-steps", "2", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["same_requests_as_recorded"] as? Bool == true, "greedy agents must repeat their requests")
+        let steps = try #require(json["agent_steps"] as? Int)
+        #expect(steps >= 3 && steps == json["engine_requests"] as? Int)
+        #expect((json["agent_share_of_engine"] as? Double ?? 0) > 0)
+        #expect((json["runtime_ms_per_step"] as? Double ?? 0) > 0)
+    }
+
+    @Test("an agent spec's MCP server is started and its tools offered to the model")
+    func mcpFromSpec() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-mcp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let server = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ColonyAgentsTests/Fixtures/mcp_server.py").path
+        let spec = dir.appendingPathComponent("mcp.yaml")
+        try """
+            name: adder
+            instructions: Use calc.add to add numbers, then give the final answer.
+            max_steps: 2
+            mcp_servers:
+              - name: calc
+                command: [python3, \(server)]
+            """.write(to: spec, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("db.sqlite").path
+        let r = try CLI.run(["agents", "run", "--spec", spec.path, "--task", "What is 20 + 22?", "--db", db, "--run-id", "mcp1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let show = try CLI.run(["agents", "show", "mcp1", "--db", db])
+        // Constrained decoding only allows the spec's tools: the first step calls one of them.
+        #expect(show.stdout.contains("calc.") || show.stdout.contains("final_answer"), "\(show.stdout)")
+        let broken = dir.appendingPathComponent("broken.yaml")
+        try "name: b\ninstructions: x\nmcp_servers:\n  - name: gone\n    command: [colony-no-such-server]\n".write(to: broken, atomically: true, encoding: .utf8)
+        let failed = try CLI.run(["agents", "run", "--spec", broken.path, "--task", "x", "--db", db])
+        #expect(failed.status != 0)
+        #expect(failed.stderr.contains("MCP server 'gone'"), "\(failed.stderr)")
+    }
+
     @Test("invalid specs name the field")
     func badSpec() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path

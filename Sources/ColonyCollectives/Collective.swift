@@ -1,0 +1,49 @@
+/// How values travel between ranks. Reduction always accumulates in f32; `f16` and `bf16`
+/// halve the bytes on the wire at the cost of rounding each contribution.
+public enum WireFormat: String, Sendable, CaseIterable {
+    case f32, f16, bf16
+}
+
+/// Reduction applied by `allReduce` and `reduceScatter`.
+public enum ReduceOp: Sendable {
+    case sum
+    /// The sum divided by the number of ranks (gradient averaging).
+    case average
+}
+
+/// A failure of a collective: mismatched sizes across ranks, a backend error.
+public struct CollectiveError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The communication a group of ranks does together (the MPI/NCCL subset training needs).
+///
+/// Contract: every rank of the group calls the same operations in the same order with the
+/// same `count`s; each call returns on a rank when that rank's part is complete. Results
+/// are bitwise identical on every rank (the reduction order does not depend on the rank),
+/// so replicas never drift apart.
+///
+/// Buffer layouts for `reduceScatter` and `allGather`: the full buffer is `size` equal
+/// shards of `shardCount` values, shard `r` belonging to rank `r`.
+public protocol Collective: Sendable {
+    /// This rank, in `0..<size`.
+    var rank: Int { get }
+    var size: Int { get }
+
+    /// Reduces `buffer` (count values) across ranks in place.
+    func allReduce(_ buffer: UnsafeMutablePointer<Float>, count: Int, op: ReduceOp, wire: WireFormat) throws
+
+    /// Reduces the full `input` (size × shardCount values) and leaves this rank's shard
+    /// of the result in `output` (shardCount values).
+    func reduceScatter(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, op: ReduceOp, wire: WireFormat) throws
+
+    /// Gathers every rank's `shard` (shardCount values) into `output` (size × shardCount), in rank order.
+    func allGather(_ shard: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, wire: WireFormat) throws
+
+    /// Copies `root`'s buffer to every rank.
+    func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) throws
+
+    /// Returns when every rank has called it.
+    func barrier() throws
+}

@@ -1,0 +1,59 @@
+/// A matrix of f32 values (row-major, `rows × cols`) on the tape, with its gradient.
+///
+/// Reference type on purpose: the tape's backward closures refer to the variables they
+/// read and accumulate into, as in PyTorch's eager autograd. Not `Sendable`: a tape and
+/// its variables belong to one training step on one thread.
+public final class Variable {
+    public let rows: Int
+    public let cols: Int
+    public var value: [Float]
+    /// d(loss)/d(value), same shape; empty until backward reaches this variable.
+    public var grad: [Float] = []
+    /// Whether backward computes `grad` (parameters being trained, and what depends on them).
+    public let requiresGrad: Bool
+
+    public init(rows: Int, cols: Int, value: [Float], requiresGrad: Bool = false) {
+        precondition(value.count == rows * cols, "value has \(value.count) elements, shape \(rows)×\(cols) needs \(rows * cols)")
+        self.rows = rows
+        self.cols = cols
+        self.value = value
+        self.requiresGrad = requiresGrad
+    }
+
+    public convenience init(zeros rows: Int, _ cols: Int, requiresGrad: Bool = false) {
+        self.init(rows: rows, cols: cols, value: [Float](repeating: 0, count: rows * cols), requiresGrad: requiresGrad)
+    }
+
+    public var count: Int { rows * cols }
+
+    /// The gradient buffer, allocated as zeros on first use.
+    func ensureGrad() {
+        if grad.isEmpty { grad = [Float](repeating: 0, count: count) }
+    }
+
+    /// Forgets the gradient (before the next accumulation window).
+    public func zeroGrad() { grad = [] }
+}
+
+/// Records operations in order so `backward` can apply the chain rule in reverse.
+///
+/// One tape per forward pass: build it, call `backward(from:)` once, drop it. Parameters
+/// keep their `grad` across tapes, which is how gradient accumulation works.
+public final class Tape {
+    private var steps: [() -> Void] = []
+
+    public init() {}
+
+    /// Adds the backward step of an operation whose output needs gradients.
+    func record(_ backward: @escaping () -> Void) { steps.append(backward) }
+
+    /// Backpropagates from a scalar `loss` (seeded with `seed`, 1 by default).
+    public func backward(from loss: Variable, seed: Float = 1) {
+        precondition(loss.count == 1, "backward starts from a scalar, got \(loss.rows)×\(loss.cols)")
+        guard loss.requiresGrad else { return }
+        loss.ensureGrad()
+        loss.grad[0] += seed
+        for step in steps.reversed() { step() }
+        steps = []
+    }
+}

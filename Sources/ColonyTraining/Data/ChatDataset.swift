@@ -1,0 +1,120 @@
+import ColonyModels
+import Foundation
+
+/// One tokenized conversation: its tokens and, per token, whether it is predicted
+/// (assistant text and the end of its turn) and so counts towards the loss.
+public struct TrainingExample: Sendable, Equatable {
+    public var tokens: [Int32]
+    public var trained: [Bool]
+}
+
+/// A JSONL file of chat conversations, tokenized through the model's chat template.
+///
+/// Each line is an object with `"messages": [{"role", "content"}, …]`: plain chat data,
+/// or a trajectory exported by `colony agents` (its other fields are ignored, except
+/// `"reward"`, which `minReward` can filter on). The loss is taken only on assistant turns.
+/// Every line is checked before any training starts; the first bad one is reported with
+/// its line number.
+public struct ChatDataset: Sendable {
+    public let examples: [TrainingExample]
+    /// Lines skipped because their reward was below `minReward`.
+    public let skippedForReward: Int
+    /// Examples cut to `maxLength` tokens.
+    public let truncated: Int
+
+    public init(path: String, tokenizer: Tokenizer, template: ChatTemplate, maxLength: Int, minReward: Double? = nil) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.invalidData("cannot read data file '\(path)'")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw TrainingError.invalidData("\(path) is not UTF-8 text") }
+        var examples: [TrainingExample] = []
+        var skipped = 0, truncated = 0
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            guard !line.allSatisfy(\.isWhitespace) else { continue }
+            let location = "\(path):\(n + 1)"
+            let (messages, reward) = try Self.parse(line, location: location)
+            if let minReward, let reward, reward < minReward {
+                skipped += 1
+                continue
+            }
+            var example = try Self.tokenize(messages, tokenizer: tokenizer, template: template, location: location)
+            if example.tokens.count > maxLength {
+                example.tokens.removeLast(example.tokens.count - maxLength)
+                example.trained.removeLast(example.trained.count - maxLength)
+                truncated += 1
+            }
+            examples.append(example)
+        }
+        guard !examples.isEmpty else {
+            throw TrainingError.invalidData("\(path) holds no usable conversations\(skipped > 0 ? " (\(skipped) skipped for their reward)" : "")")
+        }
+        self.examples = examples
+        skippedForReward = skipped
+        self.truncated = truncated
+    }
+
+    /// The messages of one line, and its reward if it has one.
+    static func parse(_ line: Substring, location: String) throws -> ([ChatMessage], Double?) {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(line.utf8))
+        } catch {
+            throw TrainingError.invalidData("\(location): not valid JSON")
+        }
+        guard let dict = object as? [String: Any] else { throw TrainingError.invalidData("\(location): expected a JSON object with \"messages\"") }
+        guard let list = dict["messages"] as? [Any], !list.isEmpty else {
+            throw TrainingError.invalidData("\(location): \"messages\" must be a non-empty array of {\"role\", \"content\"}")
+        }
+        var messages: [ChatMessage] = []
+        for (i, item) in list.enumerated() {
+            guard let m = item as? [String: Any], let role = m["role"] as? String, let content = m["content"] as? String else {
+                throw TrainingError.invalidData("\(location): messages[\(i)] must be {\"role\": string, \"content\": string}")
+            }
+            guard ChatMessage.roles.contains(role) else {
+                throw TrainingError.invalidData("\(location): messages[\(i)] has role '\(role)'; expected one of \(ChatMessage.roles.joined(separator: ", "))")
+            }
+            messages.append(ChatMessage(role: role, content: content))
+        }
+        guard messages.contains(where: { $0.role == "assistant" }) else {
+            throw TrainingError.invalidData("\(location): no assistant message, so nothing to learn from")
+        }
+        var reward: Double?
+        if let r = dict["reward"], !(r is NSNull) {
+            guard let value = r as? Double else { throw TrainingError.invalidData("\(location): \"reward\" must be a number") }
+            reward = value
+        }
+        return (messages, reward)
+    }
+
+    /// Renders the conversation and marks the tokens of assistant turns.
+    ///
+    /// The text is cut where each assistant turn starts and ends and each piece is encoded
+    /// on its own, so the marked tokens are exactly the turn's (the template's turn
+    /// markers are special tokens, so cutting there changes no merge).
+    static func tokenize(_ messages: [ChatMessage], tokenizer: Tokenizer, template: ChatTemplate, location: String) throws -> TrainingExample {
+        let full = template.render(messages, addGenerationPrompt: false)
+        var cuts: [(String.Index, Bool)] = [] // piece boundaries, and whether the piece ending there is trained
+        for (i, m) in messages.enumerated() where m.role == "assistant" {
+            let before = template.render(Array(messages[..<i]), addGenerationPrompt: true)
+            let through = template.render(Array(messages[...i]), addGenerationPrompt: false)
+            guard full.hasPrefix(before), full.hasPrefix(through), through.count >= before.count else {
+                throw TrainingError.invalidData("\(location): the chat template does not render this conversation turn by turn")
+            }
+            cuts.append((full.index(full.startIndex, offsetBy: before.count), false))
+            cuts.append((full.index(full.startIndex, offsetBy: through.count), true))
+        }
+        var tokens: [Int32] = [], trained: [Bool] = []
+        if tokenizer.addBOS, let bos = tokenizer.bosToken {
+            tokens.append(Int32(bos))
+            trained.append(false)
+        }
+        var start = full.startIndex
+        for (end, isTrained) in cuts + [(full.endIndex, false)] where end > start {
+            let ids = tokenizer.encode(String(full[start..<end]), parseSpecial: true, addBOS: false)
+            tokens += ids.map(Int32.init)
+            trained += [Bool](repeating: isTrained, count: ids.count)
+            start = end
+        }
+        return TrainingExample(tokens: tokens, trained: trained)
+    }
+}
