@@ -127,9 +127,14 @@ extension Tape {
         guard out.requiresGrad else { return out }
         record {
             guard !out.grad.isEmpty else { return }
-            if x.requiresGrad { x.ensureGrad() }
-            if weight.requiresGrad { weight.ensureGrad() }
-            Kernels.rmsNormBackward(x.value, weight.value, inverseRMS, out.grad, rows: x.rows, cols: x.cols, dx: &x.grad, dw: &weight.grad)
+            // Local buffers, then accumulate: the kernel never holds two variables' storage at once.
+            var dx = [Float](repeating: 0, count: x.requiresGrad ? x.count : 0)
+            var dw = [Float](repeating: 0, count: weight.requiresGrad ? weight.count : 0)
+            Kernels.rmsNormBackward(x.value, weight.value, inverseRMS, out.grad, rows: x.rows, cols: x.cols, dx: &dx, dw: &dw)
+            for (input, g) in [(x, dx), (weight, dw)] where input.requiresGrad {
+                input.ensureGrad()
+                Kernels.add(&input.grad, g)
+            }
         }
         return out
     }
@@ -159,9 +164,13 @@ extension Tape {
         guard out.requiresGrad else { return out }
         record {
             guard !out.grad.isEmpty else { return }
-            if gate.requiresGrad { gate.ensureGrad() }
-            if up.requiresGrad { up.ensureGrad() }
-            Kernels.swigluBackward(gate.value, up.value, out.grad, dGate: &gate.grad, dUp: &up.grad)
+            var dGate = [Float](repeating: 0, count: gate.requiresGrad ? gate.count : 0)
+            var dUp = [Float](repeating: 0, count: up.requiresGrad ? up.count : 0)
+            Kernels.swigluBackward(gate.value, up.value, out.grad, dGate: &dGate, dUp: &dUp)
+            for (input, g) in [(gate, dGate), (up, dUp)] where input.requiresGrad {
+                input.ensureGrad()
+                Kernels.add(&input.grad, g)
+            }
         }
         return out
     }

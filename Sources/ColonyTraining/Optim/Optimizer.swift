@@ -73,10 +73,15 @@ public final class AdamW: Optimizer {
         let t = Float(state.steps)
         let c1 = 1 - Foundation.pow(beta1, t), c2 = 1 - Foundation.pow(beta2, t)
         let b1 = beta1, b2 = beta2, eps = epsilon, decay = 1 - lr * weightDecay
+        // Moved out (not copied) so both moments can be written at once without two
+        // simultaneous accesses to `state`.
+        var first = state.buffers[0], second = state.buffers[1]
+        state.buffers = []
+        defer { state.buffers = [first, second] }
         for (i, p) in parameters.enumerated() where !p.grad.isEmpty {
             let n = p.count
             p.value.withUnsafeMutableBufferPointer { w in p.grad.withUnsafeBufferPointer { g in
-            state.buffers[0][i].withUnsafeMutableBufferPointer { m in state.buffers[1][i].withUnsafeMutableBufferPointer { v in
+            first[i].withUnsafeMutableBufferPointer { m in second[i].withUnsafeMutableBufferPointer { v in
                 for j in 0..<n {
                     m[j] = b1 * m[j] + (1 - b1) * g[j]
                     v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]

@@ -78,11 +78,16 @@ public final class Trainer {
     /// One optimiser step over `accumulation` micro-batches from the loader.
     @discardableResult
     public func trainStep() throws -> StepReport {
+        try trainStep(batches: (0..<config.accumulation).map { _ in loader.next() })
+    }
+
+    /// One optimiser step over the given micro-batches (this rank's share of the step).
+    @discardableResult
+    public func trainStep(batches: [TrainingBatch]) throws -> StepReport {
         let started = DispatchTime.now().uptimeNanoseconds
         try gatherParametersIfSharded()
         var lossSum: Double = 0, count = 0
-        for _ in 0..<config.accumulation {
-            let batch = loader.next()
+        for batch in batches {
             let n = batch.targetCount
             guard n > 0 else { continue }
             let tape = Tape()
