@@ -58,3 +58,43 @@ struct TrainableLlamaTests {
         #expect(throws: TrainingError.self) { try TrainableLlama(gguf: gguf, lora: LoRAConfig(rank: 0)) }
     }
 }
+
+@Suite("Export")
+struct ExportTests {
+    @Test("a LoRA-trained model exports with adapters merged, and the inference model reproduces its logits")
+    func mergedExport() throws {
+        let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-tied.gguf"))
+        let model = try TrainableLlama(gguf: gguf, lora: LoRAConfig(rank: 2, alpha: 4, targets: LoRAConfig.allTargets))
+        var settings = TrainingConfig()
+        settings.steps = 3
+        settings.batchSize = 1
+        settings.sequenceLength = 8
+        settings.learningRate = 0.05
+        let examples = [TrainingExample(tokens: [1, 5, 9, 3, 7, 2, 4, 6], trained: [Bool](repeating: true, count: 8))]
+        let trainer = try Trainer(model: model, config: settings, loader: BatchLoader(examples: examples, batchSize: 1, length: 8, seed: 0))
+        for _ in 0..<3 { try trainer.trainStep() }
+        let tokens = [1, 5, 9, 3, 7, 2]
+        let trained = model.logits(TrainingFixtures.batch(tokens), tape: Tape())
+        let base = try TrainableLlama(gguf: gguf).logits(TrainingFixtures.batch(tokens), tape: Tape())
+        #expect(zip(trained.value, base.value).contains { abs($0 - $1) > 1e-3 }, "training changed the model")
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-export-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, tolerance) in [("f32", Float(1e-3)), ("f16", 2e-2), ("q8_0", 0.1)] {
+            let path = dir.appendingPathComponent("\(name).gguf").path
+            try model.export(to: path, type: TrainableLlama.exportTypes[name]!)
+            let file = try GGUFFile(contentsOf: path)
+            #expect(file.metadata["tokenizer.ggml.tokens"] != nil, "the tokenizer travels with the model")
+            let llama = try LlamaModel(gguf: file)
+            llama.precision = .float32
+            let cache = KVCache(config: llama.config, positions: 16)
+            let logits = try llama.forward(tokens.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: true) }, cache: cache)
+            var worst: Float = 0
+            for (t, row) in logits.enumerated() {
+                for (j, x) in row.enumerated() { worst = max(worst, abs(x - trained.value[t * trained.cols + j])) }
+            }
+            #expect(worst < tolerance, "\(name): worst logit difference \(worst)")
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import ColonyModels
+import ColonyTensor
+
+extension TrainableLlama {
+    /// Tensor types a trained model can be written in.
+    public static let exportTypes: [String: DType] = ["f32": .f32, "f16": .f16, "q8_0": .q8_0, "q4_1": .q4_1]
+
+    /// Writes the model as a GGUF that `colony generate` and `colony serve` load: LoRA
+    /// adapters merged into their base weights, matrices in `type`, norms in F32.
+    ///
+    /// The metadata (tokenizer, chat template, hyper-parameters) is copied from the GGUF
+    /// the model was loaded from; a model made from a bare config gets the `llama.*` keys
+    /// only. A matrix whose rows do not fit `type`'s blocks is written in F32.
+    public func export(to path: String, type: DType) throws {
+        var writer = GGUFWriter()
+        if let source {
+            for key in source.keys { writer.set(key, source.metadata[key]!) }
+        } else {
+            let c = config
+            writer.set("general.architecture", .string("llama"))
+            for (key, value) in [("context_length", c.contextLength), ("embedding_length", c.embeddingLength), ("block_count", c.blockCount),
+                                 ("feed_forward_length", c.feedForwardLength), ("attention.head_count", c.headCount),
+                                 ("attention.head_count_kv", c.kvHeadCount), ("rope.dimension_count", c.ropeDimensions), ("vocab_size", c.vocabularySize)] {
+                writer.set("llama.\(key)", .uint32(UInt32(value)))
+            }
+            writer.set("llama.rope.freq_base", .float32(c.ropeFreqBase))
+            writer.set("llama.attention.layer_norm_rms_epsilon", .float32(c.rmsEpsilon))
+        }
+        // llama.cpp's file-type codes: what the bulk of the tensors is.
+        let fileType: [DType: UInt32] = [.f32: 0, .f16: 1, .q4_1: 3, .q8_0: 7]
+        writer.set("general.file_type", .uint32(fileType[type] ?? 0))
+
+        func matrix(_ name: String, _ values: [Float], rows: Int, cols: Int) throws -> Tensor {
+            let dtype = cols % type.blockElements == 0 ? type : .f32
+            return try Tensor.quantizing(values, name: name, shape: [cols, rows], as: dtype)
+        }
+        func vector(_ name: String, _ v: Variable) throws -> Tensor {
+            try Tensor.quantizing(v.value, name: name, shape: [v.count], as: .f32)
+        }
+        writer.add(try matrix("token_embd.weight", embedding.floats, rows: embedding.rows, cols: embedding.cols))
+        for (i, l) in layers.enumerated() {
+            writer.add(try vector("blk.\(i).attn_norm.weight", l.attentionNorm))
+            writer.add(try vector("blk.\(i).ffn_norm.weight", l.ffnNorm))
+            for p in l.projections { writer.add(try matrix(p.name, p.merged(), rows: p.base.rows, cols: p.base.cols)) }
+        }
+        writer.add(try vector("output_norm.weight", outputNorm))
+        if let output { writer.add(try matrix("output.weight", output.floats, rows: output.rows, cols: output.cols)) }
+        try writer.write(to: path)
+    }
+}
