@@ -164,10 +164,11 @@ public final class TrainableLlama {
 
     /// The model of a GGUF file. Without `lora` every weight is expanded to f32 and trained
     /// (full fine-tune); with it the base stays frozen in its stored (quantized) form and
-    /// only the adapters train.
-    public init(gguf: GGUFFile, lora: LoRAConfig? = nil, seed: UInt64 = 0) throws {
+    /// only the adapters train. `frozen` keeps every weight frozen (evaluation only).
+    public init(gguf: GGUFFile, lora: LoRAConfig? = nil, frozen: Bool = false, seed: UInt64 = 0) throws {
         let c = try LlamaConfig(gguf: gguf)
         try lora?.validate()
+        let frozenBase = frozen || lora != nil
         var rng = SplitMix(seed: seed)
         func tensor(_ name: String) throws -> Tensor {
             guard let t = gguf.tensor(name) else { throw TrainingError.invalidModel("the model has no tensor '\(name)'") }
@@ -176,10 +177,10 @@ public final class TrainableLlama {
         }
         func norm(_ name: String) throws -> Variable {
             let t = try tensor(name)
-            return Variable(rows: 1, cols: t.elementCount, value: t.dequantized(), requiresGrad: lora == nil)
+            return Variable(rows: 1, cols: t.elementCount, value: t.dequantized(), requiresGrad: !frozenBase)
         }
         func weight(_ t: Tensor) -> Weight {
-            lora == nil ? .trainable(Variable(rows: t.rowCount, cols: t.rowLength, value: t.dequantized(), requiresGrad: true)) : .frozen(FrozenMatrix(t))
+            frozenBase ? .frozen(FrozenMatrix(t)) : .trainable(Variable(rows: t.rowCount, cols: t.rowLength, value: t.dequantized(), requiresGrad: true))
         }
         func projection(_ layer: Int, _ name: String, _ target: String) throws -> Projection {
             let full = "blk.\(layer).\(name).weight"

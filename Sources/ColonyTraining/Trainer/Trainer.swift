@@ -75,10 +75,16 @@ public final class Trainer {
     /// Total trainable values (the model's, not a shard's).
     public var parameterCount: Int { layout.total }
 
-    /// One optimiser step over `accumulation` micro-batches from the loader.
+    /// One optimiser step over `accumulation` micro-batches per rank from the loader.
+    ///
+    /// Every rank advances the same loader through ranks × accumulation batches and keeps
+    /// every size-th one from its rank on: the ranks see disjoint data, and their loader
+    /// positions stay equal (so any rank's checkpoint resumes the data for all).
     @discardableResult
     public func trainStep() throws -> StepReport {
-        try trainStep(batches: (0..<config.accumulation).map { _ in loader.next() })
+        let ranks = parallel?.collective.size ?? 1, rank = parallel?.collective.rank ?? 0
+        let all = (0..<config.accumulation * ranks).map { _ in loader.next() }
+        return try trainStep(batches: all.enumerated().filter { $0.offset % ranks == rank }.map(\.element))
     }
 
     /// One optimiser step over the given micro-batches (this rank's share of the step).
@@ -114,17 +120,20 @@ public final class Trainer {
         guard var eval = evalLoader else { return nil }
         try gatherParametersIfSharded()
         eval.position = DataPosition()
+        let ranks = parallel?.collective.size ?? 1, rank = parallel?.collective.rank ?? 0
         var sum: Double = 0, count = 0
-        for _ in 0..<config.evalBatches {
+        for i in 0..<config.evalBatches {
             let batch = eval.next()
             let n = batch.targetCount
-            guard n > 0 else { continue }
+            guard i % ranks == rank, n > 0 else { continue }
             sum += Double(model.loss(batch, tape: Tape()).value[0]) * Double(n)
             count += n
         }
         releaseParametersIfSharded()
-        guard count > 0 else { return nil }
-        let loss = Float(sum / Double(count))
+        var totals = [Float(sum), Float(count)]
+        if let parallel { try parallel.collective.allReduce(&totals, count: 2, op: .sum, wire: .f32) }
+        guard totals[1] > 0 else { return nil }
+        let loss = totals[0] / totals[1]
         return (loss, expf(loss))
     }
 
