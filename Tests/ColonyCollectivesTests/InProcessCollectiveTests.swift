@@ -1,0 +1,240 @@
+import Synchronization
+import Testing
+@testable import ColonyCollectives
+
+/// Every operation on groups of 1–4 ranks, against a sequential reference computed here:
+/// the ranks' contributions, each rounded through the wire, added in rank order.
+@Suite struct InProcessCollectiveTests {
+    static let sizes = [1, 2, 3, 4]
+    static let counts = [1, 7, 1000]
+
+    /// Rank `rank`'s deterministic values: mixed signs and full mantissas, so that f16 and
+    /// bf16 rounding and the summation order both show in the result.
+    static func values(rank: Int, count: Int, salt: Int = 0) -> [Float] {
+        (0..<count).map { i in
+            let k = UInt32(truncatingIfNeeded: (i &* 2_654_435_761) ^ ((rank + 1) &* 40_503) ^ (salt &* 97))
+            return (Float(k % 100_000) / 12_500 - 4) * (1 + Float(rank) * 0.1)
+        }
+    }
+
+    /// The reduction of every rank's `values` over `range`, as the contract defines it.
+    static func reference(size: Int, count: Int, range: Range<Int>, op: ReduceOp, wire: WireFormat) -> [Float] {
+        let inputs = (0..<size).map { values(rank: $0, count: count) }
+        return range.map { i in
+            var sum = WireKernels.roundTripReference(inputs[0][i], wire)
+            for r in 1..<size { sum += WireKernels.roundTripReference(inputs[r][i], wire) }
+            return op == .average ? sum / Float(size) : sum
+        }
+    }
+
+    static func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+
+    @Test(arguments: sizes, counts)
+    func allReduce(size: Int, count: Int) throws {
+        for op in [ReduceOp.sum, .average] {
+            for wire in WireFormat.allCases {
+                let results = try InProcessCollective.run(size: size) { c in
+                    var buffer = Self.values(rank: c.rank, count: count)
+                    try c.allReduce(&buffer, count: count, op: op, wire: wire)
+                    return buffer
+                }
+                let expected = Self.reference(size: size, count: count, range: 0..<count, op: op, wire: wire)
+                for r in 0..<size {
+                    #expect(Self.bits(results[r]) == Self.bits(expected), "rank \(r), \(op), \(wire)")
+                }
+                // The wire's rounding stays within its unit roundoff of the exact f32 result.
+                let exact = Self.reference(size: size, count: count, range: 0..<count, op: op, wire: .f32)
+                let u: Float = switch wire { case .f32: 0; case .f16: 0x1p-11; case .bf16: 0x1p-8 }
+                let bound = (0..<size).map { Self.values(rank: $0, count: count).map(abs) }
+                for i in 0..<count {
+                    var magnitude = bound.reduce(0) { $0 + $1[i] }
+                    if op == .average { magnitude /= Float(size) }
+                    #expect(abs(results[0][i] - exact[i]) <= magnitude * u * 1.0001, "value \(i), \(op), \(wire)")
+                }
+            }
+        }
+    }
+
+    @Test func sixteenBitWiresRoundTheContributions() throws {
+        let count = 1000
+        let results = try InProcessCollective.run(size: 2) { c in
+            try WireFormat.allCases.map { wire in
+                var buffer = Self.values(rank: c.rank, count: count)
+                try c.allReduce(&buffer, count: count, op: .sum, wire: wire)
+                return buffer
+            }
+        }
+        let (f32, f16, bf16) = (results[0][0], results[0][1], results[0][2])
+        #expect(f16 != f32)
+        #expect(bf16 != f32)
+        #expect(bf16 != f16)
+    }
+
+    @Test(arguments: sizes, counts)
+    func reduceScatter(size: Int, shardCount: Int) throws {
+        for op in [ReduceOp.sum, .average] {
+            for wire in WireFormat.allCases {
+                let results = try InProcessCollective.run(size: size) { c in
+                    let input = Self.values(rank: c.rank, count: size * shardCount)
+                    var output = [Float](repeating: .nan, count: shardCount)
+                    try c.reduceScatter(input, &output, shardCount: shardCount, op: op, wire: wire)
+                    return output
+                }
+                for r in 0..<size {
+                    let expected = Self.reference(size: size, count: size * shardCount,
+                                                  range: (r * shardCount)..<((r + 1) * shardCount), op: op, wire: wire)
+                    #expect(Self.bits(results[r]) == Self.bits(expected), "rank \(r), \(op), \(wire)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: sizes, counts)
+    func allGather(size: Int, shardCount: Int) throws {
+        for wire in WireFormat.allCases {
+            let results = try InProcessCollective.run(size: size) { c in
+                let shard = Self.values(rank: c.rank, count: shardCount)
+                var output = [Float](repeating: .nan, count: size * shardCount)
+                try c.allGather(shard, &output, shardCount: shardCount, wire: wire)
+                return output
+            }
+            let expected = (0..<size).flatMap { r in
+                Self.values(rank: r, count: shardCount).map { WireKernels.roundTripReference($0, wire) }
+            }
+            for r in 0..<size {
+                #expect(Self.bits(results[r]) == Self.bits(expected), "rank \(r), \(wire)")
+            }
+        }
+    }
+
+    @Test(arguments: sizes, counts)
+    func broadcast(size: Int, count: Int) throws {
+        for root in 0..<size {
+            let results = try InProcessCollective.run(size: size) { c in
+                var buffer = Self.values(rank: c.rank, count: count)
+                try c.broadcast(&buffer, count: count, root: root)
+                return buffer
+            }
+            for r in 0..<size {
+                #expect(Self.bits(results[r]) == Self.bits(Self.values(rank: root, count: count)), "rank \(r), root \(root)")
+            }
+        }
+    }
+
+    @Test(arguments: sizes)
+    func barrierHoldsEveryRankUntilAllArrive(size: Int) throws {
+        let arrivals = Shared(0)
+        let rounds = 100
+        // What each rank counted right after each barrier: every rank had arrived for this
+        // round, and nobody can have passed the next barrier yet.
+        let seen = try InProcessCollective.run(size: size) { c in
+            try (1...rounds).map { round in
+                arrivals.value.withLock { $0 += 1 }
+                try c.barrier()
+                return arrivals.value.withLock { $0 } - round * size
+            }
+        }
+        for r in 0..<size {
+            #expect(seen[r].allSatisfy { (0..<size).contains($0) }, "rank \(r): \(seen[r])")
+        }
+    }
+
+    @Test func manyCollectivesInARowReuseTheGroup() throws {
+        let results = try InProcessCollective.run(size: 3) { c in
+            var wrong = 0
+            for step in 0..<200 {
+                let count = [1, 7, 1000, 3][step % 4]
+                let inputs = (0..<3).map { Self.values(rank: $0, count: count, salt: step) }
+                var buffer = inputs[c.rank]
+                try c.allReduce(&buffer, count: count, op: .sum, wire: .f32)
+                let expected = (0..<count).map { i in inputs[0][i] + inputs[1][i] + inputs[2][i] }
+                if Self.bits(buffer) != Self.bits(expected) { wrong += 1 }
+            }
+            return wrong
+        }
+        #expect(results == [0, 0, 0])
+    }
+
+    // MARK: - Errors
+
+    @Test func mismatchedCountsThrowOnEveryRank() throws {
+        let errors = try InProcessCollective.run(size: 3) { c in
+            var buffer = [Float](repeating: 1, count: 8)
+            do {
+                try c.allReduce(&buffer, count: c.rank == 1 ? 8 : 7, op: .sum, wire: .f32)
+                return "no error"
+            } catch let error as CollectiveError {
+                return error.description
+            }
+        }
+        let message = "ranks called different collectives: rank 0 called allReduce(count: 7, op: sum, wire: f32), rank 1 called allReduce(count: 8, op: sum, wire: f32); every rank must make the same calls in the same order"
+        #expect(errors == [message, message, message])
+    }
+
+    @Test func differentOperationsThrowOnEveryRank() throws {
+        let errors = try InProcessCollective.run(size: 2) { c in
+            var buffer = [Float](repeating: 1, count: 4)
+            do {
+                if c.rank == 0 {
+                    try c.barrier()
+                } else {
+                    try c.broadcast(&buffer, count: 4, root: 0)
+                }
+                return "no error"
+            } catch let error as CollectiveError {
+                return error.description
+            }
+        }
+        let message = "ranks called different collectives: rank 0 called barrier(count: 0), rank 1 called broadcast(count: 4, root: 0); every rank must make the same calls in the same order"
+        #expect(errors == [message, message])
+    }
+
+    @Test func broadcastRootOutsideTheGroupThrows() throws {
+        let errors = try InProcessCollective.run(size: 2) { c in
+            var buffer: [Float] = [1]
+            do {
+                try c.broadcast(&buffer, count: 1, root: 2)
+                return "no error"
+            } catch let error as CollectiveError {
+                return error.description
+            }
+        }
+        #expect(errors == Array(repeating: "broadcast root 2 is not a rank of this group of 2", count: 2))
+    }
+
+    struct RankFailure: Error, Equatable {}
+
+    @Test func aFailingRankReleasesTheOthers() throws {
+        let othersSaw = Shared<[String]>([])
+        #expect(throws: RankFailure()) {
+            _ = try InProcessCollective.run(size: 3) { c in
+                if c.rank == 1 { throw RankFailure() }
+                var buffer: [Float] = [1]
+                do {
+                    try c.allReduce(&buffer, count: 1, op: .sum, wire: .f32)
+                } catch {
+                    othersSaw.value.withLock { $0.append("\(error)") }
+                    throw error
+                }
+            }
+        }
+        let expected = "rank 1 of the in-process group failed (RankFailure()), so the group cannot complete collectives"
+        #expect(othersSaw.value.withLock { $0 } == [expected, expected])
+    }
+
+    @Test func aGroupOfOneNeedsNoOtherThread() throws {
+        let solo = InProcessCollective.group(size: 1)[0]
+        var buffer: [Float] = [1.5, -2]
+        try solo.allReduce(&buffer, count: 2, op: .average, wire: .f32)
+        try solo.barrier()
+        #expect(buffer == [1.5, -2])
+        #expect(solo.rank == 0 && solo.size == 1)
+    }
+}
+
+/// State the rank threads of a test share (a class: a `Mutex` cannot be copied into the
+/// ranks' closures).
+final class Shared<T: Sendable>: Sendable {
+    let value: Mutex<T>
+    init(_ initial: T) { value = Mutex(initial) }
+}
