@@ -11,8 +11,9 @@ import Foundation
 /// ranges into a shared buffer, and then every rank copies the whole result.
 ///
 /// Calls that differ between ranks (another operation, count, op, wire or root) throw the
-/// same `CollectiveError` on every rank instead of hanging; a rank that never calls still
-/// leaves the others waiting, unless the ranks were started with `run(size:_:)`.
+/// same `CollectiveError` on every rank instead of hanging. A rank that stops calling
+/// leaves the others waiting, unless the ranks run under `run(size:_:)`, which releases
+/// them with an error when a rank's work throws or returns.
 ///
 /// ```swift
 /// let sums = try InProcessCollective.run(size: 4) { c in
@@ -40,8 +41,9 @@ public struct InProcessCollective: Collective {
     /// Runs `body` once per rank of a new group of `size`, each on its own thread, and
     /// returns the results in rank order. Blocks the calling thread until all are done.
     ///
-    /// When a rank's `body` throws, the group is marked broken: the other ranks' pending
-    /// and later collectives throw instead of waiting for it.
+    /// When a rank's `body` throws or returns, the group is marked broken: the other ranks'
+    /// pending and later collectives throw instead of waiting for it. (A rank returns after
+    /// its last collective has completed everywhere, so well-matched ranks never see this.)
     ///
     /// - Throws: the error of the first rank (in time) that failed.
     public static func run<T: Sendable>(size: Int, _ body: @escaping @Sendable (InProcessCollective) throws -> T) throws -> [T] {
@@ -56,9 +58,10 @@ public struct InProcessCollective: Collective {
                 do {
                     let result = try body(c)
                     outcome.state.withLock { $0.results[c.rank] = result }
+                    group.depart(rank: c.rank, error: nil)
                 } catch {
                     outcome.state.withLock { if $0.firstError == nil { $0.firstError = error } }
-                    group.abandon(rank: c.rank, error: error)
+                    group.depart(rank: c.rank, error: error)
                 }
                 done.signal()
             }

@@ -95,12 +95,16 @@ final class InProcessGroup: @unchecked Sendable {
         try wait { nil }
     }
 
-    /// Marks the group broken, so that ranks waiting in (or later entering) a collective
-    /// throw instead of waiting for a rank that will never come.
-    func abandon(rank: Int, error: any Error) {
+    /// Marks the group broken because `rank` left it, so that ranks waiting in (or later
+    /// entering) a collective throw instead of waiting for a rank that will never come.
+    ///
+    /// - Parameter error: why the rank left; `nil` when it finished its work, which is
+    ///   only an error for ranks that still call collectives.
+    func depart(rank: Int, error: (any Error)?) {
         pthread_mutex_lock(mutex)
         if brokenBy == nil {
-            brokenBy = CollectiveError("rank \(rank) of the in-process group failed (\(error)), so the group cannot complete collectives")
+            brokenBy = CollectiveError(error.map { "rank \(rank) of the in-process group failed (\($0)), so the group cannot complete collectives" }
+                ?? "rank \(rank) of the in-process group finished while others still called collectives; every rank must make the same calls in the same order")
         }
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)

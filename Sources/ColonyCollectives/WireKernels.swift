@@ -43,46 +43,38 @@ enum WireKernels {
 
     /// Rounds to the nearest f16, ties to even, as `Float16(x)` does; overflow gives ±inf.
     ///
-    /// After F. Giesen, "float->half variants" (float_to_half_fast3_rtne).
+    /// After F. Giesen, "float->half variants" (float_to_half_fast3_rtne), with the three
+    /// cases computed and selected rather than branched to, so that loops vectorise.
     @inline(__always)
     static func floatToF16(_ x: Float) -> UInt16 {
         let sign = x.bitPattern & 0x8000_0000
-        var u = x.bitPattern ^ sign
-        let o: UInt32
-        if u >= (127 + 16) << 23 {
-            o = u > 0x7F80_0000 ? 0x7E00 : 0x7C00  // NaN → quiet NaN, too large → inf
-        } else if u < 113 << 23 {
-            // Subnormal or zero in f16: adding 0.5 aligns the 10 kept bits at the bottom
-            // of the mantissa, and the f32 addition does the rounding to nearest even.
-            let magic = Float(bitPattern: ((127 - 15) + (23 - 10) + 1) << 23)
-            o = (Float(bitPattern: u) + magic).bitPattern &- magic.bitPattern
-        } else {
-            let odd = (u >> 13) & 1
-            u &+= ((15 &- 127) << 23) &+ 0xFFF  // rebias the exponent; round half down…
-            u &+= odd  // …or up when the kept mantissa is odd
-            o = u >> 13
-        }
+        let u = x.bitPattern ^ sign
+        // Normal in f16: rebias the exponent and round half down, or up when the kept
+        // mantissa is odd (the sum wraps for inputs of the other cases, which are discarded).
+        let normal = (u &+ ((15 &- 127) << 23) &+ 0xFFF &+ ((u >> 13) & 1)) >> 13
+        // Subnormal or zero in f16: adding 0.5 aligns the 10 kept bits at the bottom of the
+        // mantissa, and the f32 addition does the rounding to nearest even.
+        let magic = Float(bitPattern: ((127 - 15) + (23 - 10) + 1) << 23)
+        let subnormal = (Float(bitPattern: u) + magic).bitPattern &- magic.bitPattern
+        let special: UInt32 = u > 0x7F80_0000 ? 0x7E00 : 0x7C00  // NaN → quiet NaN, too large → inf
+        let o = u >= (127 + 16) << 23 ? special : (u < 113 << 23 ? subnormal : normal)
         return UInt16(truncatingIfNeeded: o | (sign >> 16))
     }
 
-    /// Exact widening of an f16, as `Float(Float16(bitPattern: h))` does.
+    /// Exact widening of an f16, as `Float(Float16(bitPattern: h))` does (selects, not
+    /// branches, as above).
     @inline(__always)
     static func f16ToFloat(_ h: UInt16) -> Float {
         let h = UInt32(h)
         let shiftedExponent: UInt32 = 0x7C00 << 13
-        var o = (h & 0x7FFF) << 13
-        let exponent = o & shiftedExponent
-        o &+= (127 - 15) << 23
-        let f: Float
-        if exponent == shiftedExponent {
-            f = Float(bitPattern: o &+ ((128 - 16) << 23))  // inf or NaN
-        } else if exponent == 0 {
-            // Subnormal: make it the normal 1.m × 2^-14 and subtract the implicit 2^-14.
-            f = Float(bitPattern: o &+ (1 << 23)) - Float(bitPattern: 113 << 23)
-        } else {
-            f = Float(bitPattern: o)
-        }
-        return Float(bitPattern: f.bitPattern | ((h & 0x8000) << 16))
+        let bits = (h & 0x7FFF) << 13
+        let exponent = bits & shiftedExponent
+        let normal = bits &+ ((127 - 15) << 23)
+        let special = normal &+ ((128 - 16) << 23)  // inf or NaN: exponent all ones
+        // Subnormal: make it the normal 1.m × 2^-14 and subtract the implicit 2^-14.
+        let subnormal = (Float(bitPattern: normal &+ (1 << 23)) - Float(bitPattern: 113 << 23)).bitPattern
+        let o = exponent == shiftedExponent ? special : (exponent == 0 ? subnormal : normal)
+        return Float(bitPattern: o | ((h & 0x8000) << 16))
     }
 
     // MARK: - Loops

@@ -222,6 +222,18 @@ import Testing
         #expect(othersSaw.value.withLock { $0 } == [expected, expected])
     }
 
+    @Test func aRankThatStopsEarlyReleasesTheOthers() throws {
+        #expect(throws: CollectiveError("rank 1 of the in-process group finished while others still called collectives; every rank must make the same calls in the same order")) {
+            _ = try InProcessCollective.run(size: 2) { c in
+                var buffer: [Float] = [1]
+                for _ in 0..<(c.rank == 1 ? 1 : 2) {
+                    try c.allReduce(&buffer, count: 1, op: .sum, wire: .f32)
+                }
+                return buffer[0]
+            }
+        }
+    }
+
     @Test func aGroupOfOneNeedsNoOtherThread() throws {
         let solo = InProcessCollective.group(size: 1)[0]
         var buffer: [Float] = [1.5, -2]
