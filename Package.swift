@@ -46,7 +46,7 @@ let package = Package(
         ),
         .target(
             name: "ColonyTraining",
-            dependencies: ["ColonyModels", "ColonyCollectives", "CBLAS", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ColonyModels", "ColonyKernels", "ColonyCollectives", "CBLAS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftNumericFlags
         ),
         .target(

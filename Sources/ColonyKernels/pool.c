@@ -117,3 +117,15 @@ void ck_pool_for(ck_pool *p, int64_t n, int64_t grain, ck_range_fn fn, void *ctx
     run_chunks(p);
     while (atomic_load(&p->remaining) > 0) _mm_pause();
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void ck_tune_allocator(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); // glibc's upper limit for this setting
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 256 << 20);
+#endif
+}

@@ -173,7 +173,12 @@ float ck_sum_floats(const float *x, int64_t n);
 /// Sums `n` floats split over the pool (a STREAM-style read of memory).
 float ck_par_sum(ck_pool *pool, const float *x, int64_t n);
 
+// Makes glibc keep freed large blocks for reuse instead of unmapping them (training
+// allocates and frees many multi-megabyte temporaries per step). No-op elsewhere.
+void ck_tune_allocator(void);
+
 #ifdef __cplusplus
 }
 #endif
+
 #endif

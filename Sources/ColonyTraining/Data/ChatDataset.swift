@@ -6,6 +6,12 @@ import Foundation
 public struct TrainingExample: Sendable, Equatable {
     public var tokens: [Int32]
     public var trained: [Bool]
+
+    public init(tokens: [Int32], trained: [Bool]) {
+        precondition(tokens.count == trained.count, "one trained flag per token")
+        self.tokens = tokens
+        self.trained = trained
+    }
 }
 
 /// A JSONL file of chat conversations, tokenized through the model's chat template.

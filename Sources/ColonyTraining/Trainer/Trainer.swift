@@ -39,6 +39,7 @@ public final class Trainer {
 
     public init(model: TrainableLlama, config: TrainingConfig, loader: BatchLoader, evalLoader: BatchLoader? = nil, parallel: ParallelConfig? = nil) throws {
         try config.validate()
+        Allocator.tuned
         self.model = model
         self.config = config
         self.loader = loader
