@@ -32,7 +32,7 @@ public struct InProcessCollective: Collective {
     /// shared sum (32 KiB) stays in L1/L2 while every rank's contribution is added to it.
     private static let tile = 8192
 
-    /// Creates the `size` ranks of a new group, rank r at index r.
+    /// Creates the `size` (≥ 1) ranks of a new group, rank r at index r.
     public static func group(size: Int) -> [InProcessCollective] {
         let group = InProcessGroup(size: size)
         return (0..<size).map { InProcessCollective(rank: $0, group: group) }
@@ -42,8 +42,9 @@ public struct InProcessCollective: Collective {
     /// returns the results in rank order. Blocks the calling thread until all are done.
     ///
     /// When a rank's `body` throws or returns, the group is marked broken: the other ranks'
-    /// pending and later collectives throw instead of waiting for it. (A rank returns after
-    /// its last collective has completed everywhere, so well-matched ranks never see this.)
+    /// pending and later collectives throw instead of waiting for it. (A rank can only
+    /// return once every rank has reached the end of its last collective, so ranks that
+    /// make the same calls never see this.)
     ///
     /// - Throws: the error of the first rank (in time) that failed.
     public static func run<T: Sendable>(size: Int, _ body: @escaping @Sendable (InProcessCollective) throws -> T) throws -> [T] {
