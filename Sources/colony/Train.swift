@@ -84,6 +84,9 @@ struct Train: ParsableCommand {
     @Flag(name: .long, help: "Continue from the newest checkpoint in --out.")
     var resume = false
 
+    @Option(name: .long, help: "Stop (with a checkpoint) after this many steps in this invocation; continue later with --resume.")
+    var stopAfter: Int?
+
     @Option(name: .long, help: "Tensor type of the exported model: f32, f16, q8_0 or q4_1.")
     var exportType = "q8_0"
 
@@ -108,9 +111,16 @@ struct Train: ParsableCommand {
         guard TrainableLlama.exportTypes[exportType] != nil else {
             throw ValidationError("--export-type must be one of \(TrainableLlama.exportTypes.keys.sorted().joined(separator: ", ")), got '\(exportType)'")
         }
+        guard (0...3).contains(zero) else { throw ValidationError("--zero must be 0, 1, 2 or 3, got \(zero)") }
+        if loraRank > 0 { try lora?.validate() }
+        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be ≥ 1, got \(stopAfter)") }
         guard ["none", "mpi"].contains(collective) else { throw ValidationError("--collective must be none or mpi, got '\(collective)'") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         try settings.validate()
+    }
+
+    var lora: LoRAConfig? {
+        loraRank > 0 ? LoRAConfig(rank: loraRank, alpha: loraAlpha, targets: loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) : nil
     }
 
     var settings: TrainingConfig {
@@ -147,12 +157,12 @@ struct Train: ParsableCommand {
         let gguf = try GGUFFile(contentsOf: basePath)
         let tokenizer = try Tokenizer(gguf: gguf)
         let template = try ChatTemplate(gguf: gguf)
-        let lora = loraRank > 0 ? LoRAConfig(rank: loraRank, alpha: loraAlpha, targets: loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) : nil
 
         let trainData = try ChatDataset(path: data, tokenizer: tokenizer, template: template, maxLength: seqLen, minReward: minReward)
         let evalData = try eval.map { try ChatDataset(path: $0, tokenizer: tokenizer, template: template, maxLength: seqLen) }
         say("data: \(trainData.examples.count) conversations, \(trainData.examples.reduce(0) { $0 + $1.trained.filter { $0 }.count }) trained tokens"
             + (trainData.truncated > 0 ? ", \(trainData.truncated) cut to \(seqLen) tokens" : "")
+            + (trainData.tooLong > 0 ? ", \(trainData.tooLong) left out (no assistant token within \(seqLen) tokens)" : "")
             + (trainData.skippedForReward > 0 ? ", \(trainData.skippedForReward) skipped for their reward" : "")
             + (evalData.map { "; eval: \($0.examples.count) conversations" } ?? "") + "\n")
 
@@ -163,7 +173,11 @@ struct Train: ParsableCommand {
         say("model: \(model.config.blockCount) layers, \(lora.map { "LoRA rank \($0.rank) on \($0.targets.joined(separator: ","))" } ?? "full fine-tune"), "
             + "\(trainer.parameterCount) trainable parameters\(parallel.map { ", \($0.collective.size) ranks, ZeRO \($0.zeroStage)" } ?? "")\n")
 
-        let checkpoints = (out as NSString).appendingPathComponent("checkpoints")
+        // Sharded state (ZeRO ≥ 1) differs per rank, so each rank keeps its own checkpoints;
+        // otherwise every rank holds the same state and rank 0 writes it.
+        let sharded = (parallel?.zeroStage ?? 0) >= 1
+        let checkpoints = (out as NSString).appendingPathComponent(sharded ? "checkpoints/rank-\(parallel!.collective.rank)" : "checkpoints")
+        let writesCheckpoints = lead || sharded
         if resume {
             guard let latest = Checkpoint.list(in: checkpoints).last else {
                 throw ValidationError("--resume: no checkpoint in \(checkpoints); run without --resume to start")
@@ -183,7 +197,8 @@ struct Train: ParsableCommand {
         let started = Date()
         let firstStep = trainer.step
         var tokens = 0
-        while trainer.step < steps {
+        let stop = min(steps, firstStep + (stopAfter ?? steps))
+        while trainer.step < stop {
             let report = try trainer.trainStep()
             tokens += report.tokens
             log.write(["step": report.step, "loss": Double(report.loss), "lr": Double(report.learningRate),
@@ -196,16 +211,21 @@ struct Train: ParsableCommand {
                 + String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %@", report.step, steps, report.loss, report.learningRate,
                          Double(tokens) / elapsed, Self.duration(eta)))
             if evalEvery > 0 && report.step % evalEvery == 0 && report.step < steps { try evaluate() }
-            if checkpointEvery > 0 && report.step % checkpointEvery == 0 && lead {
+            if checkpointEvery > 0 && report.step % checkpointEvery == 0 && writesCheckpoints {
                 try trainer.checkpoint().write(to: checkpoints, keep: keep)
             }
         }
         say("\n")
+        if trainer.step < steps {
+            if writesCheckpoints { try trainer.checkpoint().write(to: checkpoints, keep: keep) }
+            writeOut("stopped at step \(trainer.step) of \(steps); continue with --resume\n")
+            return
+        }
         try evaluate()
+        if writesCheckpoints { try trainer.checkpoint().write(to: checkpoints, keep: keep) }
+        try trainer.gatherParameters() // every rank takes part: ZeRO-3 holds only a shard between steps
         guard lead else { return }
-        try trainer.checkpoint().write(to: checkpoints, keep: keep)
         let modelPath = (out as NSString).appendingPathComponent("model.gguf")
-        if parallel?.zeroStage == 3 { _ = try trainer.evaluate() } // ZeRO-3 holds only a shard between steps
         try model.export(to: modelPath, type: TrainableLlama.exportTypes[exportType]!)
         writeOut("wrote \(modelPath) (\(exportType)); checkpoints in \(checkpoints); log in \((out as NSString).appendingPathComponent("log.jsonl"))\n")
     }

@@ -27,6 +27,8 @@ public struct ChatDataset: Sendable {
     public let skippedForReward: Int
     /// Examples cut to `maxLength` tokens.
     public let truncated: Int
+    /// Examples left out because no assistant token remained within `maxLength`.
+    public let tooLong: Int
 
     public init(path: String, tokenizer: Tokenizer, template: ChatTemplate, maxLength: Int, minReward: Double? = nil) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -34,7 +36,7 @@ public struct ChatDataset: Sendable {
         }
         guard let text = String(data: data, encoding: .utf8) else { throw TrainingError.invalidData("\(path) is not UTF-8 text") }
         var examples: [TrainingExample] = []
-        var skipped = 0, truncated = 0
+        var skipped = 0, truncated = 0, tooLong = 0
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             let location = "\(path):\(n + 1)"
@@ -47,16 +49,24 @@ public struct ChatDataset: Sendable {
             if example.tokens.count > maxLength {
                 example.tokens.removeLast(example.tokens.count - maxLength)
                 example.trained.removeLast(example.trained.count - maxLength)
+                guard example.trained.dropFirst().contains(true) else {
+                    tooLong += 1
+                    continue
+                }
                 truncated += 1
             }
             examples.append(example)
         }
         guard !examples.isEmpty else {
-            throw TrainingError.invalidData("\(path) holds no usable conversations\(skipped > 0 ? " (\(skipped) skipped for their reward)" : "")")
+            var why: [String] = []
+            if skipped > 0 { why.append("\(skipped) skipped for their reward") }
+            if tooLong > 0 { why.append("\(tooLong) with no assistant token in the first \(maxLength) tokens: raise --seq-len") }
+            throw TrainingError.invalidData("\(path) holds no usable conversations" + (why.isEmpty ? "" : " (" + why.joined(separator: "; ") + ")"))
         }
         self.examples = examples
         skippedForReward = skipped
         self.truncated = truncated
+        self.tooLong = tooLong
     }
 
     /// The messages of one line, and its reward if it has one.

@@ -193,6 +193,10 @@ public final class Trainer {
         return norm
     }
 
+    /// Makes the model's parameters whole on this rank (ZeRO-3 keeps only a shard between
+    /// steps), e.g. before export. A collective call under ZeRO-3: every rank must make it.
+    public func gatherParameters() throws { try gatherParametersIfSharded() }
+
     /// ZeRO-3: all-gathers the full parameters for a forward/backward pass.
     private func gatherParametersIfSharded() throws {
         guard let parallel, parallel.zeroStage == 3, let shard else { return }
