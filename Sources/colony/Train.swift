@@ -200,7 +200,7 @@ struct Train: ParsableCommand {
         let stop = min(steps, firstStep + (stopAfter ?? steps))
         while trainer.step < stop {
             let report = try trainer.trainStep()
-            tokens += report.tokens
+            tokens += report.processedTokens * (parallel?.collective.size ?? 1)
             log.write(["step": report.step, "loss": Double(report.loss), "lr": Double(report.learningRate),
                        "grad_norm": Double(report.gradientNorm), "tokens": report.tokens])
             let elapsed = Date().timeIntervalSince(started)

@@ -11,6 +11,8 @@ public struct StepReport: Sendable {
     public var gradientNorm: Float
     /// Tokens that took a loss in this step (all ranks).
     public var tokens: Int
+    /// Tokens that went through the model on this rank (padding included).
+    public var processedTokens: Int
     public var seconds: Double
 }
 
@@ -113,6 +115,7 @@ public final class Trainer {
         let loss = totals[0] / Float(totalCount)
         losses.append(loss)
         return StepReport(step: step, loss: loss, learningRate: lr, gradientNorm: norm, tokens: Int(totals[1]),
+                          processedTokens: batches.reduce(0) { $0 + $1.tokens.count },
                           seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
     }
 
