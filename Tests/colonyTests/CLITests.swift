@@ -33,9 +33,10 @@ struct CLI {
         return false
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    /// Runs colony (or `executable`, e.g. mpirun, with colony among `arguments`).
+    static func run(_ arguments: [String], stdin: String? = nil, executable: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? binary
         process.arguments = arguments
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out

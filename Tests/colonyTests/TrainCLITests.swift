@@ -58,6 +58,31 @@ struct TrainCLITests {
         #expect(trained < untrained, "training lowered the loss on its data: \(untrained) → \(trained)")
     }
 
+    static let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test("two MPI ranks with a sequence each follow one process with both, under ZeRO 0 and 3",
+          .enabled(if: mpirun != nil, "needs mpirun (scripts/install-deps installs openmpi-bin)"))
+    func mpiDataParallel() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("data.jsonl")
+        try (0..<12).map(Self.conversation).joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let common = ["train", "--base", CLI.tinyModel, "--data", data.path, "--steps", "3", "--seq-len", "160",
+                      "--lora-rank", "4", "--lr", "0.01", "--warmup", "1", "--export-type", "f32"]
+        let single = try CLI.run(common + ["--batch", "2", "--out", dir.appendingPathComponent("one").path])
+        #expect(single.status == 0, "\(single.stderr)")
+        let expected = try Self.losses(dir.appendingPathComponent("one/log.jsonl"))
+        for zero in ["0", "3"] {
+            let out = dir.appendingPathComponent("zero\(zero)")
+            let r = try CLI.run(["--allow-run-as-root", "--oversubscribe", "-np", "2", CLI.binary.path] + common
+                                + ["--batch", "1", "--collective", "mpi", "--zero", zero, "--out", out.path], executable: Self.mpirun!)
+            #expect(r.status == 0, "\(r.stderr)")
+            let losses = try Self.losses(out.appendingPathComponent("log.jsonl"))
+            #expect(losses.count == 3 && zip(losses, expected).allSatisfy { abs($0 - $1) < 1e-4 }, "ZeRO \(zero): \(losses) vs \(expected)")
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.gguf").path))
+        }
+    }
+
     @Test("bad data is reported with its line number before any training", arguments: [
         ("{\"messages\": []}", "data.jsonl:2: \"messages\" must be a non-empty array"),
         ("not json", "data.jsonl:2: not valid JSON"),
