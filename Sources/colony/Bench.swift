@@ -93,9 +93,7 @@ struct BenchModel: ParsableCommand {
             kv_cache_bytes: 2 * c.blockCount * c.kvDimension * 4 * (promptTokens + genTokens)
         )
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            writeOut(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+            try writeJSON(report)
         } else {
             writeOut(report.table)
         }

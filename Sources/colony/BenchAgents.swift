@@ -88,9 +88,7 @@ struct BenchAgents: AsyncParsableCommand {
             runtime_ms_per_step: 1000 * instant.seconds / Double(max(1, instant.steps)),
             success: second.solved, graded: prompts.count)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            writeOut(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+            try writeJSON(report)
         } else {
             writeOut(report.table)
         }

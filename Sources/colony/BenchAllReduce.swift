@@ -83,9 +83,7 @@ struct BenchAllReduce: ParsableCommand {
         if json {
             let report = Report(ranks: world.size, wire: wire.rawValue, iterations: iterations, warmUp: Self.warmUp,
                                 results: rows, checked: check ? total == 0 : nil)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            writeOut(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+            try writeJSON(report)
         } else {
             writeOut(table(rows, ranks: world.size))
             if check {

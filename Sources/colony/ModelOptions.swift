@@ -111,6 +111,13 @@ func writeOut(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
 }
 
+/// Writes `value` as one line of JSON (sorted keys) to stdout: the `--json` output of commands.
+func writeJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    writeOut(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n")
+}
+
 func writeErr(_ text: String) {
     FileHandle.standardError.write(Data(text.utf8))
 }

@@ -128,9 +128,7 @@ struct Loadgen: ParsableCommand {
         let r = try generator.run { done in if !quiet { writeErr("\r\(done)/\(total) requests") } }
         if !json { writeErr("\n") }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            writeOut(String(decoding: try encoder.encode(r), as: UTF8.self) + "\n")
+            try writeJSON(r)
             return
         }
         writeOut(String(format: """
