@@ -29,6 +29,9 @@ struct BenchTrain: ParsableCommand {
     @Option(name: .long, help: "LoRA rank (targets q,k,v,o).")
     var loraRank = 8
 
+    @Option(name: .long, help: "Forward products of the frozen quantized base (LoRA): int16 (integer kernels, near-exact) or float32.")
+    var precision = "int16"
+
     @Option(name: .long, help: "Modes to run: full, lora or both.")
     var mode = "both"
 
@@ -42,6 +45,7 @@ struct BenchTrain: ParsableCommand {
         guard (2...4096).contains(seqLen) else { throw ValidationError("--seq-len must be between 2 and 4096, got \(seqLen)") }
         guard (1...64).contains(batch) else { throw ValidationError("--batch must be between 1 and 64, got \(batch)") }
         guard (1...100).contains(steps) else { throw ValidationError("--steps must be between 1 and 100, got \(steps)") }
+        guard ["int16", "float32"].contains(precision) else { throw ValidationError("--precision must be int16 or float32, got '\(precision)'") }
         guard ["full", "lora", "both"].contains(mode) else { throw ValidationError("--mode must be full, lora or both, got '\(mode)'") }
     }
 
@@ -54,7 +58,8 @@ struct BenchTrain: ParsableCommand {
         var results: [String: Double] = [:]
         for m in mode == "both" ? ["full", "lora"] : [mode] {
             if !json { writeErr("\(m): loading\r") }
-            let llama = try TrainableLlama(gguf: gguf, lora: m == "lora" ? LoRAConfig(rank: loraRank) : nil)
+            let runtime = precision == "int16" ? PackedRuntime(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) : nil
+            let llama = try TrainableLlama(gguf: gguf, lora: m == "lora" ? LoRAConfig(rank: loraRank) : nil, packedRuntime: runtime)
             var rng = SplitMix(seed: 1)
             let n = batch * seqLen
             let tokens = (0..<n).map { _ in Int32(rng.index(below: llama.config.vocabularySize)) }

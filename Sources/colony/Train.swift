@@ -39,6 +39,9 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Projections that get LoRA adapters (comma-separated: q,k,v,o,gate,up,down).")
     var loraTargets = "q,k,v,o"
 
+    @Option(name: .long, help: "Forward products of the frozen quantized base (LoRA): int16 (integer kernels, near-exact, faster) or float32.")
+    var precision = "int16"
+
     @Option(name: .long, help: "Optimiser steps.")
     var steps = 100
 
@@ -111,6 +114,7 @@ struct Train: ParsableCommand {
         guard TrainableLlama.exportTypes[exportType] != nil else {
             throw ValidationError("--export-type must be one of \(TrainableLlama.exportTypes.keys.sorted().joined(separator: ", ")), got '\(exportType)'")
         }
+        guard ["int16", "float32"].contains(precision) else { throw ValidationError("--precision must be int16 or float32, got '\(precision)'") }
         guard (0...3).contains(zero) else { throw ValidationError("--zero must be 0, 1, 2 or 3, got \(zero)") }
         if loraRank > 0 { try lora?.validate() }
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be ≥ 1, got \(stopAfter)") }
@@ -166,7 +170,8 @@ struct Train: ParsableCommand {
             + (trainData.skippedForReward > 0 ? ", \(trainData.skippedForReward) skipped for their reward" : "")
             + (evalData.map { "; eval: \($0.examples.count) conversations" } ?? "") + "\n")
 
-        let model = try TrainableLlama(gguf: gguf, lora: lora, seed: seed)
+        let runtime = lora != nil && precision == "int16" ? PackedRuntime(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) : nil
+        let model = try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: runtime, seed: seed)
         let loader = BatchLoader(examples: trainData.examples, batchSize: batch, length: seqLen, seed: seed)
         let evalLoader = evalData.map { BatchLoader(examples: $0.examples, batchSize: batch, length: seqLen, seed: seed &+ 1) }
         let trainer = try Trainer(model: model, config: settings, loader: loader, evalLoader: evalLoader, parallel: parallel)
@@ -276,7 +281,11 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "Sequences per batch.")
     var batch = 4
 
+    @Option(name: .long, help: "Products with quantized weights: int16 (integer kernels, near-exact, faster) or float32 (exact).")
+    var precision = "int16"
+
     func validate() throws {
+        guard ["int16", "float32"].contains(precision) else { throw ValidationError("--precision must be int16 or float32, got '\(precision)'") }
         guard (2...32768).contains(seqLen) else { throw ValidationError("--seq-len must be between 2 and 32768, got \(seqLen)") }
         guard (1...1024).contains(batch) else { throw ValidationError("--batch must be between 1 and 1024, got \(batch)") }
     }
@@ -287,7 +296,7 @@ struct Eval: ParsableCommand {
         guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("model file '\(path)' not found") }
         let gguf = try GGUFFile(contentsOf: path)
         let dataset = try ChatDataset(path: data, tokenizer: try Tokenizer(gguf: gguf), template: try ChatTemplate(gguf: gguf), maxLength: seqLen)
-        let llama = try TrainableLlama(gguf: gguf, frozen: true)
+        let llama = try TrainableLlama(gguf: gguf, frozen: true, packedRuntime: precision == "int16" ? PackedRuntime(threads: ProcessInfo.processInfo.activeProcessorCount) : nil)
         var loader = BatchLoader(examples: dataset.examples, batchSize: batch, length: seqLen, seed: 0)
         var sum: Double = 0, count = 0
         // One pass: stop once every example has been packed once.

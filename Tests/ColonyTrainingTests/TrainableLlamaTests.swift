@@ -29,14 +29,18 @@ struct TrainableLlamaTests {
     func logitsMatchReference(file: String) throws {
         let gguf = try GGUFFile(contentsOf: TrainingFixtures.path(file))
         let reference = try #require(TrainingFixtures.forward.models.first { $0.file == file })
-        for model in [try TrainableLlama(gguf: gguf), try TrainableLlama(gguf: gguf, lora: LoRAConfig(rank: 4, targets: LoRAConfig.allTargets))] {
+        let lora = LoRAConfig(rank: 4, targets: LoRAConfig.allTargets)
+        // Exact f32 for the full and LoRA models; the integer kernels for the frozen base are
+        // near-exact (the inference model's int16 bound).
+        for (model, tolerance) in [(try TrainableLlama(gguf: gguf), Float(1e-3)), (try TrainableLlama(gguf: gguf, lora: lora), 1e-3),
+                                   (try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: PackedRuntime(threads: 2)), 2e-3)] {
             for c in reference.cases {
                 let logits = model.logits(TrainingFixtures.batch(c.tokens), tape: Tape())
                 var worst: Float = 0
                 for (t, expected) in c.logits.enumerated() {
                     for (j, e) in expected.enumerated() { worst = max(worst, abs(logits.value[t * logits.cols + j] - e)) }
                 }
-                #expect(worst < 1e-3, "\(file): worst logit error \(worst)")
+                #expect(worst < tolerance, "\(file): worst logit error \(worst)")
             }
         }
     }

@@ -1,3 +1,4 @@
+import ColonyKernels
 import ColonyTensor
 
 /// The differentiable operations of a Llama forward pass. Each returns a new variable and,
@@ -26,21 +27,32 @@ extension Tape {
         return out
     }
 
-    /// `x · wᵀ` for a frozen weight kept in its GGUF form (quantized or not). It is
-    /// expanded to floats for each product and dropped again, so a quantized base model
-    /// stays quantized in memory (QLoRA-style).
+    /// `x · wᵀ` for a frozen weight kept in its GGUF form (quantized or not). The weight
+    /// is expanded to floats a slice of rows at a time for each product and dropped again,
+    /// so a quantized base model stays quantized in memory (QLoRA-style) and no step
+    /// allocates (and page-faults in) a whole expanded matrix.
     public func linear(_ x: Variable, frozen w: FrozenMatrix) -> Variable {
         precondition(x.cols == w.cols, "linear: x has \(x.cols) columns, \(w.tensor.name) expects \(w.cols)")
         let m = x.rows, k = x.cols, n = w.rows
         let out = Variable(zeros: m, n, requiresGrad: x.requiresGrad)
-        let weights = w.floats()
-        sgemm(transB: true, m: m, n: n, k: k, a: x.value, lda: k, b: weights, ldb: k, c: &out.value, ldc: n)
+        out.value.withUnsafeMutableBufferPointer { y in
+            if let packed = w.packed, let runtime = w.runtime {
+                runtime.matmul(x.value, rows: m, k: k, weight: w, packed: packed, into: y.baseAddress!)
+            } else {
+                w.forEachSlice { first, count, slice in
+                    sgemm(transB: true, m: m, n: count, k: k, a: x.value, lda: k, b: slice, ldb: k, c: y.baseAddress! + first, ldc: n)
+                }
+            }
+        }
         guard out.requiresGrad else { return out }
         record {
             guard !out.grad.isEmpty else { return }
             x.ensureGrad()
-            let weights = w.floats()
-            sgemm(m: m, n: k, k: n, a: out.grad, lda: n, b: weights, ldb: k, beta: 1, c: &x.grad, ldc: k)
+            out.grad.withUnsafeBufferPointer { dy in
+                w.forEachSlice { first, count, slice in
+                    sgemm(m: m, n: k, k: count, a: dy.baseAddress! + first, lda: n, b: slice, ldb: k, beta: 1, c: &x.grad, ldc: k)
+                }
+            }
         }
         return out
     }
@@ -205,14 +217,17 @@ extension Tape {
     /// With no target at all the loss is 0 and no gradient flows.
     public func crossEntropy(_ logits: Variable, targets: [Int32]) -> Variable {
         precondition(targets.count == logits.rows, "crossEntropy: \(targets.count) targets for \(logits.rows) rows")
-        var gradient = [Float](repeating: 0, count: logits.count)
-        let (sum, counted) = Kernels.crossEntropy(logits.value, targets: targets, vocabulary: logits.cols, gradient: &gradient)
+        // Forward keeps one log-sum-exp per row; backward writes softmax − onehot straight
+        // into the logits' gradient (a T×V buffer fewer than storing it here).
+        var logSumExp = [Float](repeating: 0, count: logits.rows)
+        let (sum, counted) = Kernels.crossEntropyForward(logits.value, targets: targets, vocabulary: logits.cols, logSumExp: &logSumExp)
         let out = Variable(rows: 1, cols: 1, value: [counted > 0 ? sum / Float(counted) : 0], requiresGrad: logits.requiresGrad && counted > 0)
         guard out.requiresGrad else { return out }
         record {
             guard !out.grad.isEmpty else { return }
             logits.ensureGrad()
-            Kernels.addScaled(&logits.grad, gradient, out.grad[0] / Float(counted))
+            Kernels.crossEntropyBackward(logits.value, targets: targets, vocabulary: logits.cols, logSumExp: logSumExp,
+                                         scale: out.grad[0] / Float(counted), into: &logits.grad)
         }
         return out
     }
@@ -236,13 +251,44 @@ extension Tape {
 /// A weight that is not trained, in its GGUF form: `rows` output features of `cols` inputs.
 public struct FrozenMatrix: @unchecked Sendable {
     public let tensor: Tensor
+    /// With a runtime, quantized weights are also packed for the integer kernels, and
+    /// forward products use them (backward products always use f32 BLAS).
+    let packed: PackedMatrix?
+    let runtime: PackedRuntime?
     public var rows: Int { tensor.rowCount }
     public var cols: Int { tensor.rowLength }
 
-    public init(_ tensor: Tensor) { self.tensor = tensor }
+    public init(_ tensor: Tensor, runtime: PackedRuntime? = nil) {
+        self.tensor = tensor
+        let packed = runtime == nil || tensor.rowLength % 32 != 0 ? nil : PackedMatrix(tensor)
+        self.packed = packed
+        self.runtime = packed == nil ? nil : runtime
+    }
 
     /// The matrix expanded to floats, row after row.
     public func floats() -> [Float] { tensor.dequantized() }
+
+    /// Rows expanded per slice: about 4 MiB of floats, small enough to stay in malloc's
+    /// reuse pool and in cache while a product runs over it.
+    static let sliceValues = 1 << 20
+
+    /// Calls `body(firstRow, rowCount, values)` for consecutive slices of rows expanded to floats.
+    func forEachSlice(_ body: (Int, Int, UnsafePointer<Float>) -> Void) {
+        let rowsPerSlice = max(1, Self.sliceValues / max(cols, 1))
+        var buffer = [Float](repeating: 0, count: min(rows, rowsPerSlice) * cols)
+        buffer.withUnsafeMutableBufferPointer { b in
+            var first = 0
+            while first < rows {
+                let count = min(rowsPerSlice, rows - first)
+                for r in 0..<count {
+                    ck_dequantize_row(Int32(tensor.dtype.rawValue), tensor.data + (first + r) * tensor.rowBytes,
+                                      b.baseAddress! + r * cols, Int64(cols))
+                }
+                body(first, count, b.baseAddress!)
+                first += count
+            }
+        }
+    }
 }
 
 /// cos and sin of every (row, frequency) pair for rotary embeddings.

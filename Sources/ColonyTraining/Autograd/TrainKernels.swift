@@ -194,30 +194,35 @@ enum Kernels {
         } } } } } } } } } }
     }
 
-    /// Σ over counted rows of logsumexp − logit[target]; `gradient` gets softmax − onehot
-    /// for counted rows (to be scaled by the caller), zeros elsewhere.
-    static func crossEntropy(_ logits: [Float], targets: [Int32], vocabulary v: Int, gradient: inout [Float]) -> (Float, Int) {
+    /// Σ over counted rows of logsumexp − logit[target], and each counted row's logsumexp.
+    static func crossEntropyForward(_ logits: [Float], targets: [Int32], vocabulary v: Int, logSumExp: inout [Float]) -> (Float, Int) {
         var total: Double = 0
         var counted = 0
-        logits.withUnsafeBufferPointer { logits in gradient.withUnsafeMutableBufferPointer { g in
+        logits.withUnsafeBufferPointer { logits in
             for (t, target) in targets.enumerated() where target >= 0 {
                 precondition(Int(target) < v, "crossEntropy: target \(target) outside 0..<\(v)")
-                let row = logits.baseAddress! + t * v, grow = g.baseAddress! + t * v
+                let row = logits.baseAddress! + t * v
                 var m = -Float.infinity
                 for j in 0..<v { m = max(m, row[j]) }
                 var sum: Float = 0
-                for j in 0..<v {
-                    let e = expf(row[j] - m)
-                    grow[j] = e
-                    sum += e
-                }
-                let inv = 1 / sum
-                for j in 0..<v { grow[j] *= inv }
-                grow[Int(target)] -= 1
-                total += Double(logf(sum) + m - row[Int(target)])
+                for j in 0..<v { sum += expf(row[j] - m) }
+                let lse = logf(sum) + m
+                logSumExp[t] = lse
+                total += Double(lse - row[Int(target)])
                 counted += 1
             }
-        } }
+        }
         return (Float(total), counted)
+    }
+
+    /// `gradient += scale · (softmax − onehot)` on counted rows.
+    static func crossEntropyBackward(_ logits: [Float], targets: [Int32], vocabulary v: Int, logSumExp: [Float], scale: Float, into gradient: inout [Float]) {
+        logits.withUnsafeBufferPointer { logits in gradient.withUnsafeMutableBufferPointer { g in
+            for (t, target) in targets.enumerated() where target >= 0 {
+                let row = logits.baseAddress! + t * v, grow = g.baseAddress! + t * v, lse = logSumExp[t]
+                for j in 0..<v { grow[j] += scale * expf(row[j] - lse) }
+                grow[Int(target)] -= scale
+            }
+        } }
     }
 }

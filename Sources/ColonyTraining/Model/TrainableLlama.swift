@@ -165,7 +165,9 @@ public final class TrainableLlama {
     /// The model of a GGUF file. Without `lora` every weight is expanded to f32 and trained
     /// (full fine-tune); with it the base stays frozen in its stored (quantized) form and
     /// only the adapters train. `frozen` keeps every weight frozen (evaluation only).
-    public init(gguf: GGUFFile, lora: LoRAConfig? = nil, frozen: Bool = false, seed: UInt64 = 0) throws {
+    /// `packedRuntime` makes forward products of frozen quantized weights use the integer
+    /// kernels (faster, near-exact); without it they are exact f32.
+    public init(gguf: GGUFFile, lora: LoRAConfig? = nil, frozen: Bool = false, packedRuntime: PackedRuntime? = nil, seed: UInt64 = 0) throws {
         let c = try LlamaConfig(gguf: gguf)
         try lora?.validate()
         let frozenBase = frozen || lora != nil
@@ -180,7 +182,7 @@ public final class TrainableLlama {
             return Variable(rows: 1, cols: t.elementCount, value: t.dequantized(), requiresGrad: !frozenBase)
         }
         func weight(_ t: Tensor) -> Weight {
-            frozenBase ? .frozen(FrozenMatrix(t)) : .trainable(Variable(rows: t.rowCount, cols: t.rowLength, value: t.dequantized(), requiresGrad: true))
+            frozenBase ? .frozen(FrozenMatrix(t, runtime: packedRuntime)) : .trainable(Variable(rows: t.rowCount, cols: t.rowLength, value: t.dequantized(), requiresGrad: true))
         }
         func projection(_ layer: Int, _ name: String, _ target: String) throws -> Projection {
             let full = "blk.\(layer).\(name).weight"
