@@ -18,7 +18,8 @@ struct Train: ParsableCommand {
 
             Data parallel over MPI: mpirun --allow-run-as-root -np 2 colony train --collective mpi ... \
             (each rank takes its own micro-batches; --zero 1|2|3 shards optimiser state, gradients, \
-            parameters). Rank 0 prints progress and writes files.
+            parameters). Rank 0 prints progress and writes the log and the model; under ZeRO each \
+            rank keeps its own checkpoints in DIR/checkpoints/rank-N.
             """)
 
     @Option(name: .long, help: "The GGUF model to start from (default: $COLONY_MODEL or the default model).")
