@@ -56,6 +56,22 @@ public struct AgentRun: Sendable {
     public var finish: AgentFinish
     public var steps: [AgentStep]
     public var messages: [ChatMessage]
+    /// The tools the model was offered (`final_answer` included), as it saw them.
+    public var tools: [ToolDescription] = []
+}
+
+/// A tool as described to the model: what a trajectory needs to reproduce the prompt.
+public struct ToolDescription: Sendable, Codable, Equatable {
+    public var name: String
+    public var description: String
+    /// JSON Schema text, exactly as the prompt showed it.
+    public var parameters: String
+
+    public init(_ tool: any Tool) {
+        name = tool.name
+        description = tool.description
+        parameters = tool.parametersJSON
+    }
 }
 
 /// Why a run could not be resumed.
@@ -124,7 +140,7 @@ public struct Agent: Sendable {
         var spent = done.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
         func end(_ finish: AgentFinish, _ answer: String?) async throws -> AgentRun {
             try await store?.finishRun(id: id, status: finish.rawValue, answer: answer)
-            return AgentRun(id: id, answer: answer, finish: finish, steps: steps, messages: messages)
+            return AgentRun(id: id, answer: answer, finish: finish, steps: steps, messages: messages, tools: tools.map(ToolDescription.init))
         }
         for index in done.count..<max(spec.maxSteps, done.count) {
             try Task.checkCancellation()

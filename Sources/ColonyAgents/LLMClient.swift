@@ -68,11 +68,7 @@ public struct EngineClient: LLMClient {
     }
 
     public func complete(_ request: LLMRequest) async throws -> LLMReply {
-        var messages = request.messages
-        let toolBlock = ToolPrompt.render(request.tools.map { ($0.name, $0.description, $0.parametersJSON) })
-        if let toolBlock {
-            if messages.first?.role == "system" { messages[0].content += "\n\n" + toolBlock } else { messages.insert(ChatMessage(role: "system", content: toolBlock), at: 0) }
-        }
+        let messages = ToolPrompt.apply(request.tools.map { ($0.name, $0.description, $0.parametersJSON) }, to: request.messages)
         let constraint: OutputConstraint? = request.tools.isEmpty ? nil
             : .jsonSchema(.toolCall(try request.tools.map { .init(name: $0.name, parameters: try $0.parameterSchema()) }))
         let prompt = engine.tokenizer.encode(template.render(messages))
@@ -89,7 +85,7 @@ public struct EngineClient: LLMClient {
         var reply = LLMReply(text: text, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
         if constraint != nil, let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
            let name = object["name"] as? String, let arguments = object["arguments"],
-           let data = try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys]) {
+           let data = try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys, .withoutEscapingSlashes]) {
             reply.toolCalls = [ToolCall(name: name, arguments: String(decoding: data, as: UTF8.self))]
             reply.text = ""
         } else if constraint != nil {

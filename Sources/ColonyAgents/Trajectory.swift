@@ -4,7 +4,11 @@ import Foundation
 /// A finished run as one JSON line: the experience the trainer learns from.
 ///
 /// `{"run_id", "agent", "task", "finish", "answer", "reward", "messages": [{"role", "content"}],
+///   "tools": [{"name", "description", "parameters"}],
 ///   "steps": [{"index", "tool_calls": [{"name", "arguments"}], "results", "prompt_tokens", "completion_tokens"}]}`
+///
+/// `tools` lets the trainer rebuild the system prompt the model actually saw (the tool
+/// block is added at request time, not kept in `messages`).
 public struct Trajectory: Codable, Sendable, Equatable {
     public struct Step: Codable, Sendable, Equatable {
         public var index: Int
@@ -21,6 +25,7 @@ public struct Trajectory: Codable, Sendable, Equatable {
     /// The task's verified reward when one is known (1 solved, 0 not).
     public var reward: Double?
     public var messages: [ChatMessage]
+    public var tools: [ToolDescription]
     public var steps: [Step]
 
     public init(run: AgentRun, agent: String, task: String, reward: Double?) {
@@ -31,6 +36,7 @@ public struct Trajectory: Codable, Sendable, Equatable {
         answer = run.answer
         self.reward = reward
         messages = run.messages
+        tools = run.tools
         steps = run.steps.map { Step(index: $0.index, tool_calls: $0.toolCalls, results: $0.results,
                                      prompt_tokens: $0.promptTokens, completion_tokens: $0.completionTokens) }
     }

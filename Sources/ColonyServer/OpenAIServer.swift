@@ -101,12 +101,9 @@ public struct OpenAIServer: Sendable {
         try checkModel(fields.model)
         guard let template else { throw APIError.badRequest("this model has no chat template; use /v1/completions") }
         let structured = try StructuredOutput(body: data)
-        var messages = chat.messages.map { ChatMessage(role: $0.role, content: $0.text) }
+        let messages = chat.messages.map { ChatMessage(role: $0.role, content: $0.text) }
         do { try template.validate(messages) } catch { throw APIError.badRequest(error.description, param: "messages") }
-        if let toolPrompt = structured.toolPrompt {
-            if messages.first?.role == "system" { messages[0].content += "\n\n" + toolPrompt } else { messages.insert(ChatMessage(role: "system", content: toolPrompt), at: 0) }
-        }
-        let tokens = engine.tokenizer.encode(template.render(messages))
+        let tokens = engine.tokenizer.encode(template.render(structured.withToolPrompt(messages)))
         return try await generate(tokens, fields, chat: true, extraStops: [template.endOfTurn], structured: structured)
     }
 

@@ -48,7 +48,7 @@ struct StructuredOutput {
                 do { schema = try JSONSchema(json: parameters, path: "tools[\(i)].function.parameters") } catch {
                     throw .badRequest(error.description, param: "tools")
                 }
-                let text = (try? JSONSerialization.data(withJSONObject: parameters, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                let text = (try? JSONSerialization.data(withJSONObject: parameters, options: [.sortedKeys, .withoutEscapingSlashes])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 tools.append(ToolInfo(name: name, description: function["description"] as? String ?? "", parametersJSON: text, parameters: schema))
             }
         }
@@ -88,14 +88,17 @@ struct StructuredOutput {
     }
 
     /// A system message that tells the model which tools exist and how to call them.
-    var toolPrompt: String? { ToolPrompt.render(tools.map { ($0.name, $0.description, $0.parametersJSON) }) }
+    /// `messages` with the tools described in the system prompt.
+    func withToolPrompt(_ messages: [ChatMessage]) -> [ChatMessage] {
+        ToolPrompt.apply(tools.map { ($0.name, $0.description, $0.parametersJSON) }, to: messages)
+    }
 
     /// The tool call in `text`, if it is one: `{"name": <a known tool>, "arguments": {...}}`.
     func toolCall(in text: String) -> (name: String, arguments: String)? {
         guard !tools.isEmpty, let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
               let name = object["name"] as? String, tools.contains(where: { $0.name == name }),
               let arguments = object["arguments"] as? [String: Any],
-              let data = try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys]) else { return nil }
+              let data = try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
         return (name, String(decoding: data, as: UTF8.self))
     }
 }

@@ -1,5 +1,7 @@
 @testable import ColonyAgents
 import ColonyStore
+import ColonyModels
+import Foundation
 import Testing
 
 @Suite("Multi-agent")
@@ -75,5 +77,44 @@ struct TaskSuiteTests {
         let result = try await TaskSuite.run(Self.delegate, client: client, store: try SQLiteStore(path: ":memory:"))
         #expect(result.graded.answer == "444")
         #expect(result.reward == 0)
+    }
+}
+
+@Suite("Fine-tuning data for the task suite")
+struct TrainingDataGeneratorTests {
+    @Test("scripts/make-train-data describes the real tools and prompts, so training sees what agents see")
+    func generatorMatchesTools() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-gen-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/make-train-data").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, dir.path]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        struct Line: Decodable { let messages: [ChatMessage]; let tools: [ToolDescription] }
+        let text = try String(contentsOf: dir.appendingPathComponent("train.jsonl"), encoding: .utf8)
+        let lines = try text.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        var seen: [String: ToolDescription] = [:]
+        for line in lines { for t in line.tools { seen[t.name] = t } }
+        let store = try SQLiteStore(path: ":memory:")
+        let real: [any Tool] = [CalculatorTool(), MemorySaveTool(store: store, namespace: "x"), MemorySearchTool(store: store, namespace: "x"),
+                                SendMessageTool(bus: MessageBus(), sender: "s", recipients: ["worker"]), FinalAnswerTool()]
+        #expect(seen.count == real.count)
+        for tool in real { #expect(seen[tool.name] == ToolDescription(tool), "\(tool.name)") }
+        let systems = Set(lines.map { $0.messages[0].content })
+        #expect(systems == [TaskSuite.instructions, TaskSuite.supervisorInstructions])
+        // Assistant turns are calls exactly as the agent renders them.
+        for line in lines {
+            for m in line.messages where m.role == "assistant" {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(m.content.utf8)) as? [String: Any])
+                let name = try #require(object["name"] as? String)
+                let arguments = try JSONSerialization.data(withJSONObject: object["arguments"]!, options: [.sortedKeys, .withoutEscapingSlashes])
+                #expect(m.content == Agent.render(ToolCall(name: name, arguments: String(decoding: arguments, as: UTF8.self))))
+            }
+        }
     }
 }

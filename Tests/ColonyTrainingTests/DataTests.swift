@@ -33,6 +33,22 @@ struct DataTests {
         #expect(example.tokens.map(Int.init) == whole)
     }
 
+    @Test("a trajectory's tools are described in the system prompt as the agent's model saw them")
+    func trajectoryTools() throws {
+        let line = #"{"messages": [{"role": "system", "content": "Solve it."}, {"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}], "tools": [{"name": "calculator", "description": "Add.", "parameters": "{\"type\":\"object\"}"}]}"#
+        let path = try Self.write([line, #"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "tools": [{"name": 3}]}"#])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let error = #expect(throws: TrainingError.self) { try ChatDataset(path: path, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512) }
+        #expect(error?.description.contains(":2: tools[0] must be") == true)
+        let good = try Self.write([line])
+        defer { try? FileManager.default.removeItem(atPath: good) }
+        let example = try #require(try ChatDataset(path: good, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512).examples.first)
+        let expected = ToolPrompt.apply([("calculator", "Add.", #"{"type":"object"}"#)],
+                                        to: [ChatMessage(role: "system", content: "Solve it."), ChatMessage(role: "user", content: "1+1?"), ChatMessage(role: "assistant", content: "2")])
+        #expect(expected[0].content.hasPrefix("Solve it.\n\nTools:\n- calculator: Add. parameters {\"type\":\"object\"}"))
+        #expect(example.tokens.map(Int.init) == Self.tokenizer.encode(Self.template.render(expected, addGenerationPrompt: false)))
+    }
+
     @Test("rewards filter trajectories; a file of only filtered lines is an error")
     func rewardFilter() throws {
         let good = #"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "reward": 1}"#

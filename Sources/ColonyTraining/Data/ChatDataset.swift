@@ -17,8 +17,10 @@ public struct TrainingExample: Sendable, Equatable {
 /// A JSONL file of chat conversations, tokenized through the model's chat template.
 ///
 /// Each line is an object with `"messages": [{"role", "content"}, …]`: plain chat data,
-/// or a trajectory exported by `colony agents` (its other fields are ignored, except
-/// `"reward"`, which `minReward` can filter on). The loss is taken only on assistant turns.
+/// or a trajectory exported by `colony agents`. Of a trajectory's other fields, `"tools"`
+/// (`[{"name", "description", "parameters"}]`) is described in the system prompt exactly as
+/// the agent's model saw it (`ToolPrompt`), and `"reward"` can be filtered on with
+/// `minReward`. The loss is taken only on assistant turns.
 /// Every line is checked before any training starts; the first bad one is reported with
 /// its line number.
 public struct ChatDataset: Sendable {
@@ -99,7 +101,17 @@ public struct ChatDataset: Sendable {
             guard let value = r as? Double else { throw TrainingError.invalidData("\(location): \"reward\" must be a number") }
             reward = value
         }
-        return (messages, reward)
+        var tools: [(name: String, description: String, parametersJSON: String)] = []
+        if let t = dict["tools"], !(t is NSNull) {
+            guard let list = t as? [Any] else { throw TrainingError.invalidData("\(location): \"tools\" must be an array") }
+            for (i, item) in list.enumerated() {
+                guard let tool = item as? [String: Any], let name = tool["name"] as? String, let parameters = tool["parameters"] as? String else {
+                    throw TrainingError.invalidData("\(location): tools[\(i)] must be {\"name\": string, \"description\": string, \"parameters\": JSON Schema text}")
+                }
+                tools.append((name, tool["description"] as? String ?? "", parameters))
+            }
+        }
+        return (ToolPrompt.apply(tools, to: messages), reward)
     }
 
     /// Renders the conversation and marks the tokens of assistant turns.
