@@ -244,9 +244,17 @@ struct AgentCLITests {
         let db = dir.appendingPathComponent("db.sqlite").path
         let r = try CLI.run(["agents", "run", "--spec", spec.path, "--task", "What is 20 + 22?", "--db", db, "--run-id", "mcp1"])
         #expect(r.status == 0, "\(r.stderr)")
-        let show = try CLI.run(["agents", "show", "mcp1", "--db", db])
-        // Constrained decoding only allows the spec's tools: the first step calls one of them.
-        #expect(show.stdout.contains("calc.") || show.stdout.contains("final_answer"), "\(show.stdout)")
+        // The MCP tools are described in the prompt: the same agent without the server sees a shorter one.
+        let plain = dir.appendingPathComponent("plain.yaml")
+        try "name: adder\ninstructions: Use calc.add to add numbers, then give the final answer.\nmax_steps: 2\n".write(to: plain, atomically: true, encoding: .utf8)
+        let r2 = try CLI.run(["agents", "run", "--spec", plain.path, "--task", "What is 20 + 22?", "--db", db, "--run-id", "plain1"])
+        #expect(r2.status == 0, "\(r2.stderr)")
+        func firstPrompt(_ run: String) throws -> Int? {
+            let show = try CLI.run(["agents", "show", run, "--db", db]).stdout
+            return show.components(separatedBy: "step 1 (").dropFirst().first?.split(separator: " ").first.flatMap { Int($0) }
+        }
+        let withMCP = try #require(try firstPrompt("mcp1")), without = try #require(try firstPrompt("plain1"))
+        #expect(withMCP > without + 20, "prompt tokens with the MCP server's tools \(withMCP), without \(without)")
         let broken = dir.appendingPathComponent("broken.yaml")
         try "name: b\ninstructions: x\nmcp_servers:\n  - name: gone\n    command: [colony-no-such-server]\n".write(to: broken, atomically: true, encoding: .utf8)
         let failed = try CLI.run(["agents", "run", "--spec", broken.path, "--task", "x", "--db", db])
