@@ -60,7 +60,7 @@ struct BenchTrain: ParsableCommand {
             if !json { writeErr("\(m): loading\r") }
             let runtime = precision == "int16" ? PackedRuntime(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) : nil
             let llama = try TrainableLlama(gguf: gguf, lora: m == "lora" ? LoRAConfig(rank: loraRank) : nil, packedRuntime: runtime)
-            var rng = SplitMix(seed: 1)
+            var rng = SplitMix64(seed: 1)
             let n = batch * seqLen
             let tokens = (0..<n).map { _ in Int32(rng.index(below: llama.config.vocabularySize)) }
             let batchData = TrainingBatch(tokens: tokens, positions: (0..<n).map { $0 % seqLen },

@@ -1,3 +1,5 @@
+import ColonyModels
+
 /// Where a loader is in its data: saved in checkpoints so a resumed run sees the same batches.
 public struct DataPosition: Codable, Equatable, Sendable {
     public var epoch = 0
@@ -34,7 +36,7 @@ public struct BatchLoader: Sendable {
 
     /// The order of epoch `e`: a Fisher–Yates shuffle seeded by (seed, e).
     static func order(count: Int, seed: UInt64, epoch: Int) -> [Int] {
-        var rng = SplitMix(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+        var rng = SplitMix64(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
         var order = Array(0..<count)
         for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.index(below: i + 1)) }
         return order

@@ -62,7 +62,7 @@ public final class LoRAAdapter {
     public let scale: Float
 
     /// `A` small random, `B` zero: training starts exactly at the base model.
-    init(inFeatures: Int, outFeatures: Int, config: LoRAConfig, rng: inout SplitMix) {
+    init(inFeatures: Int, outFeatures: Int, config: LoRAConfig, rng: inout SplitMix64) {
         let bound = 1 / Float(inFeatures).squareRoot()
         a = Variable(rows: config.rank, cols: inFeatures, value: (0..<config.rank * inFeatures).map { _ in rng.uniform(-bound, bound) }, requiresGrad: true)
         b = Variable(zeros: outFeatures, config.rank, requiresGrad: true)
@@ -135,7 +135,7 @@ public final class TrainableLlama {
 
     /// A model with random weights (normal-ish, σ ≈ 0.02; norms at 1), every weight trained.
     public init(config c: LlamaConfig, tiedOutput: Bool = true, seed: UInt64 = 0) {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         func dense(_ rows: Int, _ cols: Int) -> Variable {
             Variable(rows: rows, cols: cols, value: (0..<rows * cols).map { _ in rng.normal() * 0.02 }, requiresGrad: true)
         }
@@ -171,7 +171,7 @@ public final class TrainableLlama {
         let c = try LlamaConfig(gguf: gguf)
         try lora?.validate()
         let frozenBase = frozen || lora != nil
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         func tensor(_ name: String) throws -> Tensor {
             guard let t = gguf.tensor(name) else { throw TrainingError.invalidModel("the model has no tensor '\(name)'") }
             do { try t.validateComputable() } catch { throw TrainingError.invalidModel("\(error)") }
@@ -260,34 +260,4 @@ public final class TrainableLlama {
         case .frozen(let w): return t.linear(n, frozen: w)
         }
     }
-}
-
-/// A small seeded generator (SplitMix64) for initialisation and shuffling: the same seed
-/// gives the same run on every machine.
-public struct SplitMix: Sendable, Codable, Equatable {
-    public var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
-
-    public mutating func uniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * unit() }
-
-    /// Standard normal (Box–Muller).
-    public mutating func normal() -> Float {
-        let u = max(unit(), 1e-7), v = unit()
-        return (-2 * logf(u)).squareRoot() * cosf(2 * .pi * v)
-    }
-
-    /// A uniformly random index in 0..<n.
-    public mutating func index(below n: Int) -> Int { Int(next() % UInt64(n)) }
 }
