@@ -30,7 +30,7 @@ struct BenchTrain: ParsableCommand {
     var loraRank = 8
 
     @Option(name: .long, help: "Forward products of the frozen quantized base (LoRA): int16 (integer kernels, near-exact) or float32.")
-    var precision = "int16"
+    var precision = FrozenPrecision.int16
 
     @Option(name: .long, help: "Modes to run: full, lora or both.")
     var mode = "both"
@@ -45,21 +45,17 @@ struct BenchTrain: ParsableCommand {
         guard (2...4096).contains(seqLen) else { throw ValidationError("--seq-len must be between 2 and 4096, got \(seqLen)") }
         guard (1...64).contains(batch) else { throw ValidationError("--batch must be between 1 and 64, got \(batch)") }
         guard (1...100).contains(steps) else { throw ValidationError("--steps must be between 1 and 100, got \(steps)") }
-        guard ["int16", "float32"].contains(precision) else { throw ValidationError("--precision must be int16 or float32, got '\(precision)'") }
         guard ["full", "lora", "both"].contains(mode) else { throw ValidationError("--mode must be full, lora or both, got '\(mode)'") }
     }
 
     func run() throws {
         bootstrapLogging(verbose: false)
         setBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let path = model ?? ProcessInfo.processInfo.environment["COLONY_MODEL"] ?? ModelOptions.defaultModel
-        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("model file '\(path)' not found; run ./scripts/setup") }
-        let gguf = try GGUFFile(contentsOf: path)
+        let gguf = try ModelOptions.open(model)
         var results: [String: Double] = [:]
         for m in mode == "both" ? ["full", "lora"] : [mode] {
             if !json { writeErr("\(m): loading\r") }
-            let runtime = precision == "int16" ? PackedRuntime(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) : nil
-            let llama = try TrainableLlama(gguf: gguf, lora: m == "lora" ? LoRAConfig(rank: loraRank) : nil, packedRuntime: runtime)
+            let llama = try TrainableLlama(gguf: gguf, lora: m == "lora" ? LoRAConfig(rank: loraRank) : nil, packedRuntime: m == "lora" ? precision.runtime(threads: threads) : nil)
             var rng = SplitMix64(seed: 1)
             let n = batch * seqLen
             let tokens = (0..<n).map { _ in Int32(rng.index(below: llama.config.vocabularySize)) }

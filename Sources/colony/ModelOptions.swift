@@ -18,8 +18,11 @@ struct ModelOptions: ParsableArguments {
 
     static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-    var modelPath: String {
-        model ?? ProcessInfo.processInfo.environment["COLONY_MODEL"] ?? Self.defaultModel
+    var modelPath: String { Self.path(model) }
+
+    /// `given`, else $COLONY_MODEL, else the default model.
+    static func path(_ given: String?) -> String {
+        given ?? ProcessInfo.processInfo.environment["COLONY_MODEL"] ?? defaultModel
     }
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
@@ -32,11 +35,15 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Opens the GGUF file, with an actionable message when it is missing.
-    func openFile() throws -> GGUFFile {
-        let path = modelPath
+    func openFile() throws -> GGUFFile { try Self.open(model) }
+
+    /// Opens the model `given` by `option` (or the default), with an actionable message
+    /// when it is missing.
+    static func open(_ given: String?, option: String = "--model") throws -> GGUFFile {
+        let path = path(given)
         guard FileManager.default.fileExists(atPath: path) else {
-            if model == nil {
-                throw ValidationError("model file '\(path)' not found; run ./scripts/setup to fetch the default model, or pass --model PATH")
+            if given == nil {
+                throw ValidationError("model file '\(path)' not found; run ./scripts/setup to fetch the default model, or pass \(option) PATH")
             }
             throw ValidationError("model file '\(path)' not found")
         }

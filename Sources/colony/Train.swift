@@ -41,7 +41,7 @@ struct Train: ParsableCommand {
     var loraTargets = "q,k,v,o"
 
     @Option(name: .long, help: "Forward products of the frozen quantized base (LoRA): int16 (integer kernels, near-exact, faster) or float32.")
-    var precision = "int16"
+    var precision = FrozenPrecision.int16
 
     @Option(name: .long, help: "Optimiser steps.")
     var steps = 100
@@ -115,7 +115,6 @@ struct Train: ParsableCommand {
         guard TrainableLlama.exportTypes[exportType] != nil else {
             throw ValidationError("--export-type must be one of \(TrainableLlama.exportTypes.keys.sorted().joined(separator: ", ")), got '\(exportType)'")
         }
-        guard ["int16", "float32"].contains(precision) else { throw ValidationError("--precision must be int16 or float32, got '\(precision)'") }
         guard (0...3).contains(zero) else { throw ValidationError("--zero must be 0, 1, 2 or 3, got \(zero)") }
         if loraRank > 0 { try lora?.validate() }
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be ≥ 1, got \(stopAfter)") }
@@ -155,11 +154,7 @@ struct Train: ParsableCommand {
         let lead = (parallel?.collective.rank ?? 0) == 0
         func say(_ text: String) { if lead { writeErr(text) } }
 
-        let basePath = base ?? ProcessInfo.processInfo.environment["COLONY_MODEL"] ?? ModelOptions.defaultModel
-        guard FileManager.default.fileExists(atPath: basePath) else {
-            throw ValidationError("base model '\(basePath)' not found; run ./scripts/setup for the default model, or pass --base PATH")
-        }
-        let gguf = try GGUFFile(contentsOf: basePath)
+        let gguf = try ModelOptions.open(base, option: "--base")
         let tokenizer = try Tokenizer(gguf: gguf)
         let template = try ChatTemplate(gguf: gguf)
 
@@ -171,7 +166,7 @@ struct Train: ParsableCommand {
             + (trainData.skippedForReward > 0 ? ", \(trainData.skippedForReward) skipped for their reward" : "")
             + (evalData.map { "; eval: \($0.examples.count) conversations" } ?? "") + "\n")
 
-        let runtime = lora != nil && precision == "int16" ? PackedRuntime(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) : nil
+        let runtime = lora == nil ? nil : precision.runtime(threads: threads)
         let model = try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: runtime, seed: seed)
         let loader = BatchLoader(examples: trainData.examples, batchSize: batch, length: seqLen, seed: seed)
         let evalLoader = evalData.map { BatchLoader(examples: $0.examples, batchSize: batch, length: seqLen, seed: seed &+ 1) }
@@ -283,35 +278,43 @@ struct Eval: ParsableCommand {
     var batch = 4
 
     @Option(name: .long, help: "Products with quantized weights: int16 (integer kernels, near-exact, faster) or float32 (exact).")
-    var precision = "int16"
+    var precision = FrozenPrecision.int16
 
     func validate() throws {
-        guard ["int16", "float32"].contains(precision) else { throw ValidationError("--precision must be int16 or float32, got '\(precision)'") }
         guard (2...32768).contains(seqLen) else { throw ValidationError("--seq-len must be between 2 and 32768, got \(seqLen)") }
         guard (1...1024).contains(batch) else { throw ValidationError("--batch must be between 1 and 1024, got \(batch)") }
     }
 
     func run() throws {
         bootstrapLogging(verbose: false)
-        let path = model ?? ProcessInfo.processInfo.environment["COLONY_MODEL"] ?? ModelOptions.defaultModel
-        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("model file '\(path)' not found") }
-        let gguf = try GGUFFile(contentsOf: path)
+        let gguf = try ModelOptions.open(model)
         let dataset = try ChatDataset(path: data, tokenizer: try Tokenizer(gguf: gguf), template: try ChatTemplate(gguf: gguf), maxLength: seqLen)
-        let llama = try TrainableLlama(gguf: gguf, frozen: true, packedRuntime: precision == "int16" ? PackedRuntime(threads: ProcessInfo.processInfo.activeProcessorCount) : nil)
+        let llama = try TrainableLlama(gguf: gguf, frozen: true, packedRuntime: precision.runtime(threads: nil))
         var loader = BatchLoader(examples: dataset.examples, batchSize: batch, length: seqLen, seed: 0)
         var sum: Double = 0, count = 0
         // One pass: stop once every example has been packed once.
         while loader.position.epoch == 0 {
-            let b = loader.next()
-            let n = b.targetCount
-            guard n > 0 else { continue }
-            sum += Double(llama.loss(b, tape: Tape()).value[0]) * Double(n)
-            count += n
+            let part = llama.summedLoss(loader.next())
+            sum += part.sum
+            count += part.count
             writeErr("\r\(loader.position.epoch > 0 ? dataset.examples.count : loader.position.cursor)/\(dataset.examples.count) conversations")
         }
         writeErr("\n")
         guard count > 0 else { throw ValidationError("\(data) has no assistant tokens to score") }
         let loss = sum / Double(count)
         writeOut(String(format: "loss %.4f  perplexity %.3f  (%d tokens, %d conversations)\n", loss, exp(loss), count, dataset.examples.count))
+    }
+}
+
+/// How products with frozen quantized weights are computed in training and evaluation.
+enum FrozenPrecision: String, ExpressibleByArgument, CaseIterable {
+    /// The inference engine's integer kernels (14-bit activations): near-exact and faster.
+    case int16
+    /// Weights expanded to f32 for BLAS: exact.
+    case float32
+
+    /// The integer-kernel runtime, or nil for f32.
+    func runtime(threads: Int?) -> PackedRuntime? {
+        self == .int16 ? PackedRuntime(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) : nil
     }
 }

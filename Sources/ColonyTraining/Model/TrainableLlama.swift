@@ -234,6 +234,14 @@ public final class TrainableLlama {
         tape.crossEntropy(logits(batch, tape: tape), targets: batch.targets)
     }
 
+    /// The loss summed over `batch`'s targets, and their count, without gradients:
+    /// evaluation adds these up across batches (and ranks) into a token-weighted mean.
+    public func summedLoss(_ batch: TrainingBatch) -> (sum: Double, count: Int) {
+        let n = batch.targetCount
+        guard n > 0 else { return (0, 0) }
+        return (Double(loss(batch, tape: Tape()).value[0]) * Double(n), n)
+    }
+
     /// Logits of every row of `batch`.
     public func logits(_ batch: TrainingBatch, tape t: Tape) -> Variable {
         let c = config

@@ -128,10 +128,10 @@ public final class Trainer {
         var sum: Double = 0, count = 0
         for i in 0..<config.evalBatches {
             let batch = eval.next()
-            let n = batch.targetCount
-            guard i % ranks == rank, n > 0 else { continue }
-            sum += Double(model.loss(batch, tape: Tape()).value[0]) * Double(n)
-            count += n
+            guard i % ranks == rank else { continue }
+            let part = model.summedLoss(batch)
+            sum += part.sum
+            count += part.count
         }
         releaseParametersIfSharded()
         var totals = [Float(sum), Float(count)]
@@ -146,10 +146,7 @@ public final class Trainer {
     private func applyGradients(scale: Float, lr: Float) throws -> Float {
         guard let parallel, parallel.collective.size > 1 || parallel.zeroStage > 0 else {
             for p in parameters where !p.grad.isEmpty { Kernels.scale(&p.grad, scale) }
-            let norm = clipGradients(parameters, maxNorm: config.clipNorm)
-            optimizer.step(parameters, lr: lr)
-            for p in parameters { p.zeroGrad() }
-            return norm
+            return stepAllParameters(lr: lr)
         }
         let c = parallel.collective
         var flat = [Float](repeating: 0, count: layout.shardCount * c.size)
@@ -169,10 +166,7 @@ public final class Trainer {
             Kernels.scale(&flat, scale)
             if parallel.zeroStage == 0 {
                 layout.scatterGradients(flat, into: parameters)
-                let norm = clipGradients(parameters, maxNorm: config.clipNorm)
-                optimizer.step(parameters, lr: lr)
-                for p in parameters { p.zeroGrad() }
-                return norm
+                return stepAllParameters(lr: lr)
             }
             shard!.grad = Array(flat[c.rank * layout.shardCount..<(c.rank + 1) * layout.shardCount])
         } else {
@@ -199,6 +193,15 @@ public final class Trainer {
     /// Makes the model's parameters whole on this rank (ZeRO-3 keeps only a shard between
     /// steps), e.g. before export. A collective call under ZeRO-3: every rank must make it.
     public func gatherParameters() throws { try gatherParametersIfSharded() }
+
+    /// Clips the (final) gradients, updates every parameter and clears the gradients;
+    /// returns the norm before clipping. Unsharded training, one rank or many.
+    private func stepAllParameters(lr: Float) -> Float {
+        let norm = clipGradients(parameters, maxNorm: config.clipNorm)
+        optimizer.step(parameters, lr: lr)
+        for p in parameters { p.zeroGrad() }
+        return norm
+    }
 
     /// ZeRO-3: all-gathers the full parameters for a forward/backward pass.
     private func gatherParametersIfSharded() throws {
