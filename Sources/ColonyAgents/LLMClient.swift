@@ -56,13 +56,13 @@ public protocol LLMClient: Sendable {
     func complete(_ request: LLMRequest) async throws -> LLMReply
 }
 
-/// The in-process engine as an `LLMClient`: no HTTP hop. With tools, decoding is
+/// An in-process backend (the engine, or a router) as an `LLMClient`: no HTTP hop. With tools, decoding is
 /// constrained to one well-formed call, so even a small model's calls always parse.
 public struct EngineClient: LLMClient {
-    public let engine: Engine
+    public let engine: any InferenceBackend
     public let template: ChatTemplate
 
-    public init(engine: Engine, template: ChatTemplate) {
+    public init(engine: any InferenceBackend, template: ChatTemplate) {
         self.engine = engine
         self.template = template
     }
@@ -72,7 +72,7 @@ public struct EngineClient: LLMClient {
         let constraint: OutputConstraint? = request.tools.isEmpty ? nil
             : .jsonSchema(.toolCall(try request.tools.map { .init(name: $0.name, parameters: try $0.parameterSchema()) }))
         let prompt = engine.tokenizer.encode(template.render(messages))
-        let stream = try engine.submit(EngineRequest(promptTokens: prompt, sampling: request.sampling, maxTokens: request.maxTokens,
+        let stream = try await engine.submit(EngineRequest(promptTokens: prompt, sampling: request.sampling, maxTokens: request.maxTokens,
                                                      stopStrings: [template.endOfTurn], constraint: constraint))
         var text = ""
         var usage = Usage(promptTokens: prompt.count, completionTokens: 0, cachedPromptTokens: 0)

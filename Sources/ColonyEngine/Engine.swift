@@ -14,7 +14,7 @@ import Logging
 ///     if case .token(_, let text) = event { print(text, terminator: "") }
 /// }
 /// ```
-public final class Engine: Sendable {
+public final class Engine: InferenceBackend {
     public let configuration: EngineConfiguration
     public let tokenizer: Tokenizer
     public let modelConfig: LlamaConfig
@@ -75,6 +75,12 @@ public final class Engine: Sendable {
     /// A snapshot of queue depth, KV use, counters and latency histograms.
     public var stats: EngineStats { inbox.locked { $0.stats } }
 
+    /// Ready until `shutdown` is called.
+    public var health: BackendHealth { inbox.locked { $0.stopping ? .unavailable("the engine is shutting down") : .ready } }
+
+    /// The model's context or the KV pool, whichever holds fewer tokens.
+    public var maxContextTokens: Int { min(modelConfig.contextLength, configuration.kvBlocks * configuration.blockSize) }
+
     /// Stops taking requests, then finishes the ones in flight (or cancels them) and stops
     /// the engine thread.
     public func shutdown(cancelInFlight: Bool = false) async {
@@ -97,9 +103,12 @@ public final class Engine: Sendable {
         if let bad = r.promptTokens.first(where: { $0 < 0 || $0 >= modelConfig.vocabularySize }) {
             throw .invalidRequest("token id \(bad) is outside the vocabulary 0..<\(modelConfig.vocabularySize)")
         }
-        let limit = min(modelConfig.contextLength, configuration.kvBlocks * configuration.blockSize)
+        let limit = maxContextTokens
         guard r.promptTokens.count < limit else { throw .promptTooLong(tokens: r.promptTokens.count, limit: limit) }
         guard r.maxTokens > 0 else { throw .invalidRequest("max_tokens must be > 0, got \(r.maxTokens)") }
+        guard (0...r.maxTokens).contains(r.minTokens) else {
+            throw .invalidRequest("min_tokens must be between 0 and max_tokens (\(r.maxTokens)), got \(r.minTokens)")
+        }
         do { try r.sampling.validate() } catch { throw .invalidRequest(error.description) }
     }
 

@@ -153,6 +153,10 @@ final class EngineCore {
 
     private func sample(_ s: SequenceState, _ logits: [Float]) {
         let now = Date()
+        let stops = s.request.stopTokens.isEmpty ? defaultStops : s.request.stopTokens
+        var logits = logits
+        if s.generated < s.request.minTokens { for t in stops where t < logits.count { logits[t] = -.infinity } }
+        if s.request.ignoreEOS { for t in defaultStops where t < logits.count { logits[t] = -.infinity } }
         let token: Int
         if var recognizer = s.recognizer {
             token = s.sampler.sample(constrained(logits, recognizer), history: s.tokens)
@@ -167,7 +171,6 @@ final class EngineCore {
             stats.interTokenLatency.observe(now.timeIntervalSince(last))
         }
         s.lastTokenAt = now
-        let stops = s.request.stopTokens.isEmpty ? defaultStops : s.request.stopTokens
         if s.recognizer == nil, stops.contains(token) { finish(s, .stop); return }
 
         s.tokens.append(token)

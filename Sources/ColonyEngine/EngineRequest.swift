@@ -18,10 +18,17 @@ public struct EngineRequest: Sendable {
     public var arrival: Date
     /// Limits what the model may emit (JSON), or nil for free text.
     public var constraint: OutputConstraint?
+    /// Stop tokens cannot be sampled before this many tokens are generated (OpenAI-style
+    /// `min_tokens`, as vLLM and benchmark clients send it).
+    public var minTokens: Int
+    /// The model's end tokens are never sampled, so generation runs to `maxTokens` (or a
+    /// stop string): what benchmark clients ask for to get fixed output lengths.
+    public var ignoreEOS: Bool
 
     public init(id: String = UUID().uuidString, promptTokens: [Int], sampling: SamplingParameters = .greedy,
                 maxTokens: Int = 128, stopTokens: Set<Int> = [], stopStrings: [String] = [],
-                priority: Int = 0, arrival: Date = Date(), constraint: OutputConstraint? = nil) {
+                priority: Int = 0, arrival: Date = Date(), constraint: OutputConstraint? = nil,
+                minTokens: Int = 0, ignoreEOS: Bool = false) {
         self.id = id
         self.promptTokens = promptTokens
         self.sampling = sampling
@@ -31,6 +38,8 @@ public struct EngineRequest: Sendable {
         self.priority = priority
         self.arrival = arrival
         self.constraint = constraint
+        self.minTokens = minTokens
+        self.ignoreEOS = ignoreEOS
     }
 }
 

@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// The OpenAI-compatible HTTP API over an `Engine`: chat and text completions (streamed
+/// The OpenAI-compatible HTTP API over any `InferenceBackend` (the in-process `Engine`, or a router): chat and text completions (streamed
 /// as server-sent events or not), the model list, health and Prometheus metrics.
 ///
 /// ```swift
@@ -12,7 +12,7 @@ import Logging
 /// try await server.run(host: "127.0.0.1", port: 8080)
 /// ```
 public struct OpenAIServer: Sendable {
-    public let engine: Engine
+    public let engine: any InferenceBackend
     public let modelName: String
     public let template: ChatTemplate?
     public let apiKey: String?
@@ -22,7 +22,7 @@ public struct OpenAIServer: Sendable {
     private let created = Int(Date().timeIntervalSince1970)
     private let logger = Logger(label: "colony.server")
 
-    public init(engine: Engine, modelName: String, template: ChatTemplate?, apiKey: String? = nil) {
+    public init(engine: any InferenceBackend, modelName: String, template: ChatTemplate?, apiKey: String? = nil) {
         self.engine = engine
         self.modelName = modelName
         self.template = template
@@ -33,10 +33,16 @@ public struct OpenAIServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: APIKeyMiddleware(key: apiKey, metrics: metrics))
-        router.get("/health") { _, _ in ["status": "ok"] }
+        router.get("/health") { _, _ in
+            switch await engine.health {
+            case .ready: return try json(["status": "ok"])
+            case .degraded(let why): return try json(["status": "degraded", "detail": why])
+            case .unavailable(let why): throw APIError(status: .serviceUnavailable, message: why, type: "server_error")
+            }
+        }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(string: metrics.render(engine.stats))))
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats))))
         }
         router.get("/v1/models") { _, _ in
             try json(ModelListBody(data: [.init(id: modelName, created: created)]))
@@ -53,7 +59,7 @@ public struct OpenAIServer: Sendable {
                               onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
                               logger: logger)
         try await app.runService()
-        await engine.shutdown()
+        await engine.shutdown(cancelInFlight: false)
     }
 
     // MARK: - Handlers
@@ -124,13 +130,13 @@ public struct OpenAIServer: Sendable {
                           structured: StructuredOutput? = nil) async throws -> Response {
         let maxTokens = try fields.checkedMaxTokens()
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
-        let limit = min(engine.modelConfig.contextLength, engine.configuration.kvBlocks * engine.configuration.blockSize)
+        let limit = engine.maxContextTokens
         let request = EngineRequest(id: id, promptTokens: tokens, sampling: try fields.sampling(),
                                     maxTokens: maxTokens ?? max(1, limit - tokens.count),
                                     stopStrings: (fields.stop?.values ?? []) + extraStops,
                                     priority: fields.priority ?? 0, constraint: try structured?.constraint ?? fields.constraint())
         let stream: AsyncThrowingStream<EngineEvent, Error>
-        do { stream = try engine.submit(request) } catch { throw APIError(error) }
+        do { stream = try await engine.submit(request) } catch { throw APIError(error) }
 
         let tools = structured.flatMap { $0.tools.isEmpty ? nil : $0 }
         if fields.stream == true {
