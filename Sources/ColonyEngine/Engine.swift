@@ -18,6 +18,9 @@ public final class Engine: InferenceBackend {
     public let configuration: EngineConfiguration
     public let tokenizer: Tokenizer
     public let modelConfig: LlamaConfig
+    /// Changes to the prefix cache, in order, when `configuration.publishesKVEvents` is on
+    /// (else it stays empty); it ends when the engine stops. One consumer at a time.
+    public let kvEvents: AsyncStream<KVEvent>
     private let inbox: Inbox
     private let finished = DispatchSemaphore(value: 0)
 
@@ -27,12 +30,17 @@ public final class Engine: InferenceBackend {
         self.configuration = configuration
         self.tokenizer = tokenizer
         modelConfig = model.config
-        let core = CoreBox(EngineCore(model: model, tokenizer: tokenizer, configuration: configuration))
+        let runner = LlamaRunner(model: model, blockCount: configuration.kvBlocks, blockSize: configuration.blockSize)
+        let core = CoreBox(EngineCore(runner: runner, tokenizer: tokenizer, configuration: configuration))
+        core.core.scheduler.pool.recordsEvents = configuration.publishesKVEvents
+        let (events, eventSink) = AsyncStream<KVEvent>.makeStream(bufferingPolicy: .bufferingNewest(1 << 16))
+        kvEvents = events
         let inbox = Inbox()
         self.inbox = inbox
         let done = finished
         let thread = Thread {
-            Self.run(core: core.core, inbox: inbox)
+            Self.run(core: core.core, inbox: inbox, events: eventSink)
+            eventSink.finish()
             done.signal()
         }
         thread.name = "colony-engine"
@@ -114,22 +122,25 @@ public final class Engine: InferenceBackend {
 
     // MARK: - Engine thread
 
-    private static func run(core: EngineCore, inbox: Inbox) {
-        var nextSlot = 0
+    private static func run(core: EngineCore, inbox: Inbox, events: AsyncStream<KVEvent>.Continuation) {
         while true {
             let (submitted, cancelled, stopping, cancelAll) = inbox.takeWork(idle: core.isIdle)
             for (request, continuation) in submitted {
                 do {
-                    core.enqueue(try SequenceState(request: request, slot: nextSlot, tokenizer: core.tokenizer, continuation: continuation))
-                    nextSlot += 1
+                    try core.add(request) { event in
+                        continuation.yield(event)
+                        if case .finished = event { continuation.finish() }
+                    }
                 } catch {
                     continuation.finish(throwing: error) // sampling was validated; kept for safety
                 }
             }
-            for id in cancelled { core.cancel(id: id) }
+            for id in cancelled { core.cancel(id) }
             if cancelAll { core.cancelAll() }
             core.step()
-            inbox.publish(core.stats, queued: core.waiting.count, inFlight: Set((core.waiting + core.running).map(\.request.id)))
+            let scheduler = core.scheduler
+            for event in scheduler.pool.drainEvents() { events.yield(event) }
+            inbox.publish(core.stats, queued: scheduler.waitingCount, inFlight: Set(scheduler.waitingIDs + scheduler.runningIDs))
             if stopping && core.isIdle { return }
         }
     }

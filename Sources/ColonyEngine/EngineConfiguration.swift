@@ -10,6 +10,12 @@ public struct EngineConfiguration: Sendable {
     /// Requests waiting for admission at most; beyond it `submit` throws `queueFull`.
     public var maxQueue = 256
     public var policy: any SchedulingPolicy = FirstComeFirstServed()
+    /// Salts every prefix hash of this engine (a model version or adapter name), so its
+    /// cached blocks never match another model's requests.
+    public var prefixCacheSalt: String?
+    /// Publish the block pool's `KVEvent`s on `Engine.kvEvents` (for a router that tracks
+    /// which prefixes this engine caches). Off, none are kept.
+    public var publishesKVEvents = false
 
     public init() {}
 

@@ -24,11 +24,14 @@ public struct EngineRequest: Sendable {
     /// The model's end tokens are never sampled, so generation runs to `maxTokens` (or a
     /// stop string): what benchmark clients ask for to get fixed output lengths.
     public var ignoreEOS: Bool
+    /// Separates this request's prefix-cache entries from requests with another salt (as
+    /// vLLM's `cache_salt`): cached blocks are shared only between equal salts.
+    public var cacheSalt: String?
 
     public init(id: String = UUID().uuidString, promptTokens: [Int], sampling: SamplingParameters = .greedy,
                 maxTokens: Int = 128, stopTokens: Set<Int> = [], stopStrings: [String] = [],
                 priority: Int = 0, arrival: Date = Date(), constraint: OutputConstraint? = nil,
-                minTokens: Int = 0, ignoreEOS: Bool = false) {
+                minTokens: Int = 0, ignoreEOS: Bool = false, cacheSalt: String? = nil) {
         self.id = id
         self.promptTokens = promptTokens
         self.sampling = sampling
@@ -40,6 +43,7 @@ public struct EngineRequest: Sendable {
         self.constraint = constraint
         self.minTokens = minTokens
         self.ignoreEOS = ignoreEOS
+        self.cacheSalt = cacheSalt
     }
 }
 

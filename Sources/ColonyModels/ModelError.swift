@@ -16,7 +16,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidBatch(String)
     case tokenOutOfRange(Int, vocabularySize: Int)
     case contextFull(sequence: Int, needed: Int, capacity: Int)
-    case outOfKVBlocks(needed: Int, free: Int)
+    case blockTableTooShort(sequence: Int, positions: Int, blocks: Int, blockSize: Int)
     case invalidSampling(String)
 
     public var description: String {
@@ -41,8 +41,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .tokenOutOfRange(let t, let n): "token id \(t) is outside the vocabulary 0..<\(n)"
         case .contextFull(let seq, let needed, let capacity):
             "sequence \(seq) needs \(needed) positions but the context holds \(capacity)"
-        case .outOfKVBlocks(let needed, let free):
-            "the KV cache needs \(needed) more blocks but only \(free) are free"
+        case .blockTableTooShort(let sequence, let positions, let blocks, let blockSize):
+            "sequence \(sequence) writes \(positions) positions but its block table holds \(blocks) blocks of \(blockSize)"
         case .invalidSampling(let why): "invalid sampling parameters: \(why)"
         }
     }

@@ -52,19 +52,22 @@ struct BenchModel: ParsableCommand {
         // A fixed spread of ordinary token ids: the same prompt every run and every build.
         let prompt = (0..<promptTokens).map { 100 + ($0 * 7919) % (c.vocabularySize - 100) }
 
+        let warmCache = KVCache(config: c, positions: 16)
+        var warmTable = warmCache.wholeTable()
         _ = try model.forward((0..<16).map { BatchToken(token: prompt[$0 % prompt.count], position: $0) },
-                              cache: KVCache(config: c, positions: 16)) // warm-up: page in the weights
+                              cache: warmCache, table: &warmTable) // warm-up: page in the weights
         var prefill: [Double] = [], decode: [Double] = []
         for r in 1...runs {
             if !json { writeErr("run \(r)/\(runs)\r") }
             let cache = KVCache(config: c, positions: promptTokens + genTokens)
+            var table = cache.wholeTable()
             let batch = prompt.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: $0 == prompt.count - 1) }
             let t0 = DispatchTime.now().uptimeNanoseconds
-            var logits = try model.forward(batch, cache: cache)[0]
+            var logits = try model.forward(batch, cache: cache, table: &table)[0]
             let t1 = DispatchTime.now().uptimeNanoseconds
             for g in 0..<genTokens {
                 let next = Sampler.argmax(logits)
-                logits = try model.forward([BatchToken(token: next, position: promptTokens + g, wantsLogits: true)], cache: cache)[0]
+                logits = try model.forward([BatchToken(token: next, position: promptTokens + g, wantsLogits: true)], cache: cache, table: &table)[0]
             }
             let t2 = DispatchTime.now().uptimeNanoseconds
             prefill.append(Double(promptTokens) / (Double(t1 - t0) / 1e9))

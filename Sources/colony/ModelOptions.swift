@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColonyEngine
 import ColonyModels
 import Foundation
 

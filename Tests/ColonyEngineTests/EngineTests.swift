@@ -219,23 +219,3 @@ struct EngineTests {
         #expect(throws: EngineError.shuttingDown) { try engine.submit(Tiny.request("t", [5])) }
     }
 }
-
-@Suite("Scheduling policies")
-struct PolicyTests {
-    @Test("priority runs higher priority first, FCFS by arrival")
-    func ordering() throws {
-        let (model, tokenizer) = try Tiny.load()
-        var c = EngineConfiguration()
-        c.policy = PriorityFirst()
-        let core = EngineCore(model: model, tokenizer: tokenizer, configuration: c)
-        let (_, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
-        let t0 = Date()
-        for (i, p) in [0, 5, 1, 5].enumerated() {
-            var r = Tiny.request("r\(i)", [5], priority: p)
-            r.arrival = t0 + Double(i)
-            core.enqueue(try SequenceState(request: r, slot: i, tokenizer: tokenizer, continuation: continuation))
-        }
-        #expect(core.waiting.map(\.request.id) == ["r1", "r3", "r2", "r0"])
-        #expect(FirstComeFirstServed().precedes(Tiny.request("a", [1]), Tiny.request("b", [1])))
-    }
-}

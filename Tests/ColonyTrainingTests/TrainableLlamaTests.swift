@@ -93,7 +93,9 @@ struct ExportTests {
             let llama = try LlamaModel(gguf: file)
             llama.precision = .float32
             let cache = KVCache(config: llama.config, positions: 16)
-            let logits = try llama.forward(tokens.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: true) }, cache: cache)
+            var table = cache.wholeTable()
+            let logits = try llama.forward(tokens.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: true) },
+                                           cache: cache, table: &table)
             var worst: Float = 0
             for (t, row) in logits.enumerated() {
                 for (j, x) in row.enumerated() { worst = max(worst, abs(x - trained.value[t * trained.cols + j])) }

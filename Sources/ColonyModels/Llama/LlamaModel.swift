@@ -6,7 +6,8 @@ import Foundation
 /// on the CPU over memory-mapped GGUF weights.
 ///
 /// `forward` takes a flat batch of tokens from any number of sequences, writes their keys
-/// and values into a paged `KVCache` and returns logits for the tokens that ask for them.
+/// and values into a paged `KVCache` at the blocks their `BlockTable`s name, and returns
+/// logits for the tokens that ask for them. It allocates no blocks: its caller does.
 /// Not thread-safe: one runner drives a model at a time (it owns scratch buffers and a
 /// thread pool).
 ///
@@ -14,7 +15,8 @@ import Foundation
 /// let file = try GGUFFile(contentsOf: path)
 /// let model = try LlamaModel(gguf: file, threads: 2)
 /// let cache = KVCache(config: model.config, positions: 512)
-/// let logits = try model.forward([BatchToken(token: 1, position: 0, wantsLogits: true)], cache: cache)
+/// var table = cache.wholeTable()
+/// let logits = try model.forward([BatchToken(token: 1, position: 0, wantsLogits: true)], cache: cache, table: &table)
 /// ```
 public final class LlamaModel {
     public let config: LlamaConfig
@@ -47,11 +49,13 @@ public final class LlamaModel {
     /// Runs the batch and returns one logits vector per token with `wantsLogits`, in order.
     ///
     /// Positions of a sequence must be consecutive within the batch and start no later than
-    /// the number of positions it has cached; blocks are reserved as needed.
-    /// - Throws: `ModelError.invalidBatch`, `.tokenOutOfRange`, `.outOfKVBlocks`.
-    public func forward(_ batch: [BatchToken], cache: KVCache) throws(ModelError) -> [[Float]] {
+    /// its table's `length`; its table must hold blocks for every position written. On
+    /// success each table's `length` covers the positions written.
+    /// - Throws: `ModelError.invalidBatch`, `.tokenOutOfRange`, `.contextFull`,
+    ///   `.blockTableTooShort`; nothing is written then.
+    public func forward(_ batch: [BatchToken], cache: KVCache, tables: inout [Int: BlockTable]) throws(ModelError) -> [[Float]] {
         guard !batch.isEmpty else { return [] }
-        try reserve(batch, in: cache)
+        try validate(batch, cache: cache, tables: tables)
         if batch.count > scratch.capacity { scratch = LlamaScratch(config: config, capacity: max(batch.count, 2 * scratch.capacity)) }
         let s = scratch
         let c = config
@@ -72,16 +76,17 @@ public final class LlamaModel {
 
         // Block tables of the batch's sequences, flattened so the kernels get stable pointers.
         var tableOffset: [Int: Int] = [:]
-        var tables: [Int32] = []
+        var flat: [Int32] = []
         for b in batch where tableOffset[b.sequence] == nil {
-            tableOffset[b.sequence] = tables.count
-            tables.append(contentsOf: cache.blockTable(of: b.sequence))
+            tableOffset[b.sequence] = flat.count
+            flat.append(contentsOf: tables[b.sequence]!.blocks)
         }
-        let slots = batch.map { cache.slot(sequence: $0.sequence, position: $0.position) }
+        let blockSize = cache.blockSize
+        let slots = batch.map { b in Int(flat[tableOffset[b.sequence]! + b.position / blockSize]) * blockSize + b.position % blockSize }
         let scale = 1 / Float(c.headDimension).squareRoot()
         let half = c.ropeDimensions / 2
 
-        tables.withUnsafeBufferPointer { tablePointer in
+        flat.withUnsafeBufferPointer { tablePointer in
             // The same for every layer: only the cache arrays change.
             let queries = batch.enumerated().map { i, b in
                 ck_attn_token(q: s.query.pointer + i * qDim, out: s.attention.pointer + i * qDim,
@@ -124,7 +129,7 @@ public final class LlamaModel {
                 ck_add(s.x.pointer, s.projection.pointer, Int64(t * dim))
             }
         }
-        for b in batch { cache.markWritten(sequence: b.sequence, through: b.position + 1) }
+        for b in batch { tables[b.sequence]!.length = max(tables[b.sequence]!.length, b.position + 1) }
 
         // Final norm and output projection, only for the tokens that want logits.
         let wanted = batch.indices.filter { batch[$0].wantsLogits }
@@ -152,13 +157,21 @@ public final class LlamaModel {
         }
     }
 
-    /// Validates the batch and reserves the cache positions it writes.
-    private func reserve(_ batch: [BatchToken], in cache: KVCache) throws(ModelError) {
+    /// Runs a batch of one sequence (any `sequence` number) over its table.
+    public func forward(_ batch: [BatchToken], cache: KVCache, table: inout BlockTable) throws(ModelError) -> [[Float]] {
+        guard let sequence = batch.first?.sequence else { return [] }
+        guard batch.allSatisfy({ $0.sequence == sequence }) else { throw .invalidBatch("forward(table:) takes tokens of one sequence") }
+        var tables = [sequence: table]
+        defer { table = tables[sequence]! }
+        return try forward(batch, cache: cache, tables: &tables)
+    }
+
+    /// Checks the batch against the model and the tables before anything is written.
+    private func validate(_ batch: [BatchToken], cache: KVCache, tables: [Int: BlockTable]) throws(ModelError) {
         guard cache.layerCount == config.blockCount, cache.kvDimension == config.kvDimension else {
             throw .invalidBatch("the KV cache was made for another model geometry")
         }
         var next: [Int: Int] = [:] // sequence → position its next batch token must have
-        var order: [Int] = []
         for b in batch {
             guard b.token >= 0 && b.token < config.vocabularySize else { throw .tokenOutOfRange(b.token, vocabularySize: config.vocabularySize) }
             guard b.position >= 0 else { throw .invalidBatch("negative position \(b.position)") }
@@ -167,20 +180,22 @@ public final class LlamaModel {
                     throw .invalidBatch("sequence \(b.sequence) jumps from position \(expected - 1) to \(b.position); positions must be consecutive")
                 }
             } else {
-                guard b.position <= cache.length(of: b.sequence) else {
-                    throw .invalidBatch("sequence \(b.sequence) starts at position \(b.position) but has only \(cache.length(of: b.sequence)) cached")
+                guard let table = tables[b.sequence] else { throw .invalidBatch("sequence \(b.sequence) has no block table") }
+                guard b.position <= table.length else {
+                    throw .invalidBatch("sequence \(b.sequence) starts at position \(b.position) but has only \(table.length) cached")
                 }
-                order.append(b.sequence)
             }
             next[b.sequence] = b.position + 1
         }
-        var needed = 0
-        for seq in order {
-            let end = next[seq]!
-            guard end <= config.contextLength else { throw .contextFull(sequence: seq, needed: end, capacity: config.contextLength) }
-            needed += max(0, (end + cache.blockSize - 1) / cache.blockSize - cache.blockTable(of: seq).count)
+        for (sequence, end) in next {
+            guard end <= config.contextLength else { throw .contextFull(sequence: sequence, needed: end, capacity: config.contextLength) }
+            let blocks = tables[sequence]!.blocks
+            guard end <= blocks.count * cache.blockSize else {
+                throw .blockTableTooShort(sequence: sequence, positions: end, blocks: blocks.count, blockSize: cache.blockSize)
+            }
+            if let bad = blocks.first(where: { $0 < 0 || Int($0) >= cache.blockCount }) {
+                throw .invalidBatch("sequence \(sequence) names block \(bad); the cache has \(cache.blockCount)")
+            }
         }
-        guard needed <= cache.freeBlockCount else { throw .outOfKVBlocks(needed: needed, free: cache.freeBlockCount) }
-        for seq in order { try cache.reserve(sequence: seq, positions: next[seq]!) }
     }
 }
