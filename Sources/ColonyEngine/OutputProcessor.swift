@@ -132,4 +132,9 @@ public final class OutputProcessor {
 public struct SampleOutcome: Sendable, Equatable {
     public var token: Int?
     public var finish: FinishReason?
+
+    public init(token: Int?, finish: FinishReason?) {
+        self.token = token
+        self.finish = finish
+    }
 }

@@ -219,3 +219,41 @@ struct EngineTests {
         #expect(throws: EngineError.shuttingDown) { try engine.submit(Tiny.request("t", [5])) }
     }
 }
+
+@Suite("Engine request options")
+struct EngineOptionTests {
+    @Test("min_tokens keeps stop tokens out until that many tokens are generated")
+    func minTokens() async throws {
+        let engine = try Tiny.engine()
+        // Greedy from [65] is 28, 107, …: with 107 as a stop token it ends after one token.
+        var r = EngineRequest(id: "a", promptTokens: [65], maxTokens: 12, stopTokens: [107])
+        let plain = try await Outcome.collect(try engine.submit(r))
+        #expect(plain.tokens == [28] && plain.reason == .stop)
+        r.id = "b"
+        r.minTokens = 4
+        let held = try await Outcome.collect(try engine.submit(r))
+        #expect(held.tokens.count >= 4)
+        #expect(!held.tokens.prefix(4).contains(107))
+        #expect(held.usage?.completionTokens == held.tokens.count)
+        r.id = "c"
+        r.minTokens = 13
+        #expect(throws: EngineError.invalidRequest("min_tokens must be between 0 and max_tokens (12), got 13")) { try engine.submit(r) }
+        await engine.shutdown()
+    }
+
+    @Test("with KV events on, the engine announces the prefix blocks it caches")
+    func kvEvents() async throws {
+        let engine = try Tiny.engine { $0.publishesKVEvents = true }
+        let prompt = Tiny.prompt(7, 40)
+        _ = try await Outcome.collect(try engine.submit(Tiny.request("a", prompt, max: 4)))
+        let hashes = PrefixHash.blocks(of: prompt, blockSize: 16)
+        var events: [KVEvent] = []
+        for await event in engine.kvEvents {
+            events.append(event)
+            if events.count == 2 { break }
+        }
+        #expect(events == [.stored(hashes: [hashes[0]], parent: nil, blockSize: 16),
+                           .stored(hashes: [hashes[1]], parent: hashes[0], blockSize: 16)])
+        await engine.shutdown()
+    }
+}
