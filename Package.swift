@@ -41,17 +41,20 @@ let package = Package(
         .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
         .target(
             name: "ColonyCollectives",
-            dependencies: ["CMPI", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ColonyTensor", "CMPI", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftNumericFlags
         ),
         .target(
             name: "ColonyTraining",
-            dependencies: ["ColonyModels", "ColonyKernels", "ColonyCollectives", "CBLAS", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ColonyModels", "ColonyTensor", "ColonyKernels", "ColonyCollectives", "CBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftNumericFlags
         ),
         .target(
             name: "ColonyModels",
-            dependencies: ["ColonyTensor", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ColonyTensor", "ColonyKernels", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftNumericFlags
         ),
         .target(
@@ -64,7 +67,7 @@ let package = Package(
         .target(
             name: "ColonyAgents",
             dependencies: [
-                "ColonyEngine", "ColonyStore", "ColonyHTTP", "Yams",
+                "ColonyEngine", "ColonyModels", "ColonyStore", "ColonyHTTP", "Yams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -72,11 +75,16 @@ let package = Package(
         ),
         .target(
             name: "ColonyServer",
-            dependencies: ["ColonyEngine", "ColonyHTTP", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "ColonyEngine", "ColonyModels", "ColonyHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "colony",
             dependencies: [
+                "ColonyTensor",
                 "ColonyModels",
                 "ColonyEngine",
                 "ColonyServer",
@@ -91,15 +99,15 @@ let package = Package(
         ),
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
         .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore"]),
-        .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine"]),
-        .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyHTTP"]),
-        .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents"]),
-        .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore"]),
+        .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
+        .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
+        .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
+        .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
-        .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyCollectives"]),
+        .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
         .testTarget(
             name: "ColonyModelsTests",
-            dependencies: ["ColonyModels"],
+            dependencies: ["ColonyModels", "ColonyTensor"],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -20,7 +20,7 @@ public struct AgentSpec: Sendable {
     public var contextTokens = 1536
     /// Long-term memory: the `recall` most relevant memories of this namespace are put
     /// into the prompt at the start of a run (0 turns it off).
-    public var memory: (store: any Store, namespace: String)?
+    public var memory: (store: any MemoryStore, namespace: String)?
     public var recall = 0
 
     public init(name: String, instructions: String, tools: [any Tool] = []) {
@@ -74,11 +74,6 @@ public struct ToolDescription: Sendable, Codable, Equatable {
     }
 }
 
-/// Why a run could not be resumed.
-public struct AgentError: Error, Equatable, CustomStringConvertible {
-    public let description: String
-}
-
 /// Runs the agent loop: perceive (the conversation so far and tool results) → reason (one
 /// model call that must call a tool, `final_answer` included) → act (the calls, in
 /// parallel, each with a timeout) → record the step, until an answer, `maxSteps` or the
@@ -95,7 +90,9 @@ public struct Agent: Sendable {
 
     /// Runs `task` from the start. With a store, the run, each step's tool calls (before
     /// they run) and each completed step are written durably, so `resume` can continue it.
-    public func run(task: String, id: String = UUID().uuidString, store: (any Store)? = nil, specText: String? = nil) async throws -> AgentRun {
+    public func run(
+        task: String, id: String = UUID().uuidString, store: (any RunStore)? = nil, specText: String? = nil
+    ) async throws -> AgentRun {
         try await store?.createRun(RunRecord(id: id, agent: spec.name, task: task, spec: specText))
         return try await loop(id: id, task: task, done: [], store: store)
     }
@@ -103,9 +100,9 @@ public struct Agent: Sendable {
     /// Continues a stored run after a crash: completed steps are replayed into the
     /// conversation, not repeated; tool calls whose outcome is unknown are run again only
     /// when their tool is idempotent, otherwise reported to the model as unknown.
-    public func resume(id: String, store: any Store) async throws -> AgentRun {
-        guard let record = try await store.run(id: id) else { throw AgentError(description: "there is no run '\(id)'") }
-        guard record.status == "running" else { throw AgentError(description: "run '\(id)' already ended (\(record.status))") }
+    public func resume(id: String, store: any RunStore) async throws -> AgentRun {
+        guard let record = try await store.run(id: id) else { throw AgentError.noRun(id: id) }
+        guard record.status == "running" else { throw AgentError.runEnded(id: id, status: record.status) }
         var done = try await store.steps(runID: id).map(Self.decode)
         let pending = try await store.pendingCalls(runID: id).filter { $0.step == done.count }
         if !pending.isEmpty {
@@ -126,7 +123,7 @@ public struct Agent: Sendable {
         return try await loop(id: id, task: record.task, done: done, store: store)
     }
 
-    private func loop(id: String, task: String, done: [AgentStep], store: (any Store)?) async throws -> AgentRun {
+    private func loop(id: String, task: String, done: [AgentStep], store: (any RunStore)?) async throws -> AgentRun {
         let finalAnswer = FinalAnswerTool()
         let tools: [any Tool] = spec.tools + [finalAnswer]
         var system = spec.instructions

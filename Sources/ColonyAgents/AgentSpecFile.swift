@@ -56,16 +56,16 @@ public struct AgentSpecFile: Decodable, Sendable {
         do {
             spec = try YAMLDecoder().decode(AgentSpecFile.self, from: yaml)
         } catch let error as DecodingError {
-            throw AgentError(description: "invalid agent spec: " + Self.describe(error))
+            throw AgentError.invalidSpec(reason: Self.describe(error))
         } catch {
-            throw AgentError(description: "invalid agent spec: \(error)")
+            throw AgentError.invalidSpec(reason: "\(error)")
         }
         try spec.validate()
         return spec
     }
 
     func validate() throws {
-        func fail(_ field: String, _ why: String) -> AgentError { AgentError(description: "invalid agent spec: field '\(field)' \(why)") }
+        func fail(_ field: String, _ why: String) -> AgentError { .invalidSpecField(field: field, problem: why) }
         if name.trimmingCharacters(in: .whitespaces).isEmpty { throw fail("name", "must not be empty") }
         if let bad = tools?.first(where: { !Self.knownTools.contains($0) }) {
             throw fail("tools", "lists unknown tool '\(bad)'; known: \(Self.knownTools.joined(separator: ", "))")
@@ -90,7 +90,7 @@ public struct AgentSpecFile: Decodable, Sendable {
 
     /// The runnable spec, with tools bound to the store (memory) and a workspace folder,
     /// plus `extraTools` (those of the spec's MCP servers, once launched).
-    public func agentSpec(store: any Store, workspace: URL, extraTools: [any Tool] = []) throws -> AgentSpec {
+    public func agentSpec(store: any MemoryStore, workspace: URL, extraTools: [any Tool] = []) throws -> AgentSpec {
         var tools: [any Tool] = []
         for t in self.tools ?? [] {
             switch t {

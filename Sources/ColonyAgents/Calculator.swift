@@ -24,7 +24,7 @@ public struct CalculatorTool: Tool {
         let value = try parser.sum()
         parser.skipSpaces()
         guard parser.index == parser.bytes.count else { throw parser.error("unexpected '\(parser.current)'") }
-        guard value.isFinite else { throw ToolError("the result is not a finite number (division by zero?)") }
+        guard value.isFinite else { throw ToolError.notFinite }
         return value
     }
 
@@ -42,7 +42,7 @@ public struct CalculatorTool: Tool {
 
         var current: String { index < bytes.count ? String(UnicodeScalar(bytes[index])) : "end" }
 
-        func error(_ what: String) -> ToolError { ToolError("calculator: \(what) at position \(index + 1)") }
+        func error(_ what: String) -> ToolError { .syntax(problem: what, position: index + 1) }
 
         mutating func skipSpaces() { while index < bytes.count, bytes[index] == 0x20 { index += 1 } }
 
@@ -102,7 +102,7 @@ public struct CalculatorTool: Tool {
                 case "sqrt": return sqrt(v)
                 case "abs": return abs(v)
                 case "round": return v.rounded()
-                default: throw ToolError("calculator: unknown function '\(name)'; known: sqrt, abs, round")
+                default: throw ToolError.unknownFunction(name)
                 }
             }
             while index < bytes.count, (bytes[index] >= 0x30 && bytes[index] <= 0x39) || bytes[index] == 0x2E { index += 1 }

@@ -21,8 +21,29 @@ public struct MCPServerConfig: Sendable, Equatable {
 }
 
 /// A failure to start or talk to an MCP server, with what to do about it.
-public struct MCPServerError: Error, CustomStringConvertible {
-    public let description: String
+public enum MCPServerError: Error, Equatable, CustomStringConvertible {
+    /// The server's `command` names no program.
+    case emptyCommand(server: String)
+    /// The program could not be started; `reason` is the system's error.
+    case cannotStart(server: String, program: String, reason: String)
+    /// The server gave no answer within `seconds` (the handshake's `reason` when it stayed silent).
+    case noAnswer(seconds: Double)
+    /// The MCP handshake failed; `exitStatus` is set when the program had already exited.
+    case handshakeFailed(server: String, command: [String], exitStatus: Int32?, reason: String)
+
+    public var description: String {
+        switch self {
+        case .emptyCommand(let server):
+            "MCP server '\(server)': command is empty; give the program and its arguments"
+        case .cannotStart(let server, let program, let reason):
+            "MCP server '\(server)': cannot start '\(program)': \(reason)"
+        case .noAnswer(let seconds):
+            "no answer within \(seconds) s"
+        case .handshakeFailed(let server, let command, let exitStatus, let reason):
+            "MCP server '\(server)' (\(command.joined(separator: " "))) did not complete the handshake"
+                + (exitStatus.map { " (it exited with status \($0))" } ?? "") + ": \(reason)"
+        }
+    }
 }
 
 /// A running MCP server child process and the client session to it.
@@ -47,7 +68,7 @@ public actor MCPServer {
     /// Starts the server and completes the MCP handshake within `timeout` seconds.
     public static func launch(_ config: MCPServerConfig, timeout: Double = 10) async throws -> MCPServer {
         guard let program = config.command.first, !program.isEmpty else {
-            throw MCPServerError(description: "MCP server '\(config.name)': command is empty; give the program and its arguments")
+            throw MCPServerError.emptyCommand(server: config.name)
         }
         // A server that exits while we write to it must be an error, not a SIGPIPE that
         // kills the whole agent process.
@@ -62,7 +83,7 @@ public actor MCPServer {
         do {
             try process.run()
         } catch {
-            throw MCPServerError(description: "MCP server '\(config.name)': cannot start '\(program)': \(error)")
+            throw MCPServerError.cannotStart(server: config.name, program: program, reason: "\(error)")
         }
         let transport = StdioTransport(
             input: FileDescriptor(rawValue: stdout.fileHandleForReading.fileDescriptor),
@@ -77,11 +98,11 @@ public actor MCPServer {
             } catch {
                 return .failure(error)
             }
-        } ?? .failure(MCPServerError(description: "no answer within \(timeout) s"))
+        } ?? .failure(MCPServerError.noAnswer(seconds: timeout))
         if case .failure(let error) = handshake {
             await server.shutdown()
-            let status = process.isRunning ? "" : " (it exited with status \(process.terminationStatus))"
-            throw MCPServerError(description: "MCP server '\(config.name)' (\(config.command.joined(separator: " "))) did not complete the handshake\(status): \(error)")
+            let exitStatus = process.isRunning ? nil : process.terminationStatus
+            throw MCPServerError.handshakeFailed(server: config.name, command: config.command, exitStatus: exitStatus, reason: "\(error)")
         }
         return server
     }
@@ -100,12 +121,12 @@ public actor MCPServer {
 
     /// Calls `name` with JSON object `arguments`; the text contents of the result, joined.
     func call(_ name: String, arguments: String) async throws -> String {
-        if exited { throw ToolError("MCP server '\(config.name)' has exited; its tools are unavailable") }
+        if exited { throw ToolError.serverExited(server: config.name) }
         let object: [String: MCP.Value]
         do {
             object = try JSONDecoder().decode([String: MCP.Value].self, from: Data(arguments.utf8))
         } catch {
-            throw ToolError("\(config.name).\(name): arguments must be a JSON object, got \(arguments)")
+            throw ToolError.notAnObject(tool: "\(config.name).\(name)", arguments: arguments)
         }
         let result = try await client.callTool(name: name, arguments: object)
         let text = result.content.map { content -> String in
@@ -114,7 +135,7 @@ public actor MCPServer {
             default: return "[non-text content]"
             }
         }.joined(separator: "\n")
-        if result.isError == true { throw ToolError("\(config.name).\(name) failed: \(text)") }
+        if result.isError == true { throw ToolError.failed(tool: "\(config.name).\(name)", message: text) }
         return text
     }
 

@@ -2,7 +2,7 @@ import ColonyStore
 
 /// Saves a fact to the agent's long-term memory.
 public struct MemorySaveTool: Tool {
-    public let store: any Store
+    public let store: any MemoryStore
     public let namespace: String
     public let name = "memory.save"
     public let description = "Remember a fact for later."
@@ -10,7 +10,7 @@ public struct MemorySaveTool: Tool {
     /// Saving twice stores the fact twice: a retry after a crash is reported, not repeated.
     public let isIdempotent = false
 
-    public init(store: any Store, namespace: String) {
+    public init(store: any MemoryStore, namespace: String) {
         self.store = store
         self.namespace = namespace
     }
@@ -18,7 +18,7 @@ public struct MemorySaveTool: Tool {
     public func call(arguments: String) async throws -> String {
         struct Arguments: Decodable { let text: String }
         let text = try decodeArguments(Arguments.self, arguments, tool: name).text
-        guard !text.isEmpty else { throw ToolError("memory.save: the text is empty") }
+        guard !text.isEmpty else { throw ToolError.emptyMemory }
         let id = try await store.saveMemory(namespace: namespace, text: text)
         return "saved as memory \(id)"
     }
@@ -26,7 +26,7 @@ public struct MemorySaveTool: Tool {
 
 /// Finds facts in the agent's long-term memory (full-text, BM25-ranked).
 public struct MemorySearchTool: Tool {
-    public let store: any Store
+    public let store: any MemoryStore
     public let namespace: String
     public let limit: Int
     public let name = "memory.search"
@@ -34,7 +34,7 @@ public struct MemorySearchTool: Tool {
     public let parametersJSON = #"{"type":"object","properties":{"query":{"type":"string"}}}"#
     public let isIdempotent = true
 
-    public init(store: any Store, namespace: String, limit: Int = 5) {
+    public init(store: any MemoryStore, namespace: String, limit: Int = 5) {
         self.store = store
         self.namespace = namespace
         self.limit = limit

@@ -32,7 +32,7 @@ public actor MessageBus {
     /// Leaves a message in `to`'s mailbox.
     @discardableResult
     public func send(from: String, to: String, content: String, correlationID: String? = nil) throws -> Message {
-        guard mailboxes[to] != nil else { throw ToolError("send_message: there is no agent '\(to)'; agents: \(members.joined(separator: ", "))") }
+        guard mailboxes[to] != nil else { throw ToolError.noAgent(to, agents: members) }
         let m = Message(id: UUID().uuidString, from: from, to: to, content: content, correlationID: correlationID)
         mailboxes[to, default: []].append(m)
         return m
@@ -41,7 +41,7 @@ public actor MessageBus {
     /// Sends a request and waits for the reply of `to`'s handler (the request and the
     /// reply both stay in the mailboxes, linked by the request's id).
     public func request(from: String, to: String, content: String) async throws -> Message {
-        guard let handler = handlers[to] else { throw ToolError("send_message: agent '\(to)' does not take requests; agents: \(handlers.keys.sorted().joined(separator: ", "))") }
+        guard let handler = handlers[to] else { throw ToolError.takesNoRequests(to, agents: handlers.keys.sorted()) }
         let question = try send(from: from, to: to, content: content)
         let answer = await handler(question) // the actor is free to route other messages meanwhile
         return try send(from: to, to: from, content: answer, correlationID: question.id)

@@ -57,7 +57,9 @@ public enum TaskSuite {
     ///
     /// A delegation task's reward is 1 only when the answer is right *and* the supervisor
     /// got it through `send_message`, so a lucky guess does not count.
-    public static func run(_ task: SuiteTask, client: any LLMClient, store: any Store, maxSteps: Int = 4, maxTokensPerStep: Int = 96) async throws -> SuiteResult {
+    public static func run(
+        _ task: SuiteTask, client: any LLMClient, store: any RunStore & MemoryStore, maxSteps: Int = 4, maxTokensPerStep: Int = 96
+    ) async throws -> SuiteResult {
         let namespace = "eval-\(task.name)-\(UUID().uuidString.prefix(8))"
         func spec(_ name: String, _ instructions: String, _ tools: [any Tool]) -> AgentSpec {
             var spec = AgentSpec(name: name, instructions: instructions, tools: tools)

@@ -23,18 +23,12 @@ extension Tool {
     }
 }
 
-/// A tool failed in a way the model should hear about (bad arguments, a refused path).
-public struct ToolError: Error, Equatable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Decodes a tool's JSON arguments into `T`, with an error that names the problem.
 func decodeArguments<T: Decodable>(_ type: T.Type, _ json: String, tool: String) throws -> T {
     do {
         return try JSONDecoder().decode(T.self, from: Data(json.utf8))
     } catch {
-        throw ToolError("\(tool): invalid arguments \(json): expected \(T.self)")
+        throw ToolError.invalidArguments(tool: tool, arguments: json, expected: "\(T.self)")
     }
 }
 

@@ -52,7 +52,7 @@ public struct Trajectory: Codable, Sendable, Equatable {
     public func append(to path: String) throws {
         let line = Data((try jsonLine() + "\n").utf8)
         if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw AgentError(description: "cannot open '\(path)' for writing") }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw AgentError.cannotWrite(path: path) }
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: line)

@@ -12,12 +12,12 @@ public struct Workspace: Sendable {
 
     /// The file a relative path names inside the workspace, or a `ToolError`.
     public func resolve(_ path: String) throws -> URL {
-        guard !path.isEmpty else { throw ToolError("workspace: the path is empty") }
-        guard !path.hasPrefix("/") && !path.hasPrefix("~") else { throw ToolError("workspace: '\(path)' is absolute; use a path relative to the workspace") }
-        guard !path.split(separator: "/").contains("..") else { throw ToolError("workspace: '\(path)' contains '..'; paths must stay inside the workspace") }
+        guard !path.isEmpty else { throw ToolError.emptyPath }
+        guard !path.hasPrefix("/") && !path.hasPrefix("~") else { throw ToolError.absolutePath(path) }
+        guard !path.split(separator: "/").contains("..") else { throw ToolError.parentComponent(path) }
         let url = root.appendingPathComponent(path).standardizedFileURL.resolvingSymlinksInPath()
         guard url.path == root.path || url.path.hasPrefix(root.path + "/") else {
-            throw ToolError("workspace: '\(path)' leads outside the workspace")
+            throw ToolError.outsideWorkspace(path)
         }
         return url
     }
@@ -35,7 +35,7 @@ public struct ReadFileTool: Tool {
     public func call(arguments: String) async throws -> String {
         struct Arguments: Decodable { let path: String }
         let url = try workspace.resolve(try decodeArguments(Arguments.self, arguments, tool: name).path)
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw ToolError("workspace.read: no file '\(url.lastPathComponent)'") }
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw ToolError.noFile(url.lastPathComponent) }
         return String(decoding: data.prefix(64 * 1024), as: UTF8.self)
     }
 }

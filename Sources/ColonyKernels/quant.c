@@ -26,54 +26,6 @@ int64_t ck_block_bytes(int type) {
 
 int ck_type_supported(int type) { return ck_block_bytes(type) != 0; }
 
-// MARK: - Scalar conversions (portable; IEEE half with subnormals, round to nearest even)
-
-float ck_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (man == 0) { bits = sign; }
-        else { // subnormal: value = man * 2^-24
-            float f = (float)man * 5.9604644775390625e-8f;
-            return (h & 0x8000) ? -f : f;
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else {
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    }
-    float f; memcpy(&f, &bits, 4); return f;
-}
-
-uint16_t ck_f32_to_f16(float f) {
-    uint32_t x; memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000;
-    uint32_t absx = x & 0x7fffffffu;
-    if (absx >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (absx > 0x7f800000u ? 0x200 : 0));
-    if (absx >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); // rounds to >= 65520: inf
-    if (absx < 0x38800000u) { // below the smallest normal half: subnormal or zero
-        float a; memcpy(&a, &absx, 4);
-        uint32_t m = (uint32_t)lrintf(a * 16777216.0f); // units of 2^-24, nearest even
-        return (uint16_t)(sign | m);
-    }
-    uint32_t mant = absx & 0x7fffff, exp = (absx >> 23) - 112;
-    uint32_t h = (exp << 10) | (mant >> 13);
-    uint32_t rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
-    return (uint16_t)(sign | h);
-}
-
-float ck_bf16_to_f32(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16; float f; memcpy(&f, &bits, 4); return f;
-}
-
-uint16_t ck_f32_to_bf16(float f) {
-    uint32_t x; memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); // quiet NaN
-    x += 0x7fff + ((x >> 16) & 1);
-    return (uint16_t)(x >> 16);
-}
-
 // MARK: - Dequantise
 
 void ck_dequantize_row(int type, const void *src, float *dst, int64_t n) {

@@ -1,40 +1,25 @@
 import Foundation
 import GRDB
 
-/// The embedded `Store`: one SQLite file (WAL mode) through GRDB, with an FTS5 index over
+/// The embedded `RunStore` and `MemoryStore`: one SQLite file (WAL mode) through GRDB, with an FTS5 index over
 /// memories for BM25-ranked search. Several processes may open the same file.
-public final class SQLiteStore: Store {
+public final class SQLiteStore: RunStore, MemoryStore {
     private let db: DatabaseQueue
 
     /// Opens (and migrates) the database at `path`; ":memory:" for a private in-memory one.
+    ///
+    /// Safe to call from many processes at once on the same file, fresh or not: the
+    /// schema is applied under an exclusive lock (see `SQLiteSchema`).
     public init(path: String) throws {
         // Other processes (`colony agents show` during a run) read the same file: WAL lets
         // them read while a step is written, and a busy timeout makes writers wait, not fail.
         var config = Configuration()
         config.busyMode = .timeout(10)
         db = path == ":memory:" ? try DatabaseQueue(configuration: config) : try DatabaseQueue(path: path, configuration: config)
+        // Not `config.journalMode = .wal`: that also lowers `synchronous` to NORMAL, and a
+        // write must survive a power cut once the call returns.
         if path != ":memory:" { try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") } }
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE runs (id TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL,
-                                   status TEXT NOT NULL, answer TEXT, spec TEXT, created REAL NOT NULL);
-                CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
-                                    calls TEXT NOT NULL, results TEXT NOT NULL,
-                                    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-                                    PRIMARY KEY (run_id, idx));
-                CREATE TABLE pending_calls (run_id TEXT NOT NULL REFERENCES runs(id), step INTEGER NOT NULL,
-                                            position INTEGER NOT NULL, name TEXT NOT NULL, arguments TEXT NOT NULL,
-                                            PRIMARY KEY (run_id, step, position));
-                CREATE TABLE memories (id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL,
-                                       text TEXT NOT NULL, created REAL NOT NULL);
-                CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='id');
-                CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
-                    INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
-                END;
-                """)
-        }
-        try migrator.migrate(db)
+        try db.writeWithoutTransaction(SQLiteSchema.migrate)
     }
 
     public func createRun(_ run: RunRecord) async throws {

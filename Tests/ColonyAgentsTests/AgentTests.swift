@@ -91,12 +91,31 @@ struct ToolTests {
     }
 
     @Test("calculator errors name the problem", arguments: [
-        ("1 +", "calculator: expected a number at position 4"), ("(1", "calculator: expected ')' at position 3"),
-        ("1 / 0", "the result is not a finite number (division by zero?)"), ("foo(1)", "calculator: unknown function 'foo'; known: sqrt, abs, round"),
-        ("2 3", "calculator: unexpected '3' at position 3"),
+        ("1 +", ToolError.syntax(problem: "expected a number", position: 4)), ("(1", .syntax(problem: "expected ')'", position: 3)),
+        ("1 / 0", .notFinite), ("foo(1)", .unknownFunction("foo")), ("2 3", .syntax(problem: "unexpected '3'", position: 3)),
     ])
-    func calculatorErrors(expression: String, message: String) {
-        #expect(throws: ToolError(message)) { try CalculatorTool.evaluate(expression) }
+    func calculatorErrors(expression: String, error: ToolError) {
+        #expect(throws: error) { try CalculatorTool.evaluate(expression) }
+    }
+
+    @Test("calculator error messages keep their text")
+    func calculatorErrorText() {
+        #expect(ToolError.syntax(problem: "expected a number", position: 4).description == "calculator: expected a number at position 4")
+        #expect(ToolError.syntax(problem: "expected ')'", position: 3).description == "calculator: expected ')' at position 3")
+        #expect(ToolError.notFinite.description == "the result is not a finite number (division by zero?)")
+        #expect(ToolError.unknownFunction("foo").description == "calculator: unknown function 'foo'; known: sqrt, abs, round")
+        #expect(ToolError.syntax(problem: "unexpected '3'", position: 3).description == "calculator: unexpected '3' at position 3")
+    }
+
+    @Test("bad tool arguments name the tool, the text and the expected shape")
+    func invalidArguments() async {
+        let error = ToolError.invalidArguments(tool: "calculator", arguments: "[1]", expected: "Arguments")
+        await #expect(throws: error) { try await CalculatorTool().call(arguments: "[1]") }
+        #expect(error.description == "calculator: invalid arguments [1]: expected Arguments")
+        await #expect(throws: ToolError.emptyMemory) {
+            try await MemorySaveTool(store: try SQLiteStore(path: ":memory:"), namespace: "n").call(arguments: #"{"text":""}"#)
+        }
+        #expect(ToolError.emptyMemory.description == "memory.save: the text is empty")
     }
 
     @Test("the workspace keeps files inside its folder")
@@ -107,13 +126,26 @@ struct ToolTests {
         #expect(try await WriteFileTool(workspace: ws).call(arguments: #"{"path":"notes/a.txt","content":"hello"}"#) == "wrote 5 bytes to notes/a.txt")
         #expect(try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"notes/a.txt"}"#) == "hello")
         #expect(try await ListFilesTool(workspace: ws).call(arguments: "{}") == "notes\nnotes/a.txt")
-        for bad in ["../x", "/etc/passwd", "a/../../x", "~/x", ""] {
-            await #expect(throws: ToolError.self) { try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"\#(bad)"}"#) }
+        let refusals: [(String, ToolError)] = [
+            ("../x", .parentComponent("../x")), ("/etc/passwd", .absolutePath("/etc/passwd")), ("a/../../x", .parentComponent("a/../../x")),
+            ("~/x", .absolutePath("~/x")), ("", .emptyPath),
+        ]
+        for (bad, error) in refusals {
+            await #expect(throws: error) { try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"\#(bad)"}"#) }
         }
+        #expect(ToolError.absolutePath("/etc/passwd").description
+                == "workspace: '/etc/passwd' is absolute; use a path relative to the workspace")
+        #expect(ToolError.parentComponent("../x").description == "workspace: '../x' contains '..'; paths must stay inside the workspace")
+        #expect(ToolError.emptyPath.description == "workspace: the path is empty")
+        await #expect(throws: ToolError.noFile("missing.txt")) {
+            try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"missing.txt"}"#)
+        }
+        #expect(ToolError.noFile("missing.txt").description == "workspace.read: no file 'missing.txt'")
         try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("out").path, withDestinationPath: "/etc")
-        await #expect(throws: ToolError("workspace: 'out/passwd' leads outside the workspace")) {
+        await #expect(throws: ToolError.outsideWorkspace("out/passwd")) {
             try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"out/passwd"}"#)
         }
+        #expect(ToolError.outsideWorkspace("out/passwd").description == "workspace: 'out/passwd' leads outside the workspace")
     }
 }
 

@@ -32,9 +32,14 @@ struct DurableRunTests {
         #expect(try await store.run(id: "run-1") == RunRecord(id: "run-1", agent: "m", task: "2+2?", status: "answered", answer: "4"))
         #expect(try await store.steps(runID: "run-1").count == 2)
         #expect(try await store.pendingCalls(runID: "run-1").isEmpty)
-        await #expect(throws: AgentError(description: "run 'run-1' already ended (answered)")) {
+        await #expect(throws: AgentError.runEnded(id: "run-1", status: "answered")) {
             try await Agent(spec: AgentSpec(name: "m", instructions: ""), client: client).resume(id: "run-1", store: store)
         }
+        #expect(AgentError.runEnded(id: "run-1", status: "answered").description == "run 'run-1' already ended (answered)")
+        await #expect(throws: AgentError.noRun(id: "ghost")) {
+            try await Agent(spec: AgentSpec(name: "m", instructions: ""), client: client).resume(id: "ghost", store: store)
+        }
+        #expect(AgentError.noRun(id: "ghost").description == "there is no run 'ghost'")
     }
 
     @Test("resume after a crash: completed steps are not repeated, unknown outcomes retried only if idempotent")
@@ -76,5 +81,31 @@ struct DurableRunTests {
         #expect(back.reward == 1 && back.answer == "42" && back.steps.count == 2)
         #expect(back.messages.map(\.role) == ["system", "user", "assistant", "tool", "assistant"])
         #expect(back.steps[0].results == ["42"])
+        let unwritable = "/nonexistent-\(UUID().uuidString)/t.jsonl"
+        #expect(throws: AgentError.cannotWrite(path: unwritable)) {
+            try Trajectory(run: run, agent: "m", task: "6*7?", reward: 1).append(to: unwritable)
+        }
+        #expect(AgentError.cannotWrite(path: "/x/t.jsonl").description == "cannot open '/x/t.jsonl' for writing")
+    }
+
+    @Test("spec errors name the field and what it must be", arguments: [
+        ("name: a\ninstructions: x\nmax_steps: 0\n",
+         AgentError.invalidSpecField(field: "max_steps", problem: "must be between 1 and 100, got 0")),
+        ("name: ' '\ninstructions: x\n", .invalidSpecField(field: "name", problem: "must not be empty")),
+        ("name: a\ninstructions: x\ntools: [shell]\n",
+         .invalidSpecField(field: "tools",
+                           problem: "lists unknown tool 'shell'; known: calculator, memory.save, memory.search, workspace")),
+        ("instructions: x\n", .invalidSpec(reason: "missing field 'name'")),
+    ])
+    func specErrors(yaml: String, expected: AgentError) {
+        #expect(throws: expected) { try AgentSpecFile.parse(yaml) }
+    }
+
+    @Test("error messages keep their text")
+    func errorText() {
+        #expect(AgentError.invalidSpecField(field: "max_steps", problem: "must be between 1 and 100, got 0").description
+                == "invalid agent spec: field 'max_steps' must be between 1 and 100, got 0")
+        #expect(AgentError.invalidSpec(reason: "missing field 'name'").description == "invalid agent spec: missing field 'name'")
+        #expect(AgentError.endpointStatus(503, body: "busy").description == "the endpoint answered HTTP 503: busy")
     }
 }

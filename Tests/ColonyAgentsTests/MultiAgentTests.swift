@@ -39,7 +39,8 @@ struct MultiAgentTests {
         #expect(sent.map(\.to) == ["b", "c"])
         #expect(await bus.drain("b").map(\.content) == ["hello"])
         #expect(await bus.drain("a").isEmpty)
-        await #expect(throws: ToolError("send_message: there is no agent 'z'; agents: a, b, c")) { try await bus.send(from: "a", to: "z", content: "x") }
+        await #expect(throws: ToolError.noAgent("z", agents: ["a", "b", "c"])) { try await bus.send(from: "a", to: "z", content: "x") }
+        #expect(ToolError.noAgent("z", agents: ["a", "b", "c"]).description == "send_message: there is no agent 'z'; agents: a, b, c")
         await #expect(throws: ToolError.self) { try await bus.request(from: "a", to: "b", content: "x") }
     }
 }

@@ -35,10 +35,8 @@ int ck_type_supported(int type);
 
 // MARK: - Conversions
 
-float ck_f16_to_f32(uint16_t h);
-uint16_t ck_f32_to_f16(float f);
-float ck_bf16_to_f32(uint16_t h);
-uint16_t ck_f32_to_bf16(float f);
+// ck_f32_to_f16, ck_f16_to_f32, ck_f32_to_bf16, ck_bf16_to_f32: inline, to vectorise.
+#include "ck_half.h"
 
 /// Expands `n` elements of a row of `type` into floats.
 void ck_dequantize_row(int type, const void *src, float *dst, int64_t n);

@@ -53,28 +53,37 @@ public struct PendingCall: Sendable, Equatable, Codable {
     }
 }
 
-/// A long-term memory found by full-text search, best first.
-public struct MemoryHit: Sendable, Equatable {
-    public var id: Int64
-    public var text: String
-    /// BM25 score (lower is better, as SQLite reports it).
-    public var score: Double
-}
-
-/// Where runs, steps and memories live. Two backends are planned: SQLite (embedded, this
-/// package's `SQLiteStore`) and PostgreSQL (multi-node).
+/// Where agent runs live: the run, its completed steps and the tool calls of the step in
+/// flight. Backends: SQLite (embedded, `SQLiteStore`); PostgreSQL (multi-node) is planned.
 ///
-/// Contract for conformers: every write is durable when the call returns (a `kill -9`
-/// right after loses nothing), and `completeStep` removes that step's pending calls in
-/// the same transaction, so a step is either pending or complete, never both.
-public protocol Store: Sendable {
+/// Contract for conformers (`StoreConformanceTests` checks every point on every backend):
+/// - Every write is durable when the call returns: a `kill -9` right after loses nothing,
+///   and a store opened later on the same database reads it back unchanged.
+/// - Opening a store on one database from many processes at once is safe; so are
+///   concurrent calls on one instance and on different instances.
+/// - `createRun` stores the record as given and throws when a run with that id exists.
+/// - `run(id:)` returns exactly what was stored (after any `finishRun`), `nil` for an
+///   unknown id.
+/// - `recordPendingCalls` replaces a call recorded before at the same step and position;
+///   `pendingCalls` lists a run's calls ordered by step, then position.
+/// - `completeStep` stores the step and removes that step's pending calls in one
+///   transaction, so a step is either pending or complete, never both; completing a step
+///   index twice throws and changes nothing.
+/// - `steps` lists a run's completed steps ordered by index.
+/// - Nothing of one run is visible through another run's id.
+public protocol RunStore: Sendable {
+    /// Stores a new run; throws if `run.id` is taken.
     func createRun(_ run: RunRecord) async throws
+    /// Sets the final status and answer of a run.
     func finishRun(id: String, status: String, answer: String?) async throws
+    /// The run with this id, or `nil`.
     func run(id: String) async throws -> RunRecord?
+    /// Writes tool calls before they run (replacing any at the same step and position).
     func recordPendingCalls(runID: String, _ calls: [PendingCall]) async throws
+    /// The run's calls whose step has not completed, by step and position.
     func pendingCalls(runID: String) async throws -> [PendingCall]
+    /// Stores a completed step and drops its pending calls, atomically.
     func completeStep(runID: String, _ step: StepRecord) async throws
+    /// The run's completed steps by index.
     func steps(runID: String) async throws -> [StepRecord]
-    func saveMemory(namespace: String, text: String) async throws -> Int64
-    func searchMemory(namespace: String, query: String, limit: Int) async throws -> [MemoryHit]
 }

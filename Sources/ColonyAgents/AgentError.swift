@@ -1,0 +1,35 @@
+/// Why an agent could not be set up, resumed or recorded. Each case keeps what was wrong;
+/// `description` is the message users see.
+public enum AgentError: Error, Equatable, CustomStringConvertible {
+    /// `resume` was asked for a run the store does not hold.
+    case noRun(id: String)
+    /// `resume` was asked for a run that is no longer "running".
+    case runEnded(id: String, status: String)
+    /// The spec text is not valid YAML or lacks a field; `reason` says which.
+    case invalidSpec(reason: String)
+    /// A spec field holds a value it must not; `problem` says what it must be.
+    case invalidSpecField(field: String, problem: String)
+    /// A trajectory file could not be opened for appending.
+    case cannotWrite(path: String)
+    /// An OpenAI-compatible endpoint answered with an HTTP error.
+    case endpointStatus(Int, body: String)
+    /// A message without a case of its own (only `OpenAIClient` still builds one, until it
+    /// throws `endpointStatus`).
+    case other(String)
+
+    /// Wraps a message that has no case of its own yet.
+    @available(*, deprecated, message: "throw a specific case, e.g. AgentError.endpointStatus(_:body:)")
+    public init(description: String) { self = .other(description) }
+
+    public var description: String {
+        switch self {
+        case .noRun(let id): "there is no run '\(id)'"
+        case .runEnded(let id, let status): "run '\(id)' already ended (\(status))"
+        case .invalidSpec(let reason): "invalid agent spec: \(reason)"
+        case .invalidSpecField(let field, let problem): "invalid agent spec: field '\(field)' \(problem)"
+        case .cannotWrite(let path): "cannot open '\(path)' for writing"
+        case .endpointStatus(let status, let body): "the endpoint answered HTTP \(status): \(body)"
+        case .other(let message): message
+        }
+    }
+}
