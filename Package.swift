@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "ColonyStore", targets: ["ColonyStore"]),
         .library(name: "ColonyTraining", targets: ["ColonyTraining"]),
         .library(name: "ColonyCollectives", targets: ["ColonyCollectives"]),
+        .library(name: "ColonyBench", targets: ["ColonyBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -74,6 +75,13 @@ let package = Package(
             name: "ColonyServer",
             dependencies: ["ColonyEngine", "ColonyHTTP", .product(name: "Hummingbird", package: "hummingbird")]
         ),
+        // Benchmark runners and client doubles: they import what they measure.
+        .target(
+            name: "ColonyBench",
+            dependencies: [
+                "ColonyTensor", "ColonyModels", "ColonyEngine", "ColonyStore", "ColonyAgents", "ColonyTraining", "ColonyCollectives",
+            ]
+        ),
         .executableTarget(
             name: "colony",
             dependencies: [
@@ -85,6 +93,7 @@ let package = Package(
                 "ColonyHTTP",
                 "ColonyTraining",
                 "ColonyCollectives",
+                "ColonyBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -94,6 +103,7 @@ let package = Package(
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine"]),
         .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyHTTP"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents"]),
+        .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),
         .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore"]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyCollectives"]),
