@@ -60,6 +60,19 @@ public final class AgentPool: Sendable {
     /// A fresh agent of the pool (agents are values; one per run).
     public func agent() -> Agent { Agent(spec: spec, client: client) }
 
+    /// Runs `body` with the pool, then shuts the pool down, whether `body` returns or throws.
+    public func closing<T>(after body: (AgentPool) async throws -> T) async throws -> T {
+        let result: T
+        do {
+            result = try await body(self)
+        } catch {
+            await shutdown()
+            throw error
+        }
+        await shutdown()
+        return result
+    }
+
     /// Stops the backend (finishing requests in flight) and every MCP server.
     public func shutdown() async {
         await backend?.shutdown(cancelInFlight: false)

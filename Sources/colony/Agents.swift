@@ -81,14 +81,7 @@ struct AgentsRun: AsyncParsableCommand {
         let id = runID ?? UUID().uuidString.lowercased()
         let pool = try await modelOptions.agentPool(specFile, store: store, workspace: storeOptions.workspace(for: id))
         writeErr("run \(id) started (resume it with: colony agents resume \(id) --db \(storeOptions.db))\n")
-        let run: AgentRun
-        do {
-            run = try await pool.agent().run(task: task, id: id, store: store, specText: text)
-        } catch {
-            await pool.shutdown()
-            throw error
-        }
-        await pool.shutdown()
+        let run = try await pool.closing { try await $0.agent().run(task: task, id: id, store: store, specText: text) }
         try report(run, task: task, agent: specFile.name, storeOptions: storeOptions)
     }
 }
@@ -109,14 +102,7 @@ struct AgentsResume: AsyncParsableCommand {
         guard let text = record.spec else { throw ValidationError("run '\(runID)' has no stored spec") }
         let specFile = try AgentSpecFile.parse(text)
         let pool = try await modelOptions.agentPool(specFile, store: store, workspace: storeOptions.workspace(for: runID))
-        let run: AgentRun
-        do {
-            run = try await pool.agent().resume(id: runID, store: store)
-        } catch {
-            await pool.shutdown()
-            throw error
-        }
-        await pool.shutdown()
+        let run = try await pool.closing { try await $0.agent().resume(id: runID, store: store) }
         try report(run, task: record.task, agent: record.agent, storeOptions: storeOptions)
     }
 }

@@ -21,8 +21,8 @@ struct AgentsEval: AsyncParsableCommand {
         let started = Date()
         for task in TaskSuite.tasks {
             let result = try await TaskSuite.run(task, client: client, store: store, maxSteps: maxSteps)
-            steps += result.runs.reduce(0) { $0 + $1.steps.count }
-            tokens += result.runs.reduce(0) { $0 + $1.steps.reduce(0) { $0 + $1.promptTokens + $1.completionTokens } }
+            steps += result.steps
+            tokens += result.tokens
             solved += Int(result.reward)
             if let path = storeOptions.trajectories {
                 try Trajectory(run: result.graded, agent: task.name, task: task.prompts.last!, reward: result.reward).append(to: path)

@@ -62,9 +62,16 @@ struct AgentPoolTests {
             """)
         let pool = try await Self.pool(EchoClient(), spec: spec)
         #expect(pool.spec.tools.map(\.name) == ["calculator", "calc.add", "calc.shout", "calc.crash"])
-        let run = try await pool.agent().run(task: "ok", store: pool.store)
-        #expect(run.answer == "ko")
-        await pool.shutdown()
+        let answer = try await pool.closing { try await $0.agent().run(task: "ok", store: $0.store).answer }
+        #expect(answer == "ko")
+    }
+
+    @Test("closing passes on the body's error")
+    func closingRethrows() async throws {
+        let pool = try await Self.pool(EchoClient())
+        await #expect(throws: AgentError(description: "stop")) {
+            _ = try await pool.closing { _ -> Int in throw AgentError(description: "stop") }
+        }
     }
 
     @Test("a server that cannot start fails the pool with its error")
