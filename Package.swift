@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "ColonyStore", targets: ["ColonyStore"]),
         .library(name: "ColonyTraining", targets: ["ColonyTraining"]),
         .library(name: "ColonyCollectives", targets: ["ColonyCollectives"]),
+        .library(name: "ColonyBench", targets: ["ColonyBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -81,6 +82,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Benchmark runners and client doubles: they import what they measure.
+        .target(
+            name: "ColonyBench",
+            dependencies: [
+                "ColonyTensor", "ColonyModels", "ColonyEngine", "ColonyStore", "ColonyAgents", "ColonyTraining", "ColonyCollectives",
+            ]
+        ),
         .executableTarget(
             name: "colony",
             dependencies: [
@@ -93,6 +101,7 @@ let package = Package(
                 "ColonyHTTP",
                 "ColonyTraining",
                 "ColonyCollectives",
+                "ColonyBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -102,6 +111,7 @@ let package = Package(
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
         .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
+        .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),
         .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),

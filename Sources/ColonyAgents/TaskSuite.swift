@@ -38,6 +38,11 @@ public struct SuiteResult: Sendable {
     /// The run whose answer is graded (the last prompt's).
     public var graded: AgentRun
     public var reward: Double
+
+    /// Steps over every run of the task (workers' included).
+    public var steps: Int { runs.reduce(0) { $0 + $1.steps.count } }
+    /// Prompt plus completion tokens over every step of every run.
+    public var tokens: Int { runs.reduce(0) { $0 + $1.steps.reduce(0) { $0 + $1.promptTokens + $1.completionTokens } } }
 }
 
 public enum TaskSuite {

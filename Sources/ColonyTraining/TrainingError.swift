@@ -8,10 +8,13 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case invalidData(String)
     /// A checkpoint is missing, damaged or from another configuration.
     case invalidCheckpoint(String)
+    /// A resume was asked for, but `directory` holds no checkpoint.
+    case noCheckpoint(directory: String)
 
     public var description: String {
         switch self {
         case .invalidArgument(let s), .invalidModel(let s), .invalidData(let s), .invalidCheckpoint(let s): return s
+        case .noCheckpoint(let directory): return "--resume: no checkpoint in \(directory); run without --resume to start"
         }
     }
 }

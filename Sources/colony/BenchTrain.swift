@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColonyBench
 import ColonyModels
 import ColonyTraining
 import Foundation
@@ -30,7 +31,7 @@ struct BenchTrain: ParsableCommand {
     var loraRank = 8
 
     @Option(name: .long, help: "Forward products of the frozen quantized base (LoRA): int16 (integer kernels, near-exact) or float32.")
-    var precision = FrozenPrecision.int16
+    var precision = ActivationPrecision.int16
 
     @Option(name: .long, help: "Modes to run: full, lora or both.")
     var mode = "both"
@@ -50,43 +51,29 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         bootstrapLogging(verbose: false)
-        setBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        setBLASThreads(threadCount)
         let gguf = try ModelOptions.open(model)
-        var results: [String: Double] = [:]
-        for m in mode == "both" ? ["full", "lora"] : [mode] {
-            if !json { writeErr("\(m): loading\r") }
-            let llama = try TrainableLlama(gguf: gguf, lora: m == "lora" ? LoRAConfig(rank: loraRank) : nil, packedRuntime: m == "lora" ? precision.runtime(threads: threads) : nil)
-            var rng = SplitMix64(seed: 1)
-            let n = batch * seqLen
-            let tokens = (0..<n).map { _ in Int32(rng.index(below: llama.config.vocabularySize)) }
-            let batchData = TrainingBatch(tokens: tokens, positions: (0..<n).map { $0 % seqLen },
-                                          segmentStart: [Int32](repeating: 0, count: n),
-                                          targets: Array(tokens.dropFirst()) + [-1], sequences: batch, length: seqLen)
-            var settings = TrainingConfig()
-            settings.steps = steps + 1
-            settings.batchSize = batch
-            settings.sequenceLength = seqLen
-            let trainer = try Trainer(model: llama, config: settings,
-                                      loader: BatchLoader(examples: [TrainingExample(tokens: [1, 2], trained: [true, true])], batchSize: 1, length: 2, seed: 0))
-            var times: [Double] = []
-            for s in 0...steps {
-                if !json { writeErr("\r\u{1B}[K\(m): step \(s + 1)/\(steps + 1)") }
-                let report = try trainer.trainStep(batches: [batchData])
-                if s > 0 { times.append(report.seconds) }
+        let bench = TrainBench(seqLen: seqLen, batch: batch, steps: steps, loraRank: loraRank, precision: precision, threads: threads)
+        var report = TrainBenchReport(seqLen: seqLen, batch: batch, threads: threadCount)
+        for m in mode == "both" ? TrainBench.Mode.allCases : [TrainBench.Mode(rawValue: mode)!] {
+            let speed = try bench.run(m, gguf: gguf) { phase in
+                guard !json else { return }
+                switch phase {
+                case .loading(let m): writeErr(ProgressBar.status("\(m.rawValue): loading"))
+                case .step(let m, let step, let total): writeErr(ProgressBar.status("\(m.rawValue): step \(step)/\(total)"))
+                }
             }
-            times.sort()
-            results[m] = Double(n) / times[times.count / 2]
+            switch m {
+            case .full: report.fullTokensPerSecond = speed
+            case .lora: report.loraTokensPerSecond = speed
+            }
         }
-        if !json { writeErr("\r\u{1B}[K") }
         if json {
-            var object: [String: Any] = ["seq_len": seqLen, "batch": batch, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount]
-            for (m, v) in results { object["\(m)_tokens_per_second"] = v }
-            writeOut(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self) + "\n")
+            try writeJSON(report)
         } else {
-            for (m, v) in results.sorted(by: { $0.key < $1.key }) {
-                writeOut(m.padding(toLength: 6, withPad: " ", startingAt: 0)
-                         + String(format: "%8.1f tokens/s  (batch %d × seq %d, forward + backward + AdamW)\n", v, batch, seqLen))
-            }
+            writeErr(ProgressBar.clear)
+            writeOut(report.table)
         }
     }
 }

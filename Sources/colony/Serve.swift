@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColonyBench
 import ColonyEngine
 import ColonyModels
 import ColonyHTTP
@@ -125,7 +126,7 @@ struct Loadgen: ParsableCommand {
         generator.apiKey = apiKey
         let total = requests
         let quiet = json
-        let r = try generator.run { done in if !quiet { writeErr("\r\(done)/\(total) requests") } }
+        let r = try generator.run { done in if !quiet { writeErr(ProgressBar.status("\(done)/\(total) requests")) } }
         if !json { writeErr("\n") }
         if json {
             try writeJSON(r)

@@ -1,0 +1,29 @@
+import Foundation
+
+/// One line of a swarm's tasks file: `{"task": "...", "expected": "..."}`.
+public struct SwarmTask: Decodable, Sendable, Equatable {
+    public var task: String
+    /// Text a correct answer contains; nil: the run is not graded.
+    public var expected: String?
+
+    public init(task: String, expected: String? = nil) {
+        self.task = task
+        self.expected = expected
+    }
+
+    /// Parses JSON lines (blank lines skipped); `file` names the source in errors.
+    ///
+    /// - Throws: `AgentError` naming the file and line of the first bad line, or saying the file holds no tasks.
+    public static func parse(_ text: String, file: String) throws -> [SwarmTask] {
+        var tasks: [SwarmTask] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where !raw.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let task = try? JSONDecoder().decode(SwarmTask.self, from: Data(raw.utf8)) else {
+                throw AgentError(description: "\(file):\(n + 1): expected {\"task\": \"...\", \"expected\": \"...\"}")
+            }
+            tasks.append(task)
+        }
+        guard !tasks.isEmpty else { throw AgentError(description: "\(file) holds no tasks") }
+        return tasks
+    }
+}

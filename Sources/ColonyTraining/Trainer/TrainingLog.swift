@@ -1,0 +1,38 @@
+import Foundation
+
+/// Appends JSON lines (one per step or evaluation) to a run's `log.jsonl`.
+///
+/// Writes are best effort: a full disk must not stop a run that checkpoints elsewhere.
+struct TrainingLog {
+    let path: String
+    /// Only the lead rank writes; the others hold a disabled log.
+    let enabled: Bool
+
+    /// Creates (or, when `append` and it exists, keeps) the file at `path`.
+    init(path: String, enabled: Bool, append: Bool) {
+        self.path = path
+        self.enabled = enabled
+        if enabled && (!append || !FileManager.default.fileExists(atPath: path)) {
+            FileManager.default.createFile(atPath: path, contents: nil)
+        }
+    }
+
+    /// One optimiser step: `step`, `loss`, `lr`, `grad_norm`, `tokens`.
+    func write(_ report: StepReport) {
+        write(["step": report.step, "loss": Double(report.loss), "lr": Double(report.learningRate),
+               "grad_norm": Double(report.gradientNorm), "tokens": report.tokens])
+    }
+
+    /// One evaluation: `step`, `eval_loss`, `eval_perplexity`.
+    func writeEvaluation(step: Int, loss: Float, perplexity: Float) {
+        write(["step": step, "eval_loss": Double(loss), "eval_perplexity": Double(perplexity)])
+    }
+
+    private func write(_ fields: [String: Any]) {
+        guard enabled, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]),
+              let handle = FileHandle(forWritingAtPath: path) else { return }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: data + Data("\n".utf8))
+    }
+}

@@ -1,0 +1,149 @@
+import ColonyTensor
+import Foundation
+
+/// A whole training run around a `Trainer`: resume, held-out evaluation and checkpoint
+/// cadence, stopping early, `log.jsonl`, and the exported model.
+///
+/// The cadence comes from the trainer's `TrainingConfig` (`evalEvery`, `checkpointEvery`,
+/// `keepCheckpoints`, `steps`). Progress reaches the caller as `Event`s; the run itself
+/// prints nothing.
+///
+/// ```swift
+/// let run = TrainingRun(trainer: trainer, output: "runs/train", exportType: .q8_0)
+/// switch try run.run(onEvent: { print($0) }) {
+/// case .stopped(let step, let total): print("stopped at \(step) of \(total)")
+/// case .finished(let model): print("wrote \(model ?? "nothing (not the lead rank)")")
+/// }
+/// ```
+///
+/// Files under `output`: `checkpoints/step-N.ckpt` (under ZeRO ≥ 1, where every rank's state
+/// differs, `checkpoints/rank-R/step-N.ckpt`), `log.jsonl` (one line per step and
+/// evaluation, rank 0 only) and, at the end, `model.gguf` with LoRA merged in (rank 0 only).
+public struct TrainingRun {
+    /// What the run reports while it goes.
+    public enum Event {
+        /// Restored from `checkpoint`, which had completed `step` steps.
+        case resumed(checkpoint: String, step: Int)
+        /// Held-out loss after `step` steps (at the start, every `evalEvery` steps, at the end).
+        case evaluated(step: Int, loss: Float, perplexity: Float)
+        /// One optimiser step done.
+        case stepped(StepReport, Progress)
+        /// The loop of this invocation is over (finished or stopped); evaluation and export may follow.
+        case stepsDone(step: Int)
+    }
+
+    /// Where a step leaves the run as a whole.
+    public struct Progress: Sendable {
+        /// Steps of the whole run (`TrainingConfig.steps`).
+        public var totalSteps: Int
+        /// Tokens through the model per second (all ranks) since this invocation started.
+        public var tokensPerSecond: Double
+        /// Seconds left at this invocation's pace; infinite before a step has completed.
+        public var etaSeconds: Double
+    }
+
+    /// How the invocation ended.
+    public enum Outcome: Equatable {
+        /// `stopAfter` stopped it at `step` of `total`, with a checkpoint to resume from.
+        case stopped(step: Int, of: Int)
+        /// Every step done; `model` is the exported GGUF (nil on ranks other than 0).
+        case finished(model: String?)
+    }
+
+    public let trainer: Trainer
+    /// The output folder.
+    public let output: String
+    /// Continue from the newest checkpoint in `checkpointDirectory`.
+    public var resume: Bool
+    /// Steps to take in this invocation at most (nil: to the end).
+    public var stopAfter: Int?
+    /// Tensor type of the exported model's matrices.
+    public var exportType: DType
+
+    public init(trainer: Trainer, output: String, resume: Bool = false, stopAfter: Int? = nil, exportType: DType = .q8_0) {
+        self.trainer = trainer
+        self.output = output
+        self.resume = resume
+        self.stopAfter = stopAfter
+        self.exportType = exportType
+    }
+
+    /// Rank 0 (or a single process): the rank that logs, exports and reports.
+    public var isLead: Bool { (trainer.parallel?.collective.rank ?? 0) == 0 }
+
+    /// Sharded state (ZeRO ≥ 1) differs per rank, so each rank keeps its own checkpoints;
+    /// otherwise every rank holds the same state and rank 0 writes it.
+    private var sharded: Bool { (trainer.parallel?.zeroStage ?? 0) >= 1 }
+    private var writesCheckpoints: Bool { isLead || sharded }
+
+    /// This rank's checkpoint folder.
+    public var checkpointDirectory: String {
+        let folder = sharded ? "checkpoints/rank-\(trainer.parallel?.collective.rank ?? 0)" : "checkpoints"
+        return (output as NSString).appendingPathComponent(folder)
+    }
+
+    /// The run's JSON-lines log.
+    public var logPath: String { (output as NSString).appendingPathComponent("log.jsonl") }
+
+    /// Where the finished run's model is written.
+    public var modelPath: String { (output as NSString).appendingPathComponent("model.gguf") }
+
+    /// Restores the newest checkpoint when `resume` is set.
+    ///
+    /// - Throws: `TrainingError.noCheckpoint` when there is none to resume from.
+    private func restoreIfResuming(onEvent: (Event) throws -> Void) throws {
+        guard resume else { return }
+        guard let latest = Checkpoint.list(in: checkpointDirectory).last else {
+            throw TrainingError.noCheckpoint(directory: checkpointDirectory)
+        }
+        try trainer.restore(try Checkpoint.read(latest))
+        try onEvent(.resumed(checkpoint: latest, step: trainer.step))
+    }
+
+    /// Runs to the end, or until `stopAfter` steps in this invocation.
+    ///
+    /// Every rank calls it (the trainer's collectives need them all); only rank 0 logs and exports.
+    /// - Throws: `TrainingError` (checkpoints, export) and the trainer's errors; `onEvent`'s errors stop the run.
+    public func run(onEvent: (Event) throws -> Void = { _ in }) throws -> Outcome {
+        try restoreIfResuming(onEvent: onEvent)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let log = TrainingLog(path: logPath, enabled: isLead, append: resume)
+        let config = trainer.config
+        func evaluate() throws {
+            guard let result = try trainer.evaluate() else { return }
+            try onEvent(.evaluated(step: trainer.step, loss: result.loss, perplexity: result.perplexity))
+            log.writeEvaluation(step: trainer.step, loss: result.loss, perplexity: result.perplexity)
+        }
+        func checkpoint() throws {
+            if writesCheckpoints { try trainer.checkpoint().write(to: checkpointDirectory, keep: config.keepCheckpoints) }
+        }
+
+        if trainer.step == 0 { try evaluate() }
+        let started = Date()
+        let firstStep = trainer.step
+        let ranks = trainer.parallel?.collective.size ?? 1
+        var tokens = 0
+        let stop = min(config.steps, firstStep + (stopAfter ?? config.steps))
+        while trainer.step < stop {
+            let report = try trainer.trainStep()
+            tokens += report.processedTokens * ranks
+            log.write(report)
+            let elapsed = Date().timeIntervalSince(started)
+            let eta = elapsed / Double(report.step - firstStep) * Double(config.steps - report.step)
+            try onEvent(.stepped(report, Progress(totalSteps: config.steps, tokensPerSecond: Double(tokens) / elapsed, etaSeconds: eta)))
+            if config.evalEvery > 0 && report.step % config.evalEvery == 0 && report.step < config.steps { try evaluate() }
+            if config.checkpointEvery > 0 && report.step % config.checkpointEvery == 0 { try checkpoint() }
+        }
+        try onEvent(.stepsDone(step: trainer.step))
+        if trainer.step < config.steps {
+            try checkpoint()
+            return .stopped(step: trainer.step, of: config.steps)
+        }
+        try evaluate()
+        try checkpoint()
+        try trainer.gatherParameters() // every rank takes part: ZeRO-3 holds only a shard between steps
+        guard isLead else { return .finished(model: nil) }
+        try trainer.model.export(to: modelPath, type: exportType)
+        return .finished(model: modelPath)
+    }
+}
