@@ -20,11 +20,11 @@ public final class AgentPool: Sendable {
     /// What the agents think with.
     public let client: any LLMClient
     /// Where runs, steps and memories are kept.
-    public let store: any Store
+    public let store: any RunStore & MemoryStore
     private let mcpServers: [MCPServer]
     private let backend: (any InferenceBackend)?
 
-    private init(spec: AgentSpec, client: any LLMClient, store: any Store, mcpServers: [MCPServer], backend: (any InferenceBackend)?) {
+    private init(spec: AgentSpec, client: any LLMClient, store: any RunStore & MemoryStore, mcpServers: [MCPServer], backend: (any InferenceBackend)?) {
         self.spec = spec
         self.client = client
         self.store = store
@@ -41,7 +41,7 @@ public final class AgentPool: Sendable {
     /// - Throws: an MCP server's launch or tool-listing error, or the spec's; nothing is left
     ///   running then (the backend included).
     public static func start(
-        _ specFile: AgentSpecFile, client: any LLMClient, backend: (any InferenceBackend)? = nil, store: any Store, workspace: URL
+        _ specFile: AgentSpecFile, client: any LLMClient, backend: (any InferenceBackend)? = nil, store: any RunStore & MemoryStore, workspace: URL
     ) async throws -> AgentPool {
         var servers: [MCPServer] = []
         do {

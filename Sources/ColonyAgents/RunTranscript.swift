@@ -7,7 +7,7 @@ import Foundation
 /// that were recorded but never completed are listed as interrupted, outcome unknown.
 public enum RunTranscript {
     /// The transcript of run `id`, or nil when `store` has no such run.
-    public static func text(of id: String, in store: any Store) async throws -> String? {
+    public static func text(of id: String, in store: any RunStore) async throws -> String? {
         guard let record = try await store.run(id: id) else { return nil }
         var out = "run \(record.id) — agent \(record.agent), \(record.status)\ntask: \(record.task)\n"
         for step in try await store.steps(runID: id) {
