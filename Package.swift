@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "colony", targets: ["colony"]),
         .library(name: "ColonyModels", targets: ["ColonyModels"]),
         .library(name: "ColonyEngine", targets: ["ColonyEngine"]),
+        .library(name: "ColonyOpenAI", targets: ["ColonyOpenAI"]),
         .library(name: "ColonyServer", targets: ["ColonyServer"]),
         .library(name: "ColonyAgents", targets: ["ColonyAgents"]),
         .library(name: "ColonyStore", targets: ["ColonyStore"]),
@@ -61,10 +62,11 @@ let package = Package(
         ),
         .target(name: "ColonyStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "ColonyHTTP"),
+        .target(name: "ColonyOpenAI", dependencies: ["ColonyEngine"]),
         .target(
             name: "ColonyAgents",
             dependencies: [
-                "ColonyEngine", "ColonyStore", "ColonyHTTP", "Yams",
+                "ColonyEngine", "ColonyOpenAI", "ColonyStore", "ColonyHTTP", "Yams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -72,7 +74,7 @@ let package = Package(
         ),
         .target(
             name: "ColonyServer",
-            dependencies: ["ColonyEngine", "ColonyHTTP", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["ColonyEngine", "ColonyOpenAI", "ColonyHTTP", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .executableTarget(
             name: "colony",
@@ -93,6 +95,7 @@ let package = Package(
         .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine"]),
         .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyHTTP"]),
+        .testTarget(name: "ColonyOpenAITests", dependencies: ["ColonyOpenAI", "ColonyEngine"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents"]),
         .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore"]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
