@@ -97,16 +97,21 @@ struct ChatCompletionTests {
         let engine = try Tiny.engine()
         let file = try GGUFFile(contentsOf: Tiny.path)
         let model = ChatModel(backend: engine, template: try ChatTemplate(gguf: file))
-        let chat = try ChatCompletion(messages: user, tools: [Self.add], toolChoice: .required)
+        // Bounded arguments (an enum and a boolean): a tiny model's integers may never end.
+        let set = try ChatTool(name: "set", description: "", parameters: .object([
+            "type": .string("object"),
+            "properties": .object(["m": .object(["enum": .array([.string("a"), .string("b")])]), "on": .object(["type": .string("boolean")])]),
+        ]), path: "set.parameters")
+        let chat = try ChatCompletion(messages: user, tools: [set], toolChoice: .named("set"))
         let request = model.request(chat, maxTokens: 10)
         #expect(request.constraint == chat.constraint)
         #expect(request.stopStrings == [model.template.endOfTurn])
         #expect(request.promptTokens == engine.tokenizer.encode(model.template.render(chat.promptMessages)))
         let reply = try await model.complete(chat, maxTokens: 64)
         let call = try #require(reply.toolCall, "a constrained reply of 64 tokens is a whole call: \(reply.text)")
-        #expect(call.name == "add")
+        #expect(call.name == "set")
         let arguments = try #require(JSONValue(parsing: call.arguments)?.objectValue)
-        #expect(Set(arguments.keys) == ["a", "b"])
+        #expect(Set(arguments.keys) == ["m", "on"])
         #expect(reply.text == "")
         #expect(reply.usage.promptTokens == request.promptTokens.count)
         await engine.shutdown(cancelInFlight: true)

@@ -33,11 +33,11 @@ struct FrontDoorTests {
     @Test("ignore_eos and min_tokens reach the engine from both endpoints", arguments: ["/v1/chat/completions", "/v1/completions"])
     func passedThrough(path: String) async throws {
         var recorder: RecordingBackend?
-        let s = try await TestServer { engine in
+        let s = try await TestServer(wrap: { engine in
             let r = RecordingBackend(engine)
             recorder = r
             return r
-        }
+        })
         let input = path.hasSuffix("chat/completions") ? #""messages":[{"role":"user","content":"x"}]"# : #""prompt":"the""#
         let r = try await s.send("POST", path, json: "{\(input),\"max_tokens\":5,\"min_tokens\":3,\"ignore_eos\":true,\"temperature\":0}")
         #expect(r.status == 200, "\(String(decoding: r.body, as: UTF8.self))")
@@ -106,7 +106,7 @@ struct FrontDoorTests {
     func nearMisses() async throws {
         let s = try await TestServer(apiKey: "sesame")
         let body = #"{"messages":[{"role":"user","content":"x"}],"max_tokens":1}"#
-        for header in ["Bearer sesamf", "Bearer sesame ", "bearer sesame", "Bearer Sesame"] {
+        for header in ["Bearer sesamf", "Bearer sesame2", "bearer sesame", "Bearer Sesame"] {
             #expect(try await s.send("POST", "/v1/chat/completions", json: body, headers: ["Authorization": header]).status == 401, "\(header)")
         }
         #expect(try await s.send("GET", "/v1/models", headers: ["Authorization": "Bearer sesame"]).status == 200)
