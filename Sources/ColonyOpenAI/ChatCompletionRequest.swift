@@ -88,7 +88,8 @@ public struct MessageContent: Codable, Sendable, Equatable {
         if c.decodeNil() { text = ""; return }
         let parts = try c.decode([Part].self)
         if let bad = parts.first(where: { $0.type != "text" }) {
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "content part type '\(bad.type)' is not supported; only 'text'")
+            throw DecodingError.dataCorruptedError(
+                in: c, debugDescription: "content part type '\(bad.type)' is not supported; only 'text'")
         }
         text = parts.compactMap(\.text).joined()
     }

@@ -34,7 +34,8 @@ public struct CompletionRequest: Codable, Sendable, Equatable {
             if let ids = try? c.decode([Int].self) { self = .tokens(ids); return }
             let list = try c.decode([String].self)
             guard list.count == 1 else {
-                throw DecodingError.dataCorruptedError(in: c, debugDescription: "exactly one prompt per request is supported, got \(list.count)")
+                throw DecodingError.dataCorruptedError(
+                    in: c, debugDescription: "exactly one prompt per request is supported, got \(list.count)")
             }
             self = .text(list[0])
         }
