@@ -89,6 +89,26 @@ struct FrontDoorTests {
         await s.stop()
     }
 
+    @Test("the load generator's typed requests and stream chunks round-trip through the server")
+    func loadGenerator() async throws {
+        let s = try await TestServer(apiKey: "sesame")
+        var generator = LoadGenerator(endpoint: s.endpoint)
+        generator.requests = 3
+        generator.concurrency = 2
+        generator.maxTokens = 4
+        generator.sharedPrefixWords = 5
+        generator.apiKey = "sesame"
+        let endpoint = generator
+        let report = try await withCheckedThrowingContinuation { (c: CheckedContinuation<LoadGenerator.Report, Error>) in
+            Thread.detachNewThread { c.resume(with: Result { try endpoint.run() }) }
+        }
+        #expect(report.errors == 0, "\(report.first_error ?? "")")
+        #expect(report.requests == 3)
+        #expect(report.output_tokens == 12, "usage.completion_tokens of the last chunk counts")
+        #expect(report.ttft_p50_ms > 0)
+        await s.stop()
+    }
+
     @Test("API keys are compared byte by byte", arguments: [
         ("Bearer sesame", "Bearer sesame", true),
         ("Bearer sesamE", "Bearer sesame", false),
