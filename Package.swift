@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "colony", targets: ["colony"]),
         .library(name: "ColonyModels", targets: ["ColonyModels"]),
         .library(name: "ColonyEngine", targets: ["ColonyEngine"]),
+        .library(name: "ColonyOpenAI", targets: ["ColonyOpenAI"]),
         .library(name: "ColonyServer", targets: ["ColonyServer"]),
         .library(name: "ColonyAgents", targets: ["ColonyAgents"]),
         .library(name: "ColonyStore", targets: ["ColonyStore"]),
@@ -65,10 +66,11 @@ let package = Package(
         ),
         .target(name: "ColonyStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "ColonyHTTP"),
+        .target(name: "ColonyOpenAI", dependencies: ["ColonyEngine"]),
         .target(
             name: "ColonyAgents",
             dependencies: [
-                "ColonyEngine", "ColonyModels", "ColonyStore", "ColonyHTTP", "Yams",
+                "ColonyEngine", "ColonyModels", "ColonyOpenAI", "ColonyStore", "ColonyHTTP", "Yams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -77,7 +79,7 @@ let package = Package(
         .target(
             name: "ColonyServer",
             dependencies: [
-                "ColonyEngine", "ColonyModels", "ColonyHTTP",
+                "ColonyEngine", "ColonyModels", "ColonyOpenAI", "ColonyHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -110,6 +112,7 @@ let package = Package(
         .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
         .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
+        .testTarget(name: "ColonyOpenAITests", dependencies: ["ColonyOpenAI", "ColonyEngine"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
         .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),
         .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore", .product(name: "GRDB", package: "GRDB.swift")]),

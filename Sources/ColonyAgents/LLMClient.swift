@@ -68,29 +68,15 @@ public struct EngineClient: LLMClient {
     }
 
     public func complete(_ request: LLMRequest) async throws -> LLMReply {
-        let messages = ToolPrompt.apply(request.tools.map { ($0.name, $0.description, $0.parametersJSON) }, to: request.messages)
-        let constraint: OutputConstraint? = request.tools.isEmpty ? nil
-            : .jsonSchema(.toolCall(try request.tools.map { .init(name: $0.name, parameters: try $0.parameterSchema()) }))
-        let prompt = engine.tokenizer.encode(template.render(messages))
-        let stream = try await engine.submit(EngineRequest(promptTokens: prompt, sampling: request.sampling, maxTokens: request.maxTokens,
-                                                     stopStrings: [template.endOfTurn], constraint: constraint))
-        var text = ""
-        var usage = Usage(promptTokens: prompt.count, completionTokens: 0, cachedPromptTokens: 0)
-        for try await event in stream {
-            switch event {
-            case .token(_, let piece): text += piece
-            case .finished(_, let u, let tail): text += tail; usage = u
-            }
+        // Every tool is offered and one must be called: decoding is constrained to a call.
+        let tools = try request.tools.map {
+            ChatTool(name: $0.name, description: $0.description, parametersJSON: $0.parametersJSON, parameters: try $0.parameterSchema())
         }
-        var reply = LLMReply(text: text, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
-        if constraint != nil, let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
-           let name = object["name"] as? String, let arguments = object["arguments"],
-           let data = try? JSONSerialization.data(withJSONObject: arguments, options: [.sortedKeys, .withoutEscapingSlashes]) {
-            reply.toolCalls = [ToolCall(name: name, arguments: String(decoding: data, as: UTF8.self))]
-            reply.text = ""
-        } else if constraint != nil {
-            reply.truncatedCall = true
-        }
-        return reply
+        let chat = try ChatCompletion(messages: request.messages, tools: tools, toolChoice: .required)
+        let reply = try await ChatModel(backend: engine, template: template)
+            .complete(chat, sampling: request.sampling, maxTokens: request.maxTokens)
+        return LLMReply(text: reply.text, toolCalls: reply.toolCall.map { [ToolCall(name: $0.name, arguments: $0.arguments)] } ?? [],
+                        promptTokens: reply.usage.promptTokens, completionTokens: reply.usage.completionTokens,
+                        truncatedCall: chat.forcesToolCall && reply.toolCall == nil)
     }
 }

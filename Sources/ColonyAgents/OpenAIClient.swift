@@ -1,5 +1,7 @@
+import ColonyEngine
 import ColonyHTTP
 import ColonyModels
+import ColonyOpenAI
 import Foundation
 
 /// Any OpenAI-compatible endpoint (`colony serve`, llama-server, vLLM) as an `LLMClient`.
@@ -17,19 +19,20 @@ public struct OpenAIClient: LLMClient {
     }
 
     public func complete(_ request: LLMRequest) async throws -> LLMReply {
-        var body: [String: Any] = [
-            "model": model, "max_tokens": request.maxTokens, "temperature": request.sampling.temperature,
-            "seed": Int64(bitPattern: request.sampling.seed),
-            "messages": request.messages.map { ["role": $0.role, "content": $0.content] },
-        ]
+        var body = ChatCompletionRequest(
+            options: CompletionOptions(model: model, maxTokens: request.maxTokens, temperature: request.sampling.temperature,
+                                       seed: Int64(bitPattern: request.sampling.seed)),
+            messages: request.messages.map { .init(role: $0.role, content: $0.content) })
         if !request.tools.isEmpty {
-            body["tool_choice"] = "required"
-            body["tools"] = try request.tools.map { tool -> [String: Any] in
-                ["type": "function", "function": ["name": tool.name, "description": tool.description,
-                                                  "parameters": try JSONSerialization.jsonObject(with: Data(tool.parametersJSON.utf8))]]
+            body.toolChoice = .required
+            body.tools = try request.tools.map { tool in
+                guard let parameters = JSONValue(parsing: tool.parametersJSON) else {
+                    throw AgentError(description: "tool '\(tool.name)' has parameters that are not JSON: \(tool.parametersJSON)")
+                }
+                return ToolDefinition(function: .init(name: tool.name, description: tool.description, parameters: parameters))
             }
         }
-        let data = try JSONSerialization.data(withJSONObject: body)
+        let data = try JSONEncoder().encode(body)
         var headers = ["Content-Type": "application/json"]
         if let apiKey { headers["Authorization"] = "Bearer \(apiKey)" }
         let endpoint = self.endpoint
@@ -39,16 +42,12 @@ public struct OpenAIClient: LLMClient {
                 do { c.resume(returning: try HTTPClient.send("POST", endpoint, path: "/v1/chat/completions", headers: sentHeaders, body: data)) } catch { c.resume(throwing: error) }
             }
         }
-        guard response.status == 200, let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any],
-              let message = ((object["choices"] as? [[String: Any]])?.first?["message"]) as? [String: Any] else {
+        guard response.status == 200, let reply = try? JSONDecoder().decode(ChatCompletionResponse.self, from: response.body),
+              let message = reply.choices.first?.message else {
             throw AgentError(description: "the endpoint answered HTTP \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")
         }
-        let usage = object["usage"] as? [String: Any]
-        let calls = (message["tool_calls"] as? [[String: Any]] ?? []).compactMap { call -> ToolCall? in
-            guard let f = call["function"] as? [String: Any], let name = f["name"] as? String else { return nil }
-            return ToolCall(name: name, arguments: f["arguments"] as? String ?? "{}")
-        }
-        return LLMReply(text: message["content"] as? String ?? "", toolCalls: calls,
-                        promptTokens: usage?["prompt_tokens"] as? Int ?? 0, completionTokens: usage?["completion_tokens"] as? Int ?? 0)
+        let calls = (message.toolCalls ?? []).map { ToolCall(name: $0.function.name, arguments: $0.function.arguments) }
+        return LLMReply(text: message.content ?? "", toolCalls: calls,
+                        promptTokens: reply.usage?.promptTokens ?? 0, completionTokens: reply.usage?.completionTokens ?? 0)
     }
 }

@@ -1,4 +1,5 @@
 import ColonyEngine
+import ColonyOpenAI
 import Foundation
 import Hummingbird
 
@@ -42,19 +43,12 @@ public struct APIError: Error, HTTPResponseError, Equatable {
         }
     }
 
-    private struct Body: Encodable {
-        struct Inner: Encodable {
-            let message: String
-            let type: String
-            let param: String?
-            let code: String?
-        }
-        let error: Inner
+    /// The body in OpenAI's error shape.
+    func bodyData() throws -> Data {
+        try JSONEncoder().encode(ErrorBody(error: .init(message: message, type: type, param: param, code: code)))
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = Body(error: .init(message: message, type: type, param: param, code: code))
-        let data = try JSONEncoder().encode(body)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try bodyData())))
     }
 }

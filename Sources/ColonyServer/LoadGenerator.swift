@@ -1,4 +1,5 @@
 import ColonyHTTP
+import ColonyOpenAI
 import Foundation
 import Synchronization
 
@@ -98,8 +99,7 @@ public struct LoadGenerator: Sendable {
 
     private func discoverModel() throws(HTTPClient.Failure) -> String {
         let r = try HTTPClient.send("GET", endpoint, path: "/v1/models", headers: authorization)
-        struct List: Decodable { struct M: Decodable { let id: String }; let data: [M] }
-        guard r.status == 200, let id = (try? JSONDecoder().decode(List.self, from: r.body))?.data.first?.id else {
+        guard r.status == 200, let id = (try? JSONDecoder().decode(ModelList.self, from: r.body))?.data.first?.id else {
             throw HTTPClient.Failure(description: "GET /v1/models answered \(r.status); pass --model")
         }
         return id
@@ -116,12 +116,12 @@ public struct LoadGenerator: Sendable {
 
     private func one(_ index: Int, model: String, prefix: String?) -> Sample {
         var sample = Sample(index: index)
-        var messages: [[String: String]] = []
-        if let prefix { messages.append(["role": "system", "content": "Context: " + prefix]) }
-        messages.append(["role": "user", "content": "Request \(index): tell a short story about topic number \(index % 17)."])
-        let body: [String: Any] = ["model": model, "messages": messages, "max_tokens": maxTokens, "stream": true,
-                                   "temperature": 0, "stream_options": ["include_usage": true]]
-        let data = try! JSONSerialization.data(withJSONObject: body) // a literal of strings and numbers
+        var messages: [ChatCompletionRequest.Message] = []
+        if let prefix { messages.append(.init(role: "system", content: "Context: " + prefix)) }
+        messages.append(.init(role: "user", content: "Request \(index): tell a short story about topic number \(index % 17)."))
+        let options = CompletionOptions(model: model, maxTokens: maxTokens, temperature: 0, stream: true,
+                                        streamOptions: .init(includeUsage: true))
+        let data = try! JSONEncoder().encode(ChatCompletionRequest(options: options, messages: messages)) // strings and numbers only
         let start = Date()
         var last = start
         var parser = SSEParser()
@@ -132,11 +132,9 @@ public struct LoadGenerator: Sendable {
                                                body: data) { chunk in
                 let now = Date()
                 for event in parser.feed(chunk) where event != "[DONE]" {
-                    guard let obj = try? JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any] else { continue }
-                    if let usage = obj["usage"] as? [String: Any], let n = usage["completion_tokens"] as? Int { usageTokens = n }
-                    let choices = obj["choices"] as? [[String: Any]] ?? []
-                    let content = (choices.first?["delta"] as? [String: Any])?["content"] as? String
-                    if let content, !content.isEmpty {
+                    guard let chunk = try? JSONDecoder().decode(ChatCompletionChunk.self, from: Data(event.utf8)) else { continue }
+                    if let usage = chunk.usage { usageTokens = usage.completionTokens }
+                    if let content = chunk.choices.first?.delta.content, !content.isEmpty {
                         if sample.ttft == nil { sample.ttft = now.timeIntervalSince(start) } else { sample.gaps.append(now.timeIntervalSince(last)) }
                         last = now
                         sample.tokens += 1

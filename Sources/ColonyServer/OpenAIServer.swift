@@ -1,5 +1,6 @@
 import ColonyEngine
 import ColonyModels
+import ColonyOpenAI
 import Foundation
 import Hummingbird
 import Logging
@@ -30,8 +31,9 @@ public struct OpenAIServer: Sendable {
     }
 
     /// The routes, with API-key checking when a key is set.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: ClosingOversizedRequests())
         router.add(middleware: APIKeyMiddleware(key: apiKey, metrics: metrics))
         router.get("/health") { _, _ in
             switch await engine.health {
@@ -45,7 +47,7 @@ public struct OpenAIServer: Sendable {
                      body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats))))
         }
         router.get("/v1/models") { _, _ in
-            try json(ModelListBody(data: [.init(id: modelName, created: created)]))
+            try json(ModelList(data: [.init(id: modelName, created: created, ownedBy: "colony")]))
         }
         router.post("/v1/chat/completions") { request, _ in try await counted { try await chat(request) } }
         router.post("/v1/completions") { request, _ in try await counted { try await complete(request) } }
@@ -102,45 +104,46 @@ public struct OpenAIServer: Sendable {
 
     func chat(_ request: Request) async throws -> Response {
         let data = try await body(request)
-        let fields = try decodeBody(CommonFields.self, from: data)
-        let chat = try decodeBody(ChatCompletionRequest.self, from: data)
-        try checkModel(fields.model)
+        let wire = try decodeBody(ChatCompletionRequest.self, from: data)
+        try checkModel(wire.options.model)
         guard let template else { throw APIError.badRequest("this model has no chat template; use /v1/completions") }
-        let structured = try StructuredOutput(body: data)
-        let messages = chat.messages.map { ChatMessage(role: $0.role, content: $0.text) }
-        do { try template.validate(messages) } catch { throw APIError.badRequest(error.description, param: "messages") }
-        let tokens = engine.tokenizer.encode(template.render(structured.withToolPrompt(messages)))
-        return try await generate(tokens, fields, chat: true, extraStops: [template.endOfTurn], structured: structured)
+        let chat = try ChatCompletion(request: wire)
+        do { try template.validate(chat.messages) } catch { throw APIError.badRequest(error.description, param: "messages") }
+        let model = ChatModel(backend: engine, template: template)
+        return try await generate(model.promptTokens(chat), wire.options, chat: true, extraStops: model.stopStrings, completion: chat)
     }
 
     func complete(_ request: Request) async throws -> Response {
         let data = try await body(request)
-        let fields = try decodeBody(CommonFields.self, from: data)
         let completion = try decodeBody(CompletionRequest.self, from: data)
-        try checkModel(fields.model)
+        try checkModel(completion.options.model)
         let tokens: [Int]
         switch completion.prompt {
         case .text(let text): tokens = engine.tokenizer.encode(text)
         case .tokens(let ids): tokens = ids
         }
-        return try await generate(tokens, fields, chat: false, extraStops: [])
+        return try await generate(tokens, completion.options, chat: false, extraStops: [])
     }
 
-    private func generate(_ tokens: [Int], _ fields: CommonFields, chat: Bool, extraStops: [String],
-                          structured: StructuredOutput? = nil) async throws -> Response {
+    /// Runs one request for either endpoint; `completion` is the chat layer's view of a chat request.
+    private func generate(_ tokens: [Int], _ fields: CompletionOptions, chat: Bool, extraStops: [String],
+                          completion: ChatCompletion? = nil) async throws -> Response {
         let maxTokens = try fields.checkedMaxTokens()
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
         let limit = engine.maxContextTokens
+        let effectiveMaxTokens = maxTokens ?? max(1, limit - tokens.count)
         let request = EngineRequest(id: id, promptTokens: tokens, sampling: try fields.sampling(),
-                                    maxTokens: maxTokens ?? max(1, limit - tokens.count),
+                                    maxTokens: effectiveMaxTokens,
                                     stopStrings: (fields.stop?.values ?? []) + extraStops,
-                                    priority: fields.priority ?? 0, constraint: try structured?.constraint ?? fields.constraint())
+                                    priority: fields.priority ?? 0, constraint: try completion?.constraint ?? fields.constraint(),
+                                    minTokens: try fields.checkedMinTokens(maxTokens: effectiveMaxTokens),
+                                    ignoreEOS: fields.ignoreEOS ?? false)
         let stream: AsyncThrowingStream<EngineEvent, Error>
         do { stream = try await engine.submit(request) } catch { throw APIError(error) }
 
-        let tools = structured.flatMap { $0.tools.isEmpty ? nil : $0 }
+        let tools = completion.flatMap { $0.tools.isEmpty ? nil : $0 }
         if fields.stream == true {
-            return sse(stream, id: id, chat: chat, includeUsage: fields.stream_options?.include_usage == true, tools: tools)
+            return sse(stream, id: id, chat: chat, includeUsage: fields.streamOptions?.includeUsage == true, tools: tools)
         }
         var text = ""
         var reason: FinishReason = .cancelled
@@ -153,27 +156,27 @@ public struct OpenAIServer: Sendable {
         }
         let now = Int(Date().timeIntervalSince1970)
         if chat {
-            let message: ChatCompletionBody.Message
+            let message: ChatCompletionResponse.Message
             var finish = reason.openAI
             if let call = tools?.toolCall(in: text) {
-                message = .init(role: "assistant", content: nil, tool_calls: [ToolCallBody(name: call.name, arguments: call.arguments)])
+                message = .init(role: "assistant", content: nil, toolCalls: [.reply(name: call.name, arguments: call.arguments)])
                 finish = "tool_calls"
             } else {
-                message = .init(role: "assistant", content: text, tool_calls: nil)
+                message = .init(role: "assistant", content: text, toolCalls: nil)
             }
-            return try json(ChatCompletionBody(id: id, created: now, model: modelName,
-                                               choices: [.init(index: 0, message: message, finish_reason: finish)],
-                                               usage: UsageBody(usage)))
+            return try json(ChatCompletionResponse(id: id, created: now, model: modelName,
+                                                   choices: [.init(index: 0, message: message, finishReason: finish)],
+                                                   usage: UsageBody(usage)))
         }
-        return try json(CompletionBody(id: id, created: now, model: modelName,
-                                       choices: [.init(index: 0, text: text, finish_reason: reason.openAI)], usage: UsageBody(usage)))
+        return try json(CompletionResponse(id: id, created: now, model: modelName,
+                                           choices: [.init(index: 0, text: text, finishReason: reason.openAI)], usage: UsageBody(usage)))
     }
 
     /// Streams events as server-sent events. A client that goes away makes a write fail;
     /// leaving the loop drops the stream, which cancels the request in the engine. With
     /// tools the reply is held until it ends, then sent as a tool call or as text.
     private func sse(_ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, chat: Bool, includeUsage: Bool,
-                     tools: StructuredOutput?) -> Response {
+                     tools: ChatCompletion?) -> Response {
         let model = modelName
         let created = Int(Date().timeIntervalSince1970)
         let body = ResponseBody { writer in
@@ -184,14 +187,17 @@ public struct OpenAIServer: Sendable {
                 line.append(contentsOf: Array("\n\n".utf8))
                 try await writer.write(ByteBuffer(bytes: line))
             }
-            func chunk(_ text: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil, calls: [ToolCallBody]? = nil) async throws {
+            func chunk(_ text: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil, calls: [ToolCall]? = nil)
+                async throws {
                 if chat {
-                    let choices: [ChatChunkBody.Choice] = usage == nil || text != nil || finish != nil
-                        ? [.init(index: 0, delta: .init(role: role, content: text, tool_calls: calls), finish_reason: finish)] : []
-                    try await send(ChatChunkBody(id: id, created: created, model: model, choices: choices, usage: usage.map(UsageBody.init)))
+                    let choices: [ChatCompletionChunk.Choice] = usage == nil || text != nil || finish != nil
+                        ? [.init(index: 0, delta: .init(role: role, content: text, toolCalls: calls), finishReason: finish)] : []
+                    try await send(ChatCompletionChunk(id: id, created: created, model: model, choices: choices,
+                                                       usage: usage.map(UsageBody.init)))
                 } else {
-                    let choices: [CompletionBody.Choice] = usage == nil ? [.init(index: 0, text: text ?? "", finish_reason: finish)] : []
-                    try await send(CompletionBody(id: id, created: created, model: model, choices: choices, usage: usage.map(UsageBody.init)))
+                    let choices: [CompletionResponse.Choice] = usage == nil ? [.init(index: 0, text: text ?? "", finishReason: finish)] : []
+                    try await send(CompletionResponse(id: id, created: created, model: model, choices: choices,
+                                                      usage: usage.map(UsageBody.init)))
                 }
             }
             if chat { try await chunk("", role: "assistant") }
@@ -204,7 +210,7 @@ public struct OpenAIServer: Sendable {
                     if let tools {
                         held += tail
                         if let call = tools.toolCall(in: held) {
-                            try await chunk(nil, calls: [ToolCallBody(name: call.name, arguments: call.arguments)])
+                            try await chunk(nil, calls: [.reply(name: call.name, arguments: call.arguments)])
                             try await chunk(nil, finish: "tool_calls")
                         } else {
                             try await chunk(held, finish: reason.openAI ?? "stop")
@@ -227,18 +233,3 @@ func json(_ value: some Encodable) throws -> Response {
     return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
-/// Requires `Authorization: Bearer KEY` on every route but /health when a key is set.
-struct APIKeyMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let key: String?
-    let metrics: ServerMetrics
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let key, request.uri.path != "/health" else { return try await next(request, context) }
-        guard request.headers[.authorization] == "Bearer \(key)" else {
-            metrics.count("unauthorized")
-            throw APIError.unauthorized
-        }
-        return try await next(request, context)
-    }
-}

@@ -36,8 +36,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Requests waiting at most; more get HTTP 429.")
     var maxQueue = 256
 
-    @Option(name: .long, help: "Require 'Authorization: Bearer KEY' on every route but /health.")
+    @Option(name: .long, help: "Require 'Authorization: Bearer KEY' on every route but /health (or set COLONY_API_KEY).")
     var apiKey: String?
+
+    @Option(name: .long, help: "Read the API key from this file (trailing newline dropped) instead of --api-key.")
+    var apiKeyFile: String?
 
     @Option(name: .long, help: "Model id shown in /v1/models and expected in requests (default: the file name).")
     var modelName: String?
@@ -55,12 +58,17 @@ struct Serve: AsyncParsableCommand {
         guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be ≥ 1, got \(tokenBudget)") }
         guard maxQueue >= 1 else { throw ValidationError("--max-queue must be ≥ 1, got \(maxQueue)") }
         guard ["fcfs", "priority"].contains(policy) else { throw ValidationError("--policy must be fcfs or priority, got '\(policy)'") }
-        if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
+        do { _ = try keySource.resolve() } catch { throw ValidationError(error.description) }
         try TemplateOptions.check(chatTemplate)
+    }
+
+    private var keySource: APIKeySource {
+        APIKeySource(flag: apiKey, file: apiKeyFile, environment: ProcessInfo.processInfo.environment[APIKeySource.variable])
     }
 
     func run() async throws {
         bootstrapLogging(verbose: modelOptions.verbose)
+        let key = try keySource.resolve()
         let (model, tokenizer) = try modelOptions.loadModel()
         var config = EngineConfiguration()
         config.maxBatch = maxBatch
@@ -71,7 +79,7 @@ struct Serve: AsyncParsableCommand {
         let template: ChatTemplate? = if let chatTemplate { try ChatTemplate(named: chatTemplate) } else { try? ChatTemplate(gguf: model.file) }
         let engine = try Engine(model: model, tokenizer: tokenizer, configuration: config)
         let name = modelName ?? ((modelOptions.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
-        let server = OpenAIServer(engine: engine, modelName: name, template: template, apiKey: apiKey)
+        let server = OpenAIServer(engine: engine, modelName: name, template: template, apiKey: key)
         try await server.run(host: host, port: port) { bound in
             writeErr("colony: serving '\(name)' on http://\(host):\(bound) (max batch \(maxBatch), \(kvBlocks) KV blocks)\n")
         }

@@ -34,10 +34,12 @@ struct CLI {
     }
 
     /// Runs colony (or `executable`, e.g. mpirun, with colony among `arguments`).
-    static func run(_ arguments: [String], stdin: String? = nil, executable: String? = nil) throws -> Result {
+    static func run(_ arguments: [String], stdin: String? = nil, executable: String? = nil,
+                    environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? binary
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -1,0 +1,61 @@
+import ColonyModels
+import Foundation
+
+/// A backend and the chat template of its model: runs a `ChatCompletion` — renders the
+/// prompt with the tool block, submits it with the constraint and the end-of-turn stop, and
+/// reads a tool call out of the reply.
+///
+/// ```swift
+/// let chat = ChatModel(backend: engine, template: template)
+/// let reply = try await chat.complete(try ChatCompletion(messages: messages), maxTokens: 64)
+/// ```
+public struct ChatModel: Sendable {
+    public let backend: any InferenceBackend
+    public let template: ChatTemplate
+
+    public init(backend: any InferenceBackend, template: ChatTemplate) {
+        self.backend = backend
+        self.template = template
+    }
+
+    /// The prompt's tokens: the template over the messages with the tools described.
+    public func promptTokens(_ chat: ChatCompletion) -> [Int] {
+        backend.tokenizer.encode(template.render(chat.promptMessages))
+    }
+
+    /// The stop strings a chat request needs besides the caller's: the template's end of turn.
+    public var stopStrings: [String] { [template.endOfTurn] }
+
+    /// The engine request for `chat`: its prompt tokens, constraint and stop strings.
+    public func request(_ chat: ChatCompletion, id: String = UUID().uuidString, sampling: SamplingParameters = .greedy,
+                        maxTokens: Int, stop: [String] = []) -> EngineRequest {
+        EngineRequest(id: id, promptTokens: promptTokens(chat), sampling: sampling, maxTokens: maxTokens,
+                      stopStrings: stop + stopStrings, constraint: chat.constraint)
+    }
+
+    /// A finished reply: the text (empty when it was a tool call), the call, and why it ended.
+    public struct Reply: Sendable, Equatable {
+        public var text: String
+        public var toolCall: ChatToolCall?
+        public var finishReason: FinishReason
+        public var usage: Usage
+    }
+
+    /// Runs `chat` to the end and parses the reply.
+    /// - Throws: `EngineError` when the backend refuses it, or the stream's transport error.
+    public func complete(_ chat: ChatCompletion, sampling: SamplingParameters = .greedy, maxTokens: Int) async throws -> Reply {
+        let request = request(chat, sampling: sampling, maxTokens: maxTokens)
+        let stream = try await backend.submit(request)
+        var text = ""
+        var reason = FinishReason.cancelled
+        var usage = Usage(promptTokens: request.promptTokens.count, completionTokens: 0, cachedPromptTokens: 0)
+        for try await event in stream {
+            switch event {
+            case .token(_, let piece): text += piece
+            case .finished(let r, let u, let tail): text += tail; reason = r; usage = u
+            }
+        }
+        let call = chat.toolCall(in: text)
+        return Reply(text: call == nil ? text : "", toolCall: call, finishReason: reason, usage: usage)
+    }
+}
