@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         .package(url: "https://github.com/apple/swift-system", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         // -O3 even in debug builds: tests run the real model through these kernels.
@@ -79,8 +80,9 @@ let package = Package(
         .target(
             name: "ColonyServer",
             dependencies: [
-                "ColonyEngine", "ColonyModels", "ColonyOpenAI", "ColonyHTTP",
+                "ColonyEngine", "ColonyModels", "ColonyOpenAI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -88,7 +90,8 @@ let package = Package(
         .target(
             name: "ColonyBench",
             dependencies: [
-                "ColonyTensor", "ColonyModels", "ColonyEngine", "ColonyStore", "ColonyAgents", "ColonyTraining", "ColonyCollectives",
+                "ColonyTensor", "ColonyModels", "ColonyEngine", "ColonyOpenAI", "ColonyHTTP", "ColonyStore", "ColonyAgents",
+                "ColonyTraining", "ColonyCollectives",
             ]
         ),
         .executableTarget(
@@ -111,7 +114,7 @@ let package = Package(
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
         .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
-        .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
+        .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyBench", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
         .testTarget(name: "ColonyOpenAITests", dependencies: ["ColonyOpenAI", "ColonyEngine"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
         .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),

@@ -140,14 +140,7 @@ struct Loadgen: ParsableCommand {
             try writeJSON(r)
             return
         }
-        writeOut(String(format: """
-            requests        %d (%d errors), concurrency %d, %.1f s
-            throughput      %.1f output tokens/s (%d tokens)
-            TTFT            p50 %.0f ms, p99 %.0f ms (first request %.0f ms, later p50 %.0f ms)
-            inter-token     p50 %.1f ms, p99 %.1f ms
-
-            """, r.requests, r.errors, r.concurrency, r.wall_seconds, r.output_tokens_per_second, r.output_tokens,
-            r.ttft_p50_ms, r.ttft_p99_ms, r.first_request_ttft_ms, r.later_requests_ttft_p50_ms, r.itl_p50_ms, r.itl_p99_ms))
-        if let e = r.first_error { writeErr("first error: \(e)\n") }
+        writeOut(r.table)
+        if let e = r.firstError { writeErr("first error: \(e)\n") }
     }
 }

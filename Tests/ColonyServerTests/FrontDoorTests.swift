@@ -1,3 +1,4 @@
+import ColonyBench
 import ColonyEngine
 import ColonyModels
 import ColonyHTTP
@@ -102,10 +103,10 @@ struct FrontDoorTests {
         let report = try await withCheckedThrowingContinuation { (c: CheckedContinuation<LoadGenerator.Report, Error>) in
             Thread.detachNewThread { c.resume(with: Result { try endpoint.run() }) }
         }
-        #expect(report.errors == 0, "\(report.first_error ?? "")")
+        #expect(report.errors == 0, "\(report.firstError ?? "")")
         #expect(report.requests == 3)
-        #expect(report.output_tokens == 12, "usage.completion_tokens of the last chunk counts")
-        #expect(report.ttft_p50_ms > 0)
+        #expect(report.outputTokens == 12, "usage.completion_tokens of the last chunk counts")
+        #expect(report.ttftP50Ms > 0)
         await s.stop()
     }
 

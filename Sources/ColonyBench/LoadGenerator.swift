@@ -18,23 +18,6 @@ public struct LoadGenerator: Sendable {
 
     public init(endpoint: HTTPClient.Endpoint) { self.endpoint = endpoint }
 
-    public struct Report: Sendable, Encodable {
-        public var requests = 0
-        public var errors = 0
-        public var concurrency = 0
-        public var wall_seconds = 0.0
-        public var output_tokens = 0
-        public var output_tokens_per_second = 0.0
-        public var ttft_p50_ms = 0.0
-        public var ttft_p99_ms = 0.0
-        public var itl_p50_ms = 0.0
-        public var itl_p99_ms = 0.0
-        /// TTFT of the first request and the median of the rest (the prefix-cache effect).
-        public var first_request_ttft_ms = 0.0
-        public var later_requests_ttft_p50_ms = 0.0
-        public var first_error: String?
-    }
-
     private struct Sample: Sendable {
         var ttft: Double?
         var gaps: [Double] = []
@@ -77,24 +60,19 @@ public struct LoadGenerator: Sendable {
         r.requests = samples.count
         r.concurrency = concurrency
         r.errors = samples.filter { $0.error != nil }.count
-        r.first_error = samples.compactMap(\.error).first
-        r.wall_seconds = wall
-        r.output_tokens = samples.map(\.tokens).reduce(0, +)
-        r.output_tokens_per_second = Double(r.output_tokens) / max(wall, 1e-9)
+        r.firstError = samples.compactMap(\.error).first
+        r.wallSeconds = wall
+        r.outputTokens = samples.map(\.tokens).reduce(0, +)
+        r.outputTokensPerSecond = Double(r.outputTokens) / max(wall, 1e-9)
         let ttfts = samples.compactMap(\.ttft).sorted()
         let gaps = samples.flatMap(\.gaps).sorted()
-        r.ttft_p50_ms = Self.percentile(ttfts, 0.5) * 1000
-        r.ttft_p99_ms = Self.percentile(ttfts, 0.99) * 1000
-        r.itl_p50_ms = Self.percentile(gaps, 0.5) * 1000
-        r.itl_p99_ms = Self.percentile(gaps, 0.99) * 1000
-        r.first_request_ttft_ms = (samples.first { $0.index == 0 }?.ttft ?? 0) * 1000
-        r.later_requests_ttft_p50_ms = Self.percentile(samples.filter { $0.index != 0 }.compactMap(\.ttft).sorted(), 0.5) * 1000
+        r.ttftP50Ms = Statistics.percentile(sorted: ttfts, 0.5) * 1000
+        r.ttftP99Ms = Statistics.percentile(sorted: ttfts, 0.99) * 1000
+        r.itlP50Ms = Statistics.percentile(sorted: gaps, 0.5) * 1000
+        r.itlP99Ms = Statistics.percentile(sorted: gaps, 0.99) * 1000
+        r.firstRequestTTFTMs = (samples.first { $0.index == 0 }?.ttft ?? 0) * 1000
+        r.laterRequestsTTFTP50Ms = Statistics.percentile(samples.filter { $0.index != 0 }.compactMap(\.ttft), 0.5) * 1000
         return r
-    }
-
-    static func percentile(_ sorted: [Double], _ q: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, Int((q * Double(sorted.count - 1)).rounded()))]
     }
 
     private func discoverModel() throws(HTTPClient.Failure) -> String {
