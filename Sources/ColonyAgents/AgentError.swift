@@ -13,13 +13,12 @@ public enum AgentError: Error, Equatable, CustomStringConvertible {
     case cannotWrite(path: String)
     /// An OpenAI-compatible endpoint answered with an HTTP error.
     case endpointStatus(Int, body: String)
-    /// A message without a case of its own (only `OpenAIClient` still builds one, until it
-    /// throws `endpointStatus`).
-    case other(String)
-
-    /// Wraps a message that has no case of its own yet.
-    @available(*, deprecated, message: "throw a specific case, e.g. AgentError.endpointStatus(_:body:)")
-    public init(description: String) { self = .other(description) }
+    /// A tool's parameter schema is not JSON, so it cannot be sent to an endpoint.
+    case toolParametersNotJSON(tool: String, parameters: String)
+    /// A swarm task file line is not `{"task": …, "expected": …}`.
+    case invalidTaskLine(file: String, line: Int)
+    /// A swarm task file holds no task.
+    case noTasks(file: String)
 
     public var description: String {
         switch self {
@@ -29,7 +28,9 @@ public enum AgentError: Error, Equatable, CustomStringConvertible {
         case .invalidSpecField(let field, let problem): "invalid agent spec: field '\(field)' \(problem)"
         case .cannotWrite(let path): "cannot open '\(path)' for writing"
         case .endpointStatus(let status, let body): "the endpoint answered HTTP \(status): \(body)"
-        case .other(let message): message
+        case .toolParametersNotJSON(let tool, let parameters): "tool '\(tool)' has parameters that are not JSON: \(parameters)"
+        case .invalidTaskLine(let file, let line): "\(file):\(line): expected {\"task\": \"...\", \"expected\": \"...\"}"
+        case .noTasks(let file): "\(file) holds no tasks"
         }
     }
 }

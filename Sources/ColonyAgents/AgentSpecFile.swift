@@ -43,8 +43,8 @@ public struct AgentSpecFile: Decodable, Sendable {
     }
 
     /// The MCP servers the spec asks for, as launch configurations.
-    public var mcpServers: [MCPServerConfig] {
-        (mcp_servers ?? []).map { MCPServerConfig(name: $0.name, command: $0.command, environment: $0.env ?? [:]) }
+    public var mcpServers: [MCPServerConfiguration] {
+        (mcp_servers ?? []).map { MCPServerConfiguration(name: $0.name, command: $0.command, environment: $0.env ?? [:]) }
     }
 
     /// Tool names a spec may list.

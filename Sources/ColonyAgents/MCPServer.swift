@@ -5,7 +5,7 @@ import MCP
 import SystemPackage
 
 /// How to start an MCP server that speaks JSON-RPC over its stdin and stdout.
-public struct MCPServerConfig: Sendable, Equatable {
+public struct MCPServerConfiguration: Sendable, Equatable {
     /// The prefix of its tools' names as agents see them (`NAME.tool`).
     public var name: String
     /// The program and its arguments; the program is looked up on `PATH`.
@@ -51,14 +51,14 @@ public enum MCPServerError: Error, Equatable, CustomStringConvertible {
 /// The child is stopped by `shutdown()`; a server that exits on its own fails its
 /// pending and later calls with an error the model sees, instead of hanging them.
 public actor MCPServer {
-    public let config: MCPServerConfig
+    public let config: MCPServerConfiguration
     private let process: Process
     private let client: Client
     private let pipes: (stdin: Pipe, stdout: Pipe)
     private var exited = false
     private let logger = Logger(label: "colony.mcp")
 
-    private init(config: MCPServerConfig, process: Process, client: Client, pipes: (stdin: Pipe, stdout: Pipe)) {
+    private init(config: MCPServerConfiguration, process: Process, client: Client, pipes: (stdin: Pipe, stdout: Pipe)) {
         self.config = config
         self.process = process
         self.client = client
@@ -66,7 +66,7 @@ public actor MCPServer {
     }
 
     /// Starts the server and completes the MCP handshake within `timeout` seconds.
-    public static func launch(_ config: MCPServerConfig, timeout: Double = 10) async throws -> MCPServer {
+    public static func launch(_ config: MCPServerConfiguration, timeout: Double = 10) async throws -> MCPServer {
         guard let program = config.command.first, !program.isEmpty else {
             throw MCPServerError.emptyCommand(server: config.name)
         }

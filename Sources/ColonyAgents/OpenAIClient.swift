@@ -27,7 +27,7 @@ public struct OpenAIClient: LLMClient {
             body.toolChoice = .required
             body.tools = try request.tools.map { tool in
                 guard let parameters = JSONValue(parsing: tool.parametersJSON) else {
-                    throw AgentError(description: "tool '\(tool.name)' has parameters that are not JSON: \(tool.parametersJSON)")
+                    throw AgentError.toolParametersNotJSON(tool: tool.name, parameters: tool.parametersJSON)
                 }
                 return ToolDefinition(function: .init(name: tool.name, description: tool.description, parameters: parameters))
             }
@@ -44,7 +44,7 @@ public struct OpenAIClient: LLMClient {
         }
         guard response.status == 200, let reply = try? JSONDecoder().decode(ChatCompletionResponse.self, from: response.body),
               let message = reply.choices.first?.message else {
-            throw AgentError(description: "the endpoint answered HTTP \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")
+            throw AgentError.endpointStatus(response.status, body: String(decoding: response.body.prefix(300), as: UTF8.self))
         }
         let calls = (message.toolCalls ?? []).map { ToolCall(name: $0.function.name, arguments: $0.function.arguments) }
         return LLMReply(text: message.content ?? "", toolCalls: calls,

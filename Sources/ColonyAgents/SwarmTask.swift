@@ -19,11 +19,11 @@ public struct SwarmTask: Decodable, Sendable, Equatable {
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
         where !raw.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let task = try? JSONDecoder().decode(SwarmTask.self, from: Data(raw.utf8)) else {
-                throw AgentError(description: "\(file):\(n + 1): expected {\"task\": \"...\", \"expected\": \"...\"}")
+                throw AgentError.invalidTaskLine(file: file, line: n + 1)
             }
             tasks.append(task)
         }
-        guard !tasks.isEmpty else { throw AgentError(description: "\(file) holds no tasks") }
+        guard !tasks.isEmpty else { throw AgentError.noTasks(file: file) }
         return tasks
     }
 }

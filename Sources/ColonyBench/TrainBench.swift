@@ -39,7 +39,7 @@ public struct TrainBench {
     /// Tokens per second of the median measured step in `mode`.
     public func run(_ mode: Mode, gguf: GGUFFile, onPhase: (Phase) -> Void = { _ in }) throws -> Double {
         onPhase(.loading(mode))
-        let llama = try TrainableLlama(gguf: gguf, lora: mode == .lora ? LoRAConfig(rank: loraRank) : nil,
+        let llama = try TrainableLlama(gguf: gguf, lora: mode == .lora ? LoRAConfiguration(rank: loraRank) : nil,
                                        packedRuntime: mode == .lora ? try precision.packedRuntime(threads: threads) : nil)
         var rng = SplitMix64(seed: 1)
         let n = batch * seqLen
@@ -47,7 +47,7 @@ public struct TrainBench {
         let batchData = TrainingBatch(tokens: tokens, positions: (0..<n).map { $0 % seqLen },
                                       segmentStart: [Int32](repeating: 0, count: n),
                                       targets: Array(tokens.dropFirst()) + [-1], sequences: batch, length: seqLen)
-        var settings = TrainingConfig()
+        var settings = TrainingConfiguration()
         settings.steps = steps + 1
         settings.batchSize = batch
         settings.sequenceLength = seqLen

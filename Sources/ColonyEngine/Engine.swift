@@ -17,7 +17,7 @@ import Logging
 public final class Engine: InferenceBackend {
     public let configuration: EngineConfiguration
     public let tokenizer: Tokenizer
-    public let modelConfig: LlamaConfig
+    public let modelConfig: LlamaConfiguration
     /// Changes to the prefix cache, in order, when `configuration.publishesKVEvents` is on
     /// (else it stays empty); it ends when the engine stops. One consumer at a time.
     public let kvEvents: AsyncStream<KVEvent>

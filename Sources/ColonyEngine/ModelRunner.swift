@@ -5,7 +5,7 @@ import ColonyModels
 /// the model; a runner never decides anything.
 public protocol ModelRunner {
     /// The model's geometry (vocabulary, context).
-    var config: LlamaConfig { get }
+    var config: LlamaConfiguration { get }
     /// One logits row per chunk with `samples`, in chunk order.
     func execute(_ output: SchedulerOutput) throws(ModelError) -> [[Float]]
 }
@@ -20,7 +20,7 @@ public final class LlamaRunner: ModelRunner {
         cache = KVCache(config: model.config, blockCount: blockCount, blockSize: blockSize)
     }
 
-    public var config: LlamaConfig { model.config }
+    public var config: LlamaConfiguration { model.config }
 
     public func execute(_ output: SchedulerOutput) throws(ModelError) -> [[Float]] {
         var tables: [Int: BlockTable] = [:]

@@ -29,7 +29,7 @@ struct Inspect: ParsableCommand {
         var byType: [String: (count: Int, elements: Int)] = [:]
         for t in file.tensors { byType[t.dtype.description, default: (0, 0)].count += 1; byType[t.dtype.description]!.elements += t.elementCount }
         out += "\nBy type: " + byType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count) tensors (\($0.value.elements) values)" }.joined(separator: ", ") + "\n"
-        if let config = try? LlamaConfig(gguf: file) {
+        if let config = try? LlamaConfiguration(gguf: file) {
             out += "\nModel: \(config.blockCount) layers, dim \(config.embeddingLength), \(config.headCount) heads (\(config.kvHeadCount) KV), ffn \(config.feedForwardLength), vocab \(config.vocabularySize), context \(config.contextLength), rope base \(config.ropeFreqBase)\n"
         }
         writeOut(out)

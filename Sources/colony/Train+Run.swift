@@ -9,7 +9,7 @@ extension Train {
     func run() throws {
         bootstrapLogging(verbose: false)
         if let threads { setBLASThreads(threads) }
-        let parallel: ParallelConfig? = collective == "mpi" ? try ParallelConfig(collective: try MPICollective.initialize(), zeroStage: zero) : nil
+        let parallel: ParallelConfiguration? = collective == "mpi" ? try ParallelConfiguration(collective: try MPICollective.initialize(), zeroStage: zero) : nil
         defer { if parallel != nil { try? MPICollective.finalize() } }
         let lead = (parallel?.collective.rank ?? 0) == 0
         func say(_ text: String) { if lead { writeErr(text) } }

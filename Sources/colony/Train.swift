@@ -111,7 +111,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard loraRank >= 0 else { throw ValidationError("--lora-rank must be ≥ 0, got \(loraRank)") }
-        guard TrainingConfig.OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw or sgd, got '\(optimizer)'") }
+        guard TrainingConfiguration.OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw or sgd, got '\(optimizer)'") }
         guard TrainableLlama.exportTypes[exportType] != nil else {
             throw ValidationError("--export-type must be one of \(TrainableLlama.exportTypes.keys.sorted().joined(separator: ", ")), got '\(exportType)'")
         }
@@ -123,17 +123,17 @@ struct Train: ParsableCommand {
         try settings.validate()
     }
 
-    var lora: LoRAConfig? {
-        loraRank > 0 ? LoRAConfig(rank: loraRank, alpha: loraAlpha, targets: loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) : nil
+    var lora: LoRAConfiguration? {
+        loraRank > 0 ? LoRAConfiguration(rank: loraRank, alpha: loraAlpha, targets: loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) : nil
     }
 
-    var settings: TrainingConfig {
-        var c = TrainingConfig()
+    var settings: TrainingConfiguration {
+        var c = TrainingConfiguration()
         c.steps = steps
         c.batchSize = batch
         c.sequenceLength = seqLen
         c.accumulation = accumulation
-        c.optimizer = TrainingConfig.OptimizerKind(rawValue: optimizer) ?? .adamw
+        c.optimizer = TrainingConfiguration.OptimizerKind(rawValue: optimizer) ?? .adamw
         c.learningRate = lr
         c.warmupSteps = warmup
         c.weightDecay = weightDecay

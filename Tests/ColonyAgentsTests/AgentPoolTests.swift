@@ -15,7 +15,7 @@ final class EchoClient: LLMClient {
         try await Task.sleep(for: .milliseconds(20))
         inFlight.withLock { $0.now -= 1 }
         let task = request.messages.last { $0.role == "user" }?.content ?? ""
-        if task.hasPrefix("fail") { throw AgentError(description: "scripted failure") }
+        if task.hasPrefix("fail") { throw AgentError.noRun(id: "scripted failure") }
         let answer = String(task.reversed())
         return LLMReply(toolCalls: [ToolCall(name: "final_answer", arguments: #"{"answer":"\#(answer)"}"#)], promptTokens: 3, completionTokens: 2)
     }
@@ -69,8 +69,8 @@ struct AgentPoolTests {
     @Test("closing passes on the body's error")
     func closingRethrows() async throws {
         let pool = try await Self.pool(EchoClient())
-        await #expect(throws: AgentError(description: "stop")) {
-            _ = try await pool.closing { _ -> Int in throw AgentError(description: "stop") }
+        await #expect(throws: AgentError.noRun(id: "stop")) {
+            _ = try await pool.closing { _ -> Int in throw AgentError.noRun(id: "stop") }
         }
     }
 

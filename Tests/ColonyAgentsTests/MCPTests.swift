@@ -7,7 +7,7 @@ struct MCPTests {
     static let serverScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/mcp_server.py").path
 
     static func launch(_ extra: [String] = [], timeout: Double = 10) async throws -> MCPServer {
-        try await MCPServer.launch(MCPServerConfig(name: "calc", command: ["python3", serverScript] + extra), timeout: timeout)
+        try await MCPServer.launch(MCPServerConfiguration(name: "calc", command: ["python3", serverScript] + extra), timeout: timeout)
     }
 
     @Test("tools are listed with their schemas and calls round-trip")
@@ -57,7 +57,7 @@ struct MCPTests {
     @Test("a missing program or a silent server gives an error that names it")
     func launchErrors() async throws {
         let missing = await #expect(throws: MCPServerError.self) {
-            try await MCPServer.launch(MCPServerConfig(name: "nope", command: ["colony-no-such-program"]), timeout: 5)
+            try await MCPServer.launch(MCPServerConfiguration(name: "nope", command: ["colony-no-such-program"]), timeout: 5)
         }
         #expect(missing?.description.contains("nope") == true)
         // The program is started through env, so it fails in the handshake; the reason comes from the MCP SDK.
@@ -80,7 +80,7 @@ struct MCPTests {
     @Test("an empty command is refused before anything starts")
     func emptyCommand() async throws {
         await #expect(throws: MCPServerError.emptyCommand(server: "e")) {
-            try await MCPServer.launch(MCPServerConfig(name: "e", command: [""]))
+            try await MCPServer.launch(MCPServerConfiguration(name: "e", command: [""]))
         }
         #expect(MCPServerError.emptyCommand(server: "e").description
                 == "MCP server 'e': command is empty; give the program and its arguments")
@@ -103,6 +103,6 @@ struct MCPTests {
         }
         #expect(repeated.description == "invalid agent spec: field 'mcp_servers[1].name' repeats 's'; each server needs its own name")
         let spec = try AgentSpecFile.parse(base + "mcp_servers:\n  - name: s\n    command: [python3, x.py]\n    env: {K: v}\n")
-        #expect(spec.mcpServers == [MCPServerConfig(name: "s", command: ["python3", "x.py"], environment: ["K": "v"])])
+        #expect(spec.mcpServers == [MCPServerConfiguration(name: "s", command: ["python3", "x.py"], environment: ["K": "v"])])
     }
 }

@@ -111,7 +111,7 @@ struct GGUFTests {
         var w = GGUFWriter()
         w.set("general.architecture", .string("mamba"))
         let file = try Self.parse(w.serialized())
-        #expect(throws: ModelError.unknownArchitecture("mamba", known: ["llama"])) { try LlamaConfig(gguf: file) }
+        #expect(throws: ModelError.unknownArchitecture("mamba", known: ["llama"])) { try LlamaConfiguration(gguf: file) }
         #expect(throws: GGUFError.missingMetadata(key: "llama.block_count")) { try file.int("llama.block_count") }
         #expect(throws: GGUFError.wrongMetadataType(key: "general.architecture", expected: "integer", found: .string)) {
             try file.int("general.architecture")
@@ -119,7 +119,7 @@ struct GGUFTests {
         w.set("general.architecture", .string("llama"))
         w.set("llama.embedding_length", .uint32(64))
         #expect(throws: ModelError.gguf(.missingMetadata(key: "llama.attention.head_count"))) {
-            try LlamaConfig(gguf: try Self.parse(w.serialized()))
+            try LlamaConfiguration(gguf: try Self.parse(w.serialized()))
         }
         #expect(ModelError.unknownArchitecture("mamba", known: ["llama"]).description == "unknown architecture 'mamba'; known: llama")
     }

@@ -29,7 +29,7 @@ struct TrainableLlamaTests {
     func logitsMatchReference(file: String) throws {
         let gguf = try GGUFFile(contentsOf: TrainingFixtures.path(file))
         let reference = try #require(TrainingFixtures.forward.models.first { $0.file == file })
-        let lora = LoRAConfig(rank: 4, targets: LoRAConfig.allTargets)
+        let lora = LoRAConfiguration(rank: 4, targets: LoRAConfiguration.allTargets)
         // Exact f32 for the full and LoRA models; the integer kernels for the frozen base are
         // near-exact (the inference model's int16 bound).
         for (model, tolerance) in [(try TrainableLlama(gguf: gguf), Float(1e-3)), (try TrainableLlama(gguf: gguf, lora: lora), 1e-3),
@@ -48,7 +48,7 @@ struct TrainableLlamaTests {
     @Test("LoRA trains only the adapters and leaves the base untouched")
     func loraParameters() throws {
         let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-tied.gguf"))
-        let model = try TrainableLlama(gguf: gguf, lora: LoRAConfig(rank: 2, alpha: 4, targets: ["q", "v"]))
+        let model = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, alpha: 4, targets: ["q", "v"]))
         let names = model.parameters.map(\.name)
         #expect(names.count == 4 * model.config.blockCount)
         #expect(names.allSatisfy { $0.contains("lora_") && ($0.contains("attn_q") || $0.contains("attn_v")) })
@@ -58,8 +58,8 @@ struct TrainableLlamaTests {
         // B starts at zero, so only B gets a gradient at first (dA = Bᵀ·… = 0).
         let b = try #require(model.parameters.first { $0.name.hasSuffix("lora_b") })
         #expect(b.variable.grad.contains { $0 != 0 })
-        #expect(throws: TrainingError.self) { try TrainableLlama(gguf: gguf, lora: LoRAConfig(rank: 2, targets: ["qkv"])) }
-        #expect(throws: TrainingError.self) { try TrainableLlama(gguf: gguf, lora: LoRAConfig(rank: 0)) }
+        #expect(throws: TrainingError.self) { try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, targets: ["qkv"])) }
+        #expect(throws: TrainingError.self) { try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 0)) }
     }
 }
 
@@ -68,8 +68,8 @@ struct ExportTests {
     @Test("a LoRA-trained model exports with adapters merged, and the inference model reproduces its logits")
     func mergedExport() throws {
         let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-tied.gguf"))
-        let model = try TrainableLlama(gguf: gguf, lora: LoRAConfig(rank: 2, alpha: 4, targets: LoRAConfig.allTargets))
-        var settings = TrainingConfig()
+        let model = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, alpha: 4, targets: LoRAConfiguration.allTargets))
+        var settings = TrainingConfiguration()
         settings.steps = 3
         settings.batchSize = 1
         settings.sequenceLength = 8

@@ -6,7 +6,7 @@ import Testing
 
 /// A tiny random model and batches of a repeating pattern it can learn.
 enum TinyTraining {
-    static let config = LlamaConfig(vocabularySize: 48, embeddingLength: 32, blockCount: 2, feedForwardLength: 64,
+    static let config = LlamaConfiguration(vocabularySize: 48, embeddingLength: 32, blockCount: 2, feedForwardLength: 64,
                                     headCount: 4, kvHeadCount: 2, contextLength: 64)
 
     static func examples(_ count: Int, length: Int = 12) -> [TrainingExample] {
@@ -16,8 +16,8 @@ enum TinyTraining {
         }
     }
 
-    static func settings(steps: Int = 6, lr: Float = 3e-3) -> TrainingConfig {
-        var c = TrainingConfig()
+    static func settings(steps: Int = 6, lr: Float = 3e-3) -> TrainingConfiguration {
+        var c = TrainingConfiguration()
         c.steps = steps
         c.batchSize = 2
         c.sequenceLength = 16
@@ -26,7 +26,7 @@ enum TinyTraining {
         return c
     }
 
-    static func trainer(_ settings: TrainingConfig, parallel: ParallelConfig? = nil, seed: UInt64 = 7) throws -> Trainer {
+    static func trainer(_ settings: TrainingConfiguration, parallel: ParallelConfiguration? = nil, seed: UInt64 = 7) throws -> Trainer {
         let loader = BatchLoader(examples: examples(10), batchSize: settings.batchSize, length: settings.sequenceLength, seed: 1)
         return try Trainer(model: TrainableLlama(config: config, seed: seed), config: settings, loader: loader,
                            evalLoader: BatchLoader(examples: examples(4), batchSize: 2, length: 16, seed: 2), parallel: parallel)
@@ -105,7 +105,7 @@ struct TrainerTests {
         let expected = TinyTraining.values(single)
 
         let results = try InProcessCollective.run(size: 2) { c in
-            let t = try TinyTraining.trainer(TinyTraining.settings(), parallel: ParallelConfig(collective: c, zeroStage: stage, bucketValues: 1000))
+            let t = try TinyTraining.trainer(TinyTraining.settings(), parallel: ParallelConfiguration(collective: c, zeroStage: stage, bucketValues: 1000))
             for b in batches { try t.trainStep(batches: [Self.split(b)[c.rank]]) }
             let footprint = t.footprint
             if stage == 3 { _ = try t.evaluate() } // gathers, then releases again

@@ -17,7 +17,7 @@ public final class KVCache {
     let values: [FloatBuffer]
 
     /// Creates a pool of `blockCount` blocks for a model of the given geometry.
-    public init(config: LlamaConfig, blockCount: Int, blockSize: Int = 16) {
+    public init(config: LlamaConfiguration, blockCount: Int, blockSize: Int = 16) {
         precondition(blockCount > 0 && blockSize > 0, "a KV cache needs at least one block of one position")
         self.blockSize = blockSize
         self.blockCount = blockCount
@@ -29,7 +29,7 @@ public final class KVCache {
     }
 
     /// A cache with room for `positions` positions in total, across all sequences.
-    public convenience init(config: LlamaConfig, positions: Int, blockSize: Int = 16) {
+    public convenience init(config: LlamaConfiguration, positions: Int, blockSize: Int = 16) {
         self.init(config: config, blockCount: max(1, (positions + blockSize - 1) / blockSize), blockSize: blockSize)
     }
 

@@ -19,7 +19,7 @@ import Foundation
 /// let logits = try model.forward([BatchToken(token: 1, position: 0, wantsLogits: true)], cache: cache, table: &table)
 /// ```
 public final class LlamaModel {
-    public let config: LlamaConfig
+    public let config: LlamaConfiguration
     public let file: GGUFFile
     /// Int16 by default: the packed integer kernels are 2–4× faster than float32 (see
     /// `colony bench --precision`) and keep greedy output equal to the float reference,
@@ -34,7 +34,7 @@ public final class LlamaModel {
 
     /// Loads a model from a parsed GGUF file; `threads` workers compute each step.
     public init(gguf: GGUFFile, threads: Int = 1) throws(ModelError) {
-        config = try LlamaConfig(gguf: gguf)
+        config = try LlamaConfiguration(gguf: gguf)
         file = gguf
         weights = try LlamaWeights(gguf: gguf, config: config)
         pool = ThreadPool(threads: max(1, threads))

@@ -12,7 +12,7 @@ final class LlamaScratch {
     let scales, sums: FloatBuffer
     let widest: Int
 
-    init(config c: LlamaConfig, capacity: Int) {
+    init(config c: LlamaConfiguration, capacity: Int) {
         self.capacity = capacity
         let qDim = c.headCount * c.headDimension
         widest = max(c.embeddingLength, c.feedForwardLength, qDim)

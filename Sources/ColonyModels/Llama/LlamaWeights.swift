@@ -27,7 +27,7 @@ struct LlamaWeights: Sendable {
     let output: WeightMatrix
     let layers: [Layer]
 
-    init(gguf: GGUFFile, config c: LlamaConfig) throws(ModelError) {
+    init(gguf: GGUFFile, config c: LlamaConfiguration) throws(ModelError) {
         func tensor(_ name: String, _ shape: [Int]) throws(ModelError) -> Tensor {
             guard let t = gguf.tensor(name) else { throw .missingTensor(name) }
             return try Self.check(t, shape)

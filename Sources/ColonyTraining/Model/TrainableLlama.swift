@@ -31,7 +31,7 @@ public enum Weight {
 }
 
 /// Which projections get LoRA adapters, and their size.
-public struct LoRAConfig: Sendable, Equatable, Codable {
+public struct LoRAConfiguration: Sendable, Equatable, Codable {
     /// The projections of a Llama block that can take an adapter.
     public static let allTargets = ["q", "k", "v", "o", "gate", "up", "down"]
 
@@ -62,7 +62,7 @@ public final class LoRAAdapter {
     public let scale: Float
 
     /// `A` small random, `B` zero: training starts exactly at the base model.
-    init(inFeatures: Int, outFeatures: Int, config: LoRAConfig, rng: inout SplitMix64) {
+    init(inFeatures: Int, outFeatures: Int, config: LoRAConfiguration, rng: inout SplitMix64) {
         let bound = 1 / Float(inFeatures).squareRoot()
         a = Variable(rows: config.rank, cols: inFeatures, value: (0..<config.rank * inFeatures).map { _ in rng.uniform(-bound, bound) }, requiresGrad: true)
         b = Variable(zeros: outFeatures, config.rank, requiresGrad: true)
@@ -123,18 +123,18 @@ public final class TrainableLlama {
         var projections: [Projection] { [q, k, v, o, gate, up, down] }
     }
 
-    public let config: LlamaConfig
+    public let config: LlamaConfiguration
     public let embedding: Weight
     public let layers: [Layer]
     public let outputNorm: Variable
     /// `nil` when the output projection is the token embedding (tied).
     public let output: Weight?
-    public let lora: LoRAConfig?
+    public let lora: LoRAConfiguration?
     /// The GGUF this model came from (its metadata is kept on export).
     public let source: GGUFFile?
 
     /// A model with random weights (normal-ish, σ ≈ 0.02; norms at 1), every weight trained.
-    public init(config c: LlamaConfig, tiedOutput: Bool = true, seed: UInt64 = 0) {
+    public init(config c: LlamaConfiguration, tiedOutput: Bool = true, seed: UInt64 = 0) {
         var rng = SplitMix64(seed: seed)
         func dense(_ rows: Int, _ cols: Int) -> Variable {
             Variable(rows: rows, cols: cols, value: (0..<rows * cols).map { _ in rng.normal() * 0.02 }, requiresGrad: true)
@@ -167,8 +167,8 @@ public final class TrainableLlama {
     /// only the adapters train. `frozen` keeps every weight frozen (evaluation only).
     /// `packedRuntime` makes forward products of frozen quantized weights use the integer
     /// kernels (faster, near-exact); without it they are exact f32.
-    public init(gguf: GGUFFile, lora: LoRAConfig? = nil, frozen: Bool = false, packedRuntime: PackedRuntime? = nil, seed: UInt64 = 0) throws {
-        let c = try LlamaConfig(gguf: gguf)
+    public init(gguf: GGUFFile, lora: LoRAConfiguration? = nil, frozen: Bool = false, packedRuntime: PackedRuntime? = nil, seed: UInt64 = 0) throws {
+        let c = try LlamaConfiguration(gguf: gguf)
         try lora?.validate()
         let frozenBase = frozen || lora != nil
         var rng = SplitMix64(seed: seed)

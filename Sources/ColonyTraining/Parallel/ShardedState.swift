@@ -9,7 +9,7 @@ import ColonyCollectives
 /// - stage 2: ZeRO-2 — also gradients: reduce-scatter leaves each rank only its shard.
 /// - stage 3: ZeRO-3 — also parameters: a rank keeps only its shard between steps and
 ///   all-gathers the full set for the forward and backward pass.
-public struct ParallelConfig: Sendable {
+public struct ParallelConfiguration: Sendable {
     public var collective: any Collective
     public var zeroStage: Int
     /// Values per all-reduce call (gradient buckets).

@@ -2,7 +2,7 @@ import Foundation
 
 /// Everything a run needs to continue exactly where it stopped.
 public struct Checkpoint: Codable, Equatable {
-    public var config: TrainingConfig
+    public var config: TrainingConfiguration
     /// Optimiser steps completed.
     public var step: Int
     public var data: DataPosition

@@ -26,10 +26,10 @@ public struct StepReport: Sendable {
 /// the same update as one rank on the whole batch.
 public final class Trainer {
     public let model: TrainableLlama
-    public let config: TrainingConfig
+    public let config: TrainingConfiguration
     public var loader: BatchLoader
     public let evalLoader: BatchLoader?
-    public let parallel: ParallelConfig?
+    public let parallel: ParallelConfiguration?
     public private(set) var step = 0
     public private(set) var losses: [Float] = []
     let optimizer: any Optimizer
@@ -39,7 +39,7 @@ public final class Trainer {
     /// ZeRO ≥ 1: this rank's slice of the flat parameters, with its gradient slice.
     private let shard: Variable?
 
-    public init(model: TrainableLlama, config: TrainingConfig, loader: BatchLoader, evalLoader: BatchLoader? = nil, parallel: ParallelConfig? = nil) throws {
+    public init(model: TrainableLlama, config: TrainingConfiguration, loader: BatchLoader, evalLoader: BatchLoader? = nil, parallel: ParallelConfiguration? = nil) throws {
         try config.validate()
         Allocator.tuned
         self.model = model

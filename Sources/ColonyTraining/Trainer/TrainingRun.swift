@@ -4,7 +4,7 @@ import Foundation
 /// A whole training run around a `Trainer`: resume, held-out evaluation and checkpoint
 /// cadence, stopping early, `log.jsonl`, and the exported model.
 ///
-/// The cadence comes from the trainer's `TrainingConfig` (`evalEvery`, `checkpointEvery`,
+/// The cadence comes from the trainer's `TrainingConfiguration` (`evalEvery`, `checkpointEvery`,
 /// `keepCheckpoints`, `steps`). Progress reaches the caller as `Event`s; the run itself
 /// prints nothing.
 ///
@@ -34,7 +34,7 @@ public struct TrainingRun {
 
     /// Where a step leaves the run as a whole.
     public struct Progress: Sendable {
-        /// Steps of the whole run (`TrainingConfig.steps`).
+        /// Steps of the whole run (`TrainingConfiguration.steps`).
         public var totalSteps: Int
         /// Tokens through the model per second (all ranks) since this invocation started.
         public var tokensPerSecond: Double

@@ -1,5 +1,5 @@
 /// Hyper-parameters of a Llama-family model, read from GGUF metadata.
-public struct LlamaConfig: Sendable, Equatable, Codable {
+public struct LlamaConfiguration: Sendable, Equatable, Codable {
     public var vocabularySize: Int
     public var embeddingLength: Int
     public var blockCount: Int
@@ -53,7 +53,7 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
                 guard type == "linear" else { throw ModelError.invalidConfiguration("rope scaling type '\(type)' is not supported; supported: none, linear") }
                 scale = Float(try optionalDouble("rope.scaling.factor") ?? 1)
             }
-            return LlamaConfig(vocabularySize: vocab,
+            return LlamaConfiguration(vocabularySize: vocab,
                                embeddingLength: try int("embedding_length"),
                                blockCount: try int("block_count"),
                                feedForwardLength: try int("feed_forward_length"),

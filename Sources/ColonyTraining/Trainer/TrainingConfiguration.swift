@@ -1,5 +1,5 @@
 /// The knobs of a training run. Saved in every checkpoint; a resume must use the same.
-public struct TrainingConfig: Codable, Equatable, Sendable {
+public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public enum OptimizerKind: String, Codable, Sendable, CaseIterable { case adamw, sgd }
 
     public var steps = 100
