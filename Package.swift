@@ -4,7 +4,7 @@ import PackageDescription
 // Numeric Swift code needs a CPU target and aggressive inlining to vectorise (see
 // shared/PLATFORM-NOTES.md); the hot loops themselves live in the C target.
 let swiftNumericFlags: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release))
 ]
 
 let package = Package(
@@ -114,7 +114,8 @@ let package = Package(
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
         .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
-        .testTarget(name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyBench", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
+        .testTarget(
+            name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyBench", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
         .testTarget(name: "ColonyOpenAITests", dependencies: ["ColonyOpenAI", "ColonyEngine"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
         .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),

@@ -111,7 +111,9 @@ public struct Agent: Sendable {
             var results: [String] = []
             for call in calls {
                 if let tool = tools.first(where: { $0.name == call.name }), !tool.isIdempotent {
-                    results.append("error: the outcome of this call is unknown (the run stopped while it ran); \(call.name) is not idempotent, so it was not repeated")
+                    results.append(
+                        "error: the outcome of this call is unknown (the run stopped while it ran); \(call.name) is not idempotent, so it was not repeated"
+                    )
                 } else {
                     results += await act([call], tools: tools)
                 }
@@ -137,17 +139,22 @@ public struct Agent: Sendable {
         var spent = done.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
         func end(_ finish: AgentFinish, _ answer: String?) async throws -> AgentRun {
             try await store?.finishRun(id: id, status: finish.rawValue, answer: answer)
-            return AgentRun(id: id, answer: answer, finish: finish, steps: steps, messages: messages, tools: tools.map(ToolDescription.init))
+            return AgentRun(
+                id: id, answer: answer, finish: finish, steps: steps, messages: messages, tools: tools.map(ToolDescription.init))
         }
         for index in done.count..<max(spec.maxSteps, done.count) {
             try Task.checkCancellation()
             let stepStart = Date()
-            let reply = try await client.complete(LLMRequest(messages: Self.fit(messages, tokens: spec.contextTokens),
-                                                             tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling))
+            let reply = try await client.complete(
+                LLMRequest(
+                    messages: Self.fit(messages, tokens: spec.contextTokens),
+                    tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling))
             spent += reply.promptTokens + reply.completionTokens
-            if reply.truncatedCall { // cut off mid-call: say so and let the model try again
-                let step = AgentStep(index: index, toolCalls: [], results: ["error: your reply ended before the tool call was complete; keep arguments short"],
-                                     promptTokens: reply.promptTokens, completionTokens: reply.completionTokens)
+            if reply.truncatedCall {  // cut off mid-call: say so and let the model try again
+                let step = AgentStep(
+                    index: index, toolCalls: [],
+                    results: ["error: your reply ended before the tool call was complete; keep arguments short"],
+                    promptTokens: reply.promptTokens, completionTokens: reply.completionTokens)
                 try await store?.completeStep(runID: id, Self.encode(step))
                 steps.append(step)
                 messages.append(ChatMessage(role: "assistant", content: reply.text))
@@ -155,15 +162,20 @@ public struct Agent: Sendable {
                 if spent >= spec.tokenBudget { return try await end(.budget, nil) }
                 continue
             }
-            if reply.toolCalls.isEmpty { // a model that answered in plain text
+            if reply.toolCalls.isEmpty {  // a model that answered in plain text
                 messages.append(ChatMessage(role: "assistant", content: reply.text))
-                steps.append(AgentStep(index: index, toolCalls: [], results: [], promptTokens: reply.promptTokens, completionTokens: reply.completionTokens))
+                steps.append(
+                    AgentStep(
+                        index: index, toolCalls: [], results: [], promptTokens: reply.promptTokens, completionTokens: reply.completionTokens
+                    ))
                 try await store?.completeStep(runID: id, Self.encode(steps[index]))
                 return try await end(.answered, reply.text)
             }
-            try await store?.recordPendingCalls(runID: id, reply.toolCalls.enumerated().map {
-                PendingCall(step: index, position: $0.offset, name: $0.element.name, arguments: $0.element.arguments)
-            })
+            try await store?.recordPendingCalls(
+                runID: id,
+                reply.toolCalls.enumerated().map {
+                    PendingCall(step: index, position: $0.offset, name: $0.element.name, arguments: $0.element.arguments)
+                })
             let answerCall = reply.toolCalls.first { $0.name == finalAnswer.name }
             let results: [String]
             if let answerCall {
@@ -171,9 +183,10 @@ public struct Agent: Sendable {
             } else {
                 results = await act(reply.toolCalls, tools: tools)
             }
-            let step = AgentStep(index: index, toolCalls: answerCall.map { [$0] } ?? reply.toolCalls, results: results,
-                                 promptTokens: reply.promptTokens, completionTokens: reply.completionTokens,
-                                 seconds: Date().timeIntervalSince(stepStart))
+            let step = AgentStep(
+                index: index, toolCalls: answerCall.map { [$0] } ?? reply.toolCalls, results: results,
+                promptTokens: reply.promptTokens, completionTokens: reply.completionTokens,
+                seconds: Date().timeIntervalSince(stepStart))
             try await store?.completeStep(runID: id, Self.encode(step))
             steps.append(step)
             Self.append(step, to: &messages)
@@ -213,21 +226,24 @@ public struct Agent: Sendable {
     /// How a result is shown to the model. Small models repeat a successful call unless
     /// the message points at the next move, so it does.
     static func toolMessage(_ name: String, _ result: String) -> String {
-        result.hasPrefix("error:") ? "\(name) failed: \(result)" : "\(name) returned: \(result). If this solves the task, call final_answer with it."
+        result.hasPrefix("error:")
+            ? "\(name) failed: \(result)" : "\(name) returned: \(result). If this solves the task, call final_answer with it."
     }
 
     static func encode(_ step: AgentStep) throws -> StepRecord {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return StepRecord(index: step.index, callsJSON: String(decoding: try encoder.encode(step.toolCalls), as: UTF8.self),
-                          resultsJSON: String(decoding: try encoder.encode(step.results), as: UTF8.self),
-                          promptTokens: step.promptTokens, completionTokens: step.completionTokens)
+        return StepRecord(
+            index: step.index, callsJSON: String(decoding: try encoder.encode(step.toolCalls), as: UTF8.self),
+            resultsJSON: String(decoding: try encoder.encode(step.results), as: UTF8.self),
+            promptTokens: step.promptTokens, completionTokens: step.completionTokens)
     }
 
     static func decode(_ record: StepRecord) throws -> AgentStep {
-        AgentStep(index: record.index, toolCalls: try JSONDecoder().decode([ToolCall].self, from: Data(record.callsJSON.utf8)),
-                  results: try JSONDecoder().decode([String].self, from: Data(record.resultsJSON.utf8)),
-                  promptTokens: record.promptTokens, completionTokens: record.completionTokens)
+        AgentStep(
+            index: record.index, toolCalls: try JSONDecoder().decode([ToolCall].self, from: Data(record.callsJSON.utf8)),
+            results: try JSONDecoder().decode([String].self, from: Data(record.resultsJSON.utf8)),
+            promptTokens: record.promptTokens, completionTokens: record.completionTokens)
     }
 
     /// Runs the calls concurrently; each result is the tool's output or "error: …".

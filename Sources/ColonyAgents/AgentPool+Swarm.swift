@@ -8,7 +8,9 @@ extension AgentPool {
     ///   the calling task, never concurrently).
     /// - Returns: one entry per task, in the tasks' order; nil where the run failed.
     public func swarm(_ tasks: [String], concurrency: Int, onFinish: (Int) -> Void = { _ in }) async -> [AgentRun?] {
-        let spec = spec, client = client, store = store
+        let spec = spec
+        let client = client
+        let store = store
         var runs = [AgentRun?](repeating: nil, count: tasks.count)
         await withTaskGroup(of: (Int, AgentRun?).self) { group in
             var next = 0

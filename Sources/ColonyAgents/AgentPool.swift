@@ -24,7 +24,9 @@ public final class AgentPool: Sendable {
     private let mcpServers: [MCPServer]
     private let backend: (any InferenceBackend)?
 
-    private init(spec: AgentSpec, client: any LLMClient, store: any RunStore & MemoryStore, mcpServers: [MCPServer], backend: (any InferenceBackend)?) {
+    private init(
+        spec: AgentSpec, client: any LLMClient, store: any RunStore & MemoryStore, mcpServers: [MCPServer], backend: (any InferenceBackend)?
+    ) {
         self.spec = spec
         self.client = client
         self.store = store
@@ -41,7 +43,8 @@ public final class AgentPool: Sendable {
     /// - Throws: an MCP server's launch or tool-listing error, or the spec's; nothing is left
     ///   running then (the backend included).
     public static func start(
-        _ specFile: AgentSpecFile, client: any LLMClient, backend: (any InferenceBackend)? = nil, store: any RunStore & MemoryStore, workspace: URL
+        _ specFile: AgentSpecFile, client: any LLMClient, backend: (any InferenceBackend)? = nil, store: any RunStore & MemoryStore,
+        workspace: URL
     ) async throws -> AgentPool {
         var servers: [MCPServer] = []
         do {

@@ -26,14 +26,24 @@ public struct AgentSpecFile: Decodable, Sendable {
     public var name: String
     public var instructions: String
     public var tools: [String]?
-    public var max_steps: Int?
-    public var max_tokens_per_step: Int?
-    public var token_budget: Int?
+    public var maxSteps: Int?
+    public var maxTokensPerStep: Int?
+    public var tokenBudget: Int?
     public var temperature: Float?
-    public var tool_timeout: Double?
-    public var context_tokens: Int?
+    public var toolTimeout: Double?
+    public var contextTokens: Int?
     public var recall: Int?
-    public var mcp_servers: [MCPServerEntry]?
+    public var mcpServerEntries: [MCPServerEntry]?
+
+    enum CodingKeys: String, CodingKey {
+        case name, instructions, tools, temperature, recall
+        case maxSteps = "max_steps"
+        case maxTokensPerStep = "max_tokens_per_step"
+        case tokenBudget = "token_budget"
+        case toolTimeout = "tool_timeout"
+        case contextTokens = "context_tokens"
+        case mcpServerEntries = "mcp_servers"
+    }
 
     /// One entry of `mcp_servers`.
     public struct MCPServerEntry: Decodable, Sendable {
@@ -44,7 +54,7 @@ public struct AgentSpecFile: Decodable, Sendable {
 
     /// The MCP servers the spec asks for, as launch configurations.
     public var mcpServers: [MCPServerConfiguration] {
-        (mcp_servers ?? []).map { MCPServerConfiguration(name: $0.name, command: $0.command, environment: $0.env ?? [:]) }
+        (mcpServerEntries ?? []).map { MCPServerConfiguration(name: $0.name, command: $0.command, environment: $0.env ?? [:]) }
     }
 
     /// Tool names a spec may list.
@@ -70,20 +80,22 @@ public struct AgentSpecFile: Decodable, Sendable {
         if let bad = tools?.first(where: { !Self.knownTools.contains($0) }) {
             throw fail("tools", "lists unknown tool '\(bad)'; known: \(Self.knownTools.joined(separator: ", "))")
         }
-        if let v = max_steps, !(1...100).contains(v) { throw fail("max_steps", "must be between 1 and 100, got \(v)") }
-        if let v = max_tokens_per_step, v < 1 { throw fail("max_tokens_per_step", "must be ≥ 1, got \(v)") }
-        if let v = token_budget, v < 1 { throw fail("token_budget", "must be ≥ 1, got \(v)") }
+        if let v = maxSteps, !(1...100).contains(v) { throw fail("max_steps", "must be between 1 and 100, got \(v)") }
+        if let v = maxTokensPerStep, v < 1 { throw fail("max_tokens_per_step", "must be ≥ 1, got \(v)") }
+        if let v = tokenBudget, v < 1 { throw fail("token_budget", "must be ≥ 1, got \(v)") }
         if let v = temperature, !(0...2).contains(v) { throw fail("temperature", "must be between 0 and 2, got \(v)") }
-        if let v = tool_timeout, v <= 0 { throw fail("tool_timeout", "must be > 0, got \(v)") }
-        if let v = context_tokens, v < 64 { throw fail("context_tokens", "must be ≥ 64, got \(v)") }
+        if let v = toolTimeout, v <= 0 { throw fail("tool_timeout", "must be > 0, got \(v)") }
+        if let v = contextTokens, v < 64 { throw fail("context_tokens", "must be ≥ 64, got \(v)") }
         if let v = recall, !(0...50).contains(v) { throw fail("recall", "must be between 0 and 50, got \(v)") }
         var seen = Set<String>()
-        for (i, server) in (mcp_servers ?? []).enumerated() {
+        for (i, server) in (mcpServerEntries ?? []).enumerated() {
             let field = "mcp_servers[\(i)]"
             if server.name.isEmpty || !server.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
                 throw fail(field + ".name", "must be letters, digits, '_' or '-', got '\(server.name)'")
             }
-            if !seen.insert(server.name).inserted { throw fail(field + ".name", "repeats '\(server.name)'; each server needs its own name") }
+            if !seen.insert(server.name).inserted {
+                throw fail(field + ".name", "repeats '\(server.name)'; each server needs its own name")
+            }
             if server.command.first?.isEmpty ?? true { throw fail(field + ".command", "must name a program, e.g. [python3, server.py]") }
         }
     }
@@ -103,12 +115,12 @@ public struct AgentSpecFile: Decodable, Sendable {
             }
         }
         var spec = AgentSpec(name: name, instructions: instructions, tools: tools + extraTools)
-        spec.maxSteps = max_steps ?? spec.maxSteps
-        spec.maxTokensPerStep = max_tokens_per_step ?? spec.maxTokensPerStep
-        spec.tokenBudget = token_budget ?? spec.tokenBudget
-        spec.toolTimeout = tool_timeout ?? spec.toolTimeout
+        spec.maxSteps = maxSteps ?? spec.maxSteps
+        spec.maxTokensPerStep = maxTokensPerStep ?? spec.maxTokensPerStep
+        spec.tokenBudget = tokenBudget ?? spec.tokenBudget
+        spec.toolTimeout = toolTimeout ?? spec.toolTimeout
         spec.sampling.temperature = temperature ?? 0
-        spec.contextTokens = context_tokens ?? spec.contextTokens
+        spec.contextTokens = contextTokens ?? spec.contextTokens
         spec.memory = (store, name)
         spec.recall = recall ?? 0
         return spec
@@ -120,7 +132,8 @@ public struct AgentSpecFile: Decodable, Sendable {
         case .keyNotFound(let key, let c): return "missing field '\(path(c.codingPath + [key]))'"
         case .typeMismatch(let type, let c): return "field '\(path(c.codingPath))' must be \(type)"
         case .valueNotFound(let type, let c): return "field '\(path(c.codingPath))' must be \(type), not null"
-        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid YAML: \(c.debugDescription)" : "field '\(path(c.codingPath))': \(c.debugDescription)"
+        case .dataCorrupted(let c):
+            return c.codingPath.isEmpty ? "not valid YAML: \(c.debugDescription)" : "field '\(path(c.codingPath))': \(c.debugDescription)"
         @unknown default: return "\(error)"
         }
     }

@@ -63,10 +63,15 @@ public struct CalculatorTool: Tool {
         mutating func product() throws -> Double {
             var value = try power()
             while true {
-                if take("*") { value *= try power() }
-                else if take("/") { value /= try power() }
-                else if take("%") { value = value.truncatingRemainder(dividingBy: try power()) }
-                else { return value }
+                if take("*") {
+                    value *= try power()
+                } else if take("/") {
+                    value /= try power()
+                } else if take("%") {
+                    value = value.truncatingRemainder(dividingBy: try power())
+                } else {
+                    return value
+                }
             }
         }
 
@@ -92,7 +97,7 @@ public struct CalculatorTool: Tool {
             }
             skipSpaces()
             let start = index
-            while index < bytes.count, (bytes[index] >= 0x61 && bytes[index] <= 0x7A) { index += 1 }
+            while index < bytes.count, bytes[index] >= 0x61 && bytes[index] <= 0x7A { index += 1 }
             if index > start {
                 let name = String(decoding: bytes[start..<index], as: UTF8.self)
                 guard take("(") else { throw error("expected '(' after \(name)") }

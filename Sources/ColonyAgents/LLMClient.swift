@@ -38,7 +38,9 @@ public struct LLMReply: Sendable, Equatable {
     /// True when a required tool call was cut off (by max tokens) before it was complete.
     public var truncatedCall: Bool
 
-    public init(text: String = "", toolCalls: [ToolCall] = [], promptTokens: Int = 0, completionTokens: Int = 0, truncatedCall: Bool = false) {
+    public init(
+        text: String = "", toolCalls: [ToolCall] = [], promptTokens: Int = 0, completionTokens: Int = 0, truncatedCall: Bool = false
+    ) {
         self.text = text
         self.toolCalls = toolCalls
         self.promptTokens = promptTokens
@@ -75,8 +77,9 @@ public struct EngineClient: LLMClient {
         let chat = try ChatCompletion(messages: request.messages, tools: tools, toolChoice: .required)
         let reply = try await ChatModel(backend: engine, template: template)
             .complete(chat, sampling: request.sampling, maxTokens: request.maxTokens)
-        return LLMReply(text: reply.text, toolCalls: reply.toolCall.map { [ToolCall(name: $0.name, arguments: $0.arguments)] } ?? [],
-                        promptTokens: reply.usage.promptTokens, completionTokens: reply.usage.completionTokens,
-                        truncatedCall: chat.forcesToolCall && reply.toolCall == nil)
+        return LLMReply(
+            text: reply.text, toolCalls: reply.toolCall.map { [ToolCall(name: $0.name, arguments: $0.arguments)] } ?? [],
+            promptTokens: reply.usage.promptTokens, completionTokens: reply.usage.completionTokens,
+            truncatedCall: chat.forcesToolCall && reply.toolCall == nil)
     }
 }

@@ -77,7 +77,8 @@ public actor MCPServer {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = config.command
         process.environment = ProcessInfo.processInfo.environment.merging(config.environment) { $1 }
-        let stdin = Pipe(), stdout = Pipe()
+        let stdin = Pipe()
+        let stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
         do {
@@ -91,14 +92,15 @@ public actor MCPServer {
         let client = Client(name: "colony", version: "0.1")
         let server = MCPServer(config: config, process: process, client: client, pipes: (stdin, stdout))
         process.terminationHandler = { _ in Task { await server.childExited() } }
-        let handshake: Result<Void, any Error> = await firstResult(within: timeout) {
-            do {
-                _ = try await client.connect(transport: transport)
-                return .success(())
-            } catch {
-                return .failure(error)
-            }
-        } ?? .failure(MCPServerError.noAnswer(seconds: timeout))
+        let handshake: Result<Void, any Error> =
+            await firstResult(within: timeout) {
+                do {
+                    _ = try await client.connect(transport: transport)
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
+            } ?? .failure(MCPServerError.noAnswer(seconds: timeout))
         if case .failure(let error) = handshake {
             await server.shutdown()
             let exitStatus = process.isRunning ? nil : process.terminationStatus

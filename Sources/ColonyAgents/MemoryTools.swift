@@ -42,7 +42,8 @@ public struct MemorySearchTool: Tool {
 
     public func call(arguments: String) async throws -> String {
         struct Arguments: Decodable { let query: String }
-        let hits = try await store.searchMemory(namespace: namespace, query: try decodeArguments(Arguments.self, arguments, tool: name).query, limit: limit)
+        let hits = try await store.searchMemory(
+            namespace: namespace, query: try decodeArguments(Arguments.self, arguments, tool: name).query, limit: limit)
         return hits.isEmpty ? "no memories match" : hits.map(\.text).joined(separator: "\n")
     }
 }

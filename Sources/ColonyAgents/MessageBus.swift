@@ -43,7 +43,7 @@ public actor MessageBus {
     public func request(from: String, to: String, content: String) async throws -> Message {
         guard let handler = handlers[to] else { throw ToolError.takesNoRequests(to, agents: handlers.keys.sorted()) }
         let question = try send(from: from, to: to, content: content)
-        let answer = await handler(question) // the actor is free to route other messages meanwhile
+        let answer = await handler(question)  // the actor is free to route other messages meanwhile
         return try send(from: to, to: from, content: answer, correlationID: question.id)
     }
 
@@ -81,7 +81,10 @@ public struct SendMessageTool: Tool {
     }
 
     public func call(arguments: String) async throws -> String {
-        struct Arguments: Decodable { let to: String; let message: String }
+        struct Arguments: Decodable {
+            let to: String
+            let message: String
+        }
         let a = try decodeArguments(Arguments.self, arguments, tool: name)
         return try await bus.request(from: sender, to: a.to, content: a.message).content
     }

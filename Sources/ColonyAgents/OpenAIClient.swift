@@ -20,8 +20,9 @@ public struct OpenAIClient: LLMClient {
 
     public func complete(_ request: LLMRequest) async throws -> LLMReply {
         var body = ChatCompletionRequest(
-            options: CompletionOptions(model: model, maxTokens: request.maxTokens, temperature: request.sampling.temperature,
-                                       seed: Int64(bitPattern: request.sampling.seed)),
+            options: CompletionOptions(
+                model: model, maxTokens: request.maxTokens, temperature: request.sampling.temperature,
+                seed: Int64(bitPattern: request.sampling.seed)),
             messages: request.messages.map { .init(role: $0.role, content: $0.content) })
         if !request.tools.isEmpty {
             body.toolChoice = .required
@@ -38,16 +39,21 @@ public struct OpenAIClient: LLMClient {
         let endpoint = self.endpoint
         let sentHeaders = headers
         let response = try await withCheckedThrowingContinuation { (c: CheckedContinuation<HTTPClient.Response, Error>) in
-            Thread.detachNewThread { // the client blocks on its socket
-                do { c.resume(returning: try HTTPClient.send("POST", endpoint, path: "/v1/chat/completions", headers: sentHeaders, body: data)) } catch { c.resume(throwing: error) }
+            Thread.detachNewThread {  // the client blocks on its socket
+                do {
+                    c.resume(
+                        returning: try HTTPClient.send("POST", endpoint, path: "/v1/chat/completions", headers: sentHeaders, body: data))
+                } catch { c.resume(throwing: error) }
             }
         }
         guard response.status == 200, let reply = try? JSONDecoder().decode(ChatCompletionResponse.self, from: response.body),
-              let message = reply.choices.first?.message else {
+            let message = reply.choices.first?.message
+        else {
             throw AgentError.endpointStatus(response.status, body: String(decoding: response.body.prefix(300), as: UTF8.self))
         }
         let calls = (message.toolCalls ?? []).map { ToolCall(name: $0.function.name, arguments: $0.function.arguments) }
-        return LLMReply(text: message.content ?? "", toolCalls: calls,
-                        promptTokens: reply.usage?.promptTokens ?? 0, completionTokens: reply.usage?.completionTokens ?? 0)
+        return LLMReply(
+            text: message.content ?? "", toolCalls: calls,
+            promptTokens: reply.usage?.promptTokens ?? 0, completionTokens: reply.usage?.completionTokens ?? 0)
     }
 }

@@ -46,8 +46,10 @@ public struct SuiteResult: Sendable {
 }
 
 public enum TaskSuite {
-    public static let instructions = "Solve the task. Use the calculator for arithmetic and memory to keep or recall facts, then give the final answer."
-    public static let supervisorInstructions = "You cannot compute yourself. Send the arithmetic to the worker agent with send_message, then give its result as the final answer."
+    public static let instructions =
+        "Solve the task. Use the calculator for arithmetic and memory to keep or recall facts, then give the final answer."
+    public static let supervisorInstructions =
+        "You cannot compute yourself. Send the arithmetic to the worker agent with send_message, then give its result as the final answer."
 
     public static let tasks: [SuiteTask] = [
         SuiteTask(name: "multiply", prompts: ["What is 17 * 23?"], expected: "391"),
@@ -84,11 +86,17 @@ public enum TaskSuite {
                 return run?.answer ?? "no answer (\(run?.finish.rawValue ?? "failed"))"
             }
             await bus.register(namespace)
-            agent = Agent(spec: spec(namespace, supervisorInstructions, [SendMessageTool(bus: bus, sender: namespace, recipients: [worker])]), client: client)
+            agent = Agent(
+                spec: spec(namespace, supervisorInstructions, [SendMessageTool(bus: bus, sender: namespace, recipients: [worker])]),
+                client: client)
         } else {
-            agent = Agent(spec: spec(namespace, instructions, [
-                CalculatorTool(), MemorySaveTool(store: store, namespace: namespace), MemorySearchTool(store: store, namespace: namespace),
-            ]), client: client)
+            agent = Agent(
+                spec: spec(
+                    namespace, instructions,
+                    [
+                        CalculatorTool(), MemorySaveTool(store: store, namespace: namespace),
+                        MemorySearchTool(store: store, namespace: namespace),
+                    ]), client: client)
         }
         for prompt in task.prompts {
             runs.append(try await agent.run(task: prompt, store: store))

@@ -1,4 +1,5 @@
 import ColonyEngine
+import Foundation
 
 /// Something an agent can do: a named function with JSON-schema parameters.
 ///
@@ -31,5 +32,3 @@ func decodeArguments<T: Decodable>(_ type: T.Type, _ json: String, tool: String)
         throw ToolError.invalidArguments(tool: tool, arguments: json, expected: "\(T.self)")
     }
 }
-
-import Foundation

@@ -12,12 +12,19 @@ import Foundation
 public struct Trajectory: Codable, Sendable, Equatable {
     public struct Step: Codable, Sendable, Equatable {
         public var index: Int
-        public var tool_calls: [ToolCall]
+        public var toolCalls: [ToolCall]
         public var results: [String]
-        public var prompt_tokens: Int
-        public var completion_tokens: Int
+        public var promptTokens: Int
+        public var completionTokens: Int
+
+        enum CodingKeys: String, CodingKey {
+            case index, results
+            case toolCalls = "tool_calls"
+            case promptTokens = "prompt_tokens"
+            case completionTokens = "completion_tokens"
+        }
     }
-    public var run_id: String
+    public var runID: String
     public var agent: String
     public var task: String
     public var finish: String
@@ -28,8 +35,13 @@ public struct Trajectory: Codable, Sendable, Equatable {
     public var tools: [ToolDescription]
     public var steps: [Step]
 
+    enum CodingKeys: String, CodingKey {
+        case agent, task, finish, answer, reward, messages, tools, steps
+        case runID = "run_id"
+    }
+
     public init(run: AgentRun, agent: String, task: String, reward: Double?) {
-        run_id = run.id
+        runID = run.id
         self.agent = agent
         self.task = task
         finish = run.finish.rawValue
@@ -37,8 +49,11 @@ public struct Trajectory: Codable, Sendable, Equatable {
         self.reward = reward
         messages = run.messages
         tools = run.tools
-        steps = run.steps.map { Step(index: $0.index, tool_calls: $0.toolCalls, results: $0.results,
-                                     prompt_tokens: $0.promptTokens, completion_tokens: $0.completionTokens) }
+        steps = run.steps.map {
+            Step(
+                index: $0.index, toolCalls: $0.toolCalls, results: $0.results,
+                promptTokens: $0.promptTokens, completionTokens: $0.completionTokens)
+        }
     }
 
     /// The line, without its newline.

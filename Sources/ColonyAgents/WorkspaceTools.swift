@@ -50,7 +50,10 @@ public struct WriteFileTool: Tool {
     public init(workspace: Workspace) { self.workspace = workspace }
 
     public func call(arguments: String) async throws -> String {
-        struct Arguments: Decodable { let path: String; let content: String }
+        struct Arguments: Decodable {
+            let path: String
+            let content: String
+        }
         let a = try decodeArguments(Arguments.self, arguments, tool: name)
         let url = try workspace.resolve(a.path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

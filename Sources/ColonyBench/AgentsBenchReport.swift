@@ -34,14 +34,15 @@ public struct AgentsBenchReport: Codable, Sendable {
 
     /// The human-readable form.
     public var table: String {
-        String(format: """
-            agents          %d at once, %d tasks, %d/%d answered correctly
-            agents          %d steps in %.2f s: %.1f steps/s, %.0f tokens/s
-            engine alone    %d requests in %.2f s: %.1f requests/s
-            agents/engine   %.1f%%%@
-            runtime cost    %.3f ms per step (instant model; prompts, tools, durable store)
+        String(
+            format: """
+                agents          %d at once, %d tasks, %d/%d answered correctly
+                agents          %d steps in %.2f s: %.1f steps/s, %.0f tokens/s
+                engine alone    %d requests in %.2f s: %.1f requests/s
+                agents/engine   %.1f%%%@
+                runtime cost    %.3f ms per step (instant model; prompts, tools, durable store)
 
-            """, agents, tasks, success, graded, agentSteps, agentSeconds, agentStepsPerSecond, agentTokensPerSecond,
+                """, agents, tasks, success, graded, agentSteps, agentSeconds, agentStepsPerSecond, agentTokensPerSecond,
             engineRequests, engineSeconds, engineRequestsPerSecond, agentShareOfEngine * 100,
             sameRequestsAsRecorded ? "" : " (the second agent run made different requests; compare with care)",
             runtimeMsPerStep)

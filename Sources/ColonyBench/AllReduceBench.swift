@@ -37,15 +37,18 @@ public struct AllReduceBench: Sendable {
             if check { mismatches += try checkAllReduce(world, result, count: count, onMismatch: onMismatch) }
             result.deallocate()
             let algorithm = Double(count * MemoryLayout<Float>.size) / seconds / 1e9
-            rows.append(.init(mib: mib, bytes: count * MemoryLayout<Float>.size, seconds: seconds, algbwGBs: algorithm,
-                              busbwGBs: algorithm * 2 * Double(world.size - 1) / Double(world.size)))
+            rows.append(
+                .init(
+                    mib: mib, bytes: count * MemoryLayout<Float>.size, seconds: seconds, algbwGBs: algorithm,
+                    busbwGBs: algorithm * 2 * Double(world.size - 1) / Double(world.size)))
         }
         if check { mismatches += try checkOtherOperations(world, onMismatch: onMismatch) }
         // Every rank learns the total, so all of them finalize and exit the same way.
         var total = Float(mismatches)
         try world.allReduce(&total, count: 1, op: .sum, wire: .f32)
-        return AllReduceBenchReport(ranks: world.size, wire: wire.rawValue, iterations: iterations, warmUp: Self.warmUp,
-                                    results: rows, checked: check ? total == 0 : nil, wrongValues: Int(total))
+        return AllReduceBenchReport(
+            ranks: world.size, wire: wire.rawValue, iterations: iterations, warmUp: Self.warmUp,
+            results: rows, checked: check ? total == 0 : nil, wrongValues: Int(total))
     }
 
     // MARK: - Measurement
@@ -84,7 +87,12 @@ public struct AllReduceBench: Sendable {
     /// (the sums are small integers), one rounding per addition in a 16-bit wire (which
     /// only happens beyond 8 ranks).
     private func tolerance(_ expected: Float, ranks n: Int) -> Float {
-        let unitRoundoff: Float = switch wire { case .f32: 0; case .f16: 0x1p-11; case .bf16: 0x1p-8 }
+        let unitRoundoff: Float =
+            switch wire {
+            case .f32: 0
+            case .f16: 0x1p-11
+            case .bf16: 0x1p-8
+            }
         return expected * unitRoundoff * Float(n - 1)
     }
 
@@ -98,7 +106,9 @@ public struct AllReduceBench: Sendable {
         for i in 0..<count {
             let expected = Float(n * (i % 16) + n * (n - 1) / 2)
             if abs(result[i] - expected) > tolerance(expected, ranks: n) {
-                if wrong < 5 { onMismatch("rank \(world.rank): all-reduce of \(count) values, value \(i): expected \(expected), got \(result[i])\n") }
+                if wrong < 5 {
+                    onMismatch("rank \(world.rank): all-reduce of \(count) values, value \(i): expected \(expected), got \(result[i])\n")
+                }
                 wrong += 1
             }
         }
@@ -116,7 +126,9 @@ public struct AllReduceBench: Sendable {
     /// Runs reduce-scatter, all-gather and broadcast once on a few values; returns the
     /// number of wrong values on this rank.
     private func checkOtherOperations(_ world: MPICollective, onMismatch: (String) -> Void) throws -> Int {
-        let shard = 7, n = world.size, r = world.rank
+        let shard = 7
+        let n = world.size
+        let r = world.rank
         var wrong = 0
         func expect(_ what: String, _ got: [Float], _ expected: [Float]) {
             if zip(got, expected).contains(where: { abs($0 - $1) > tolerance($1, ranks: n) }) {

@@ -29,14 +29,17 @@ public struct AllReduceBenchReport: Codable, Sendable {
 
     /// The table, then (after a check) one line with its verdict.
     public var table: String {
-        var out = "colony all-reduce (MPI backend), \(ranks) ranks, wire \(wire), sum in place, median of \(iterations) after \(warmUp) warm-up\n"
-        out += "MiB".leftPadded(8) + "bytes".leftPadded(12) + "time_us".leftPadded(12) + "algbw_GB/s".leftPadded(12)
+        var out =
+            "colony all-reduce (MPI backend), \(ranks) ranks, wire \(wire), sum in place, median of \(iterations) after \(warmUp) warm-up\n"
+        out +=
+            "MiB".leftPadded(8) + "bytes".leftPadded(12) + "time_us".leftPadded(12) + "algbw_GB/s".leftPadded(12)
             + "busbw_GB/s".leftPadded(12) + "\n"
         for row in results {
             out += String(format: "%8g%12d%12.1f%12.2f%12.2f\n", row.mib, row.bytes, row.seconds * 1e6, row.algbwGBs, row.busbwGBs)
         }
         if checked != nil {
-            out += wrongValues == 0
+            out +=
+                wrongValues == 0
                 ? "check: all \(ranks) ranks got the expected sums, the same bits as rank 0, and correct reduce-scatter, all-gather and broadcast results\n"
                 : "check: FAILED, \(wrongValues) wrong values over all ranks (details on stderr)\n"
         }
@@ -44,8 +47,8 @@ public struct AllReduceBenchReport: Codable, Sendable {
     }
 }
 
-private extension String {
-    func leftPadded(_ width: Int) -> String {
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
         String(repeating: " ", count: max(0, width - count)) + self
     }
 }

@@ -37,7 +37,10 @@ public struct LoadGenerator: Sendable {
         // The first request runs alone so that its TTFT shows the cold prefix.
         let runOne: @Sendable (Int) -> Void = { i in
             let s = self.one(i, model: modelName, prefix: prefix)
-            let done = samples.withLock { $0.append(s); return $0.count }
+            let done = samples.withLock {
+                $0.append(s)
+                return $0.count
+            }
             progress(done)
         }
         runOne(0)
@@ -87,8 +90,10 @@ public struct LoadGenerator: Sendable {
 
     /// A deterministic block of ordinary text, about one token per word.
     static func prefix(words: Int) -> String {
-        let vocabulary = ["river", "mountain", "quiet", "engine", "garden", "signal", "orange", "window", "paper", "cloud",
-                          "stone", "market", "silver", "forest", "lamp", "harbor"]
+        let vocabulary = [
+            "river", "mountain", "quiet", "engine", "garden", "signal", "orange", "window", "paper", "cloud",
+            "stone", "market", "silver", "forest", "lamp", "harbor",
+        ]
         return (0..<words).map { vocabulary[($0 * 7 + $0 / 3) % vocabulary.count] }.joined(separator: " ")
     }
 
@@ -97,30 +102,39 @@ public struct LoadGenerator: Sendable {
         var messages: [ChatCompletionRequest.Message] = []
         if let prefix { messages.append(.init(role: "system", content: "Context: " + prefix)) }
         messages.append(.init(role: "user", content: "Request \(index): tell a short story about topic number \(index % 17)."))
-        let options = CompletionOptions(model: model, maxTokens: maxTokens, temperature: 0, stream: true,
-                                        streamOptions: .init(includeUsage: true))
-        let data = try! JSONEncoder().encode(ChatCompletionRequest(options: options, messages: messages)) // strings and numbers only
+        let options = CompletionOptions(
+            model: model, maxTokens: maxTokens, temperature: 0, stream: true,
+            streamOptions: .init(includeUsage: true))
+        let data = try! JSONEncoder().encode(ChatCompletionRequest(options: options, messages: messages))  // strings and numbers only
         let start = Date()
         var last = start
         var parser = SSEParser()
         var usageTokens: Int?
         do {
-            let response = try HTTPClient.send("POST", endpoint, path: "/v1/chat/completions",
-                                               headers: authorization.merging(["Content-Type": "application/json"]) { a, _ in a },
-                                               body: data) { chunk in
+            let response = try HTTPClient.send(
+                "POST", endpoint, path: "/v1/chat/completions",
+                headers: authorization.merging(["Content-Type": "application/json"]) { a, _ in a },
+                body: data
+            ) { chunk in
                 let now = Date()
                 for event in parser.feed(chunk) where event != "[DONE]" {
                     guard let chunk = try? JSONDecoder().decode(ChatCompletionChunk.self, from: Data(event.utf8)) else { continue }
                     if let usage = chunk.usage { usageTokens = usage.completionTokens }
                     if let content = chunk.choices.first?.delta.content, !content.isEmpty {
-                        if sample.ttft == nil { sample.ttft = now.timeIntervalSince(start) } else { sample.gaps.append(now.timeIntervalSince(last)) }
+                        if sample.ttft == nil {
+                            sample.ttft = now.timeIntervalSince(start)
+                        } else {
+                            sample.gaps.append(now.timeIntervalSince(last))
+                        }
                         last = now
                         sample.tokens += 1
                     }
                 }
                 return true
             }
-            if response.status != 200 { sample.error = "HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))" }
+            if response.status != 200 {
+                sample.error = "HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))"
+            }
         } catch {
             sample.error = error.description
         }

@@ -28,9 +28,11 @@ public struct ModelBench: Sendable {
 
         let warmCache = KVCache(config: c, positions: 16)
         var warmTable = warmCache.wholeTable()
-        _ = try model.forward((0..<16).map { BatchToken(token: prompt[$0 % prompt.count], position: $0) },
-                              cache: warmCache, table: &warmTable) // warm-up: page in the weights
-        var prefill: [Double] = [], decode: [Double] = []
+        _ = try model.forward(
+            (0..<16).map { BatchToken(token: prompt[$0 % prompt.count], position: $0) },
+            cache: warmCache, table: &warmTable)  // warm-up: page in the weights
+        var prefill: [Double] = []
+        var decode: [Double] = []
         for r in 1...runs {
             onRun(r)
             let cache = KVCache(config: c, positions: promptTokens + genTokens)
@@ -41,13 +43,14 @@ public struct ModelBench: Sendable {
             let t1 = DispatchTime.now().uptimeNanoseconds
             for g in 0..<genTokens {
                 let next = Sampler.argmax(logits)
-                logits = try model.forward([BatchToken(token: next, position: promptTokens + g, wantsLogits: true)], cache: cache, table: &table)[0]
+                logits = try model.forward(
+                    [BatchToken(token: next, position: promptTokens + g, wantsLogits: true)], cache: cache, table: &table)[0]
             }
             let t2 = DispatchTime.now().uptimeNanoseconds
             prefill.append(Double(promptTokens) / (Double(t1 - t0) / 1e9))
             decode.append(Double(genTokens) / (Double(t2 - t1) / 1e9))
         }
-        let peakRSS = ResourceUsage.peakResidentBytes() // before the bandwidth probe allocates its buffer
+        let peakRSS = ResourceUsage.peakResidentBytes()  // before the bandwidth probe allocates its buffer
         // The machine is shared: the roofline takes the best of many passes, so the ratio
         // is never flattered by a slow moment of the probe.
         let bandwidth = MemoryBandwidth.measureRead(pool: model.pool, repeats: 20)

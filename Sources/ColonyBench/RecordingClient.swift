@@ -17,7 +17,10 @@ public final class RecordingClient: LLMClient {
 
     public func complete(_ request: LLMRequest) async throws -> LLMReply {
         let reply = try await inner.complete(request)
-        log.withLock { $0.0.append(request); $0.1.append(reply) }
+        log.withLock {
+            $0.0.append(request)
+            $0.1.append(reply)
+        }
         return reply
     }
 }

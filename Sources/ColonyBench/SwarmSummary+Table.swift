@@ -10,14 +10,16 @@ extension SwarmSummary {
     /// What `colony agents swarm` prints: `agents` at once over `seconds` of wall time.
     public func table(agents: Int, seconds: Double) -> String {
         let steps = stepSeconds.count
-        let success = graded == 0 ? "n/a (no expected answers)" : "\(solved)/\(graded) (\(Int((100 * Double(solved) / Double(graded)).rounded()))%)"
-        return String(format: """
-            runs            %d (%d failed), %d agents at once, %.1f s
-            success         %@
-            steps           %d (%.1f steps/s), step latency p50 %.0f ms, p99 %.0f ms
-            tokens          %d (%.0f tokens/s)
+        let success =
+            graded == 0 ? "n/a (no expected answers)" : "\(solved)/\(graded) (\(Int((100 * Double(solved) / Double(graded)).rounded()))%)"
+        return String(
+            format: """
+                runs            %d (%d failed), %d agents at once, %.1f s
+                success         %@
+                steps           %d (%.1f steps/s), step latency p50 %.0f ms, p99 %.0f ms
+                tokens          %d (%.0f tokens/s)
 
-            """, runs, failed, agents, seconds, success, steps, Double(steps) / seconds,
+                """, runs, failed, agents, seconds, success, steps, Double(steps) / seconds,
             stepLatencyMilliseconds(0.5), stepLatencyMilliseconds(0.99), tokens, Double(tokens) / seconds)
     }
 }

@@ -20,7 +20,9 @@ public struct TrainBench {
     /// Threads for the integer kernels (nil: all cores).
     public var threads: Int?
 
-    public init(seqLen: Int = 256, batch: Int = 1, steps: Int = 3, loraRank: Int = 8, precision: ActivationPrecision = .int16, threads: Int? = nil) {
+    public init(
+        seqLen: Int = 256, batch: Int = 1, steps: Int = 3, loraRank: Int = 8, precision: ActivationPrecision = .int16, threads: Int? = nil
+    ) {
         self.seqLen = seqLen
         self.batch = batch
         self.steps = steps
@@ -39,14 +41,16 @@ public struct TrainBench {
     /// Tokens per second of the median measured step in `mode`.
     public func run(_ mode: Mode, gguf: GGUFFile, onPhase: (Phase) -> Void = { _ in }) throws -> Double {
         onPhase(.loading(mode))
-        let llama = try TrainableLlama(gguf: gguf, lora: mode == .lora ? LoRAConfiguration(rank: loraRank) : nil,
-                                       packedRuntime: mode == .lora ? try precision.packedRuntime(threads: threads) : nil)
+        let llama = try TrainableLlama(
+            gguf: gguf, lora: mode == .lora ? LoRAConfiguration(rank: loraRank) : nil,
+            packedRuntime: mode == .lora ? try precision.packedRuntime(threads: threads) : nil)
         var rng = SplitMix64(seed: 1)
         let n = batch * seqLen
         let tokens = (0..<n).map { _ in Int32(rng.index(below: llama.config.vocabularySize)) }
-        let batchData = TrainingBatch(tokens: tokens, positions: (0..<n).map { $0 % seqLen },
-                                      segmentStart: [Int32](repeating: 0, count: n),
-                                      targets: Array(tokens.dropFirst()) + [-1], sequences: batch, length: seqLen)
+        let batchData = TrainingBatch(
+            tokens: tokens, positions: (0..<n).map { $0 % seqLen },
+            segmentStart: [Int32](repeating: 0, count: n),
+            targets: Array(tokens.dropFirst()) + [-1], sequences: batch, length: seqLen)
         var settings = TrainingConfiguration()
         settings.steps = steps + 1
         settings.batchSize = batch

@@ -36,7 +36,8 @@ public protocol Collective: Sendable {
 
     /// Reduces the full `input` (size × shardCount values) and leaves this rank's shard
     /// of the result in `output` (shardCount values).
-    func reduceScatter(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, op: ReduceOp, wire: WireFormat) throws
+    func reduceScatter(
+        _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, op: ReduceOp, wire: WireFormat) throws
 
     /// Gathers every rank's `shard` (shardCount values) into `output` (size × shardCount), in rank order.
     func allGather(_ shard: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, wire: WireFormat) throws

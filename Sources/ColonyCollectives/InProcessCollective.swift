@@ -1,5 +1,5 @@
-import Synchronization
 import Foundation
+import Synchronization
 
 /// A `Collective` whose ranks are threads of this process: for tests, and for training
 /// with several replicas on one machine.
@@ -93,8 +93,11 @@ public struct InProcessCollective: Collective {
         buffer.update(from: group.scratch, count: count)
     }
 
-    public func reduceScatter(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, op: ReduceOp, wire: WireFormat) throws {
-        try group.enter(rank: rank, InProcessPost(kind: .reduceScatter, count: shardCount, op: op, wire: wire, buffer: UnsafeRawPointer(input)))
+    public func reduceScatter(
+        _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, op: ReduceOp, wire: WireFormat
+    ) throws {
+        try group.enter(
+            rank: rank, InProcessPost(kind: .reduceScatter, count: shardCount, op: op, wire: wire, buffer: UnsafeRawPointer(input)))
         let start = rank * shardCount
         reduce(range: start..<(start + shardCount), into: output, op: op, wire: wire)
         try group.leave()  // the others may still be reading this rank's input

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What one rank announced for the collective it is entering.
@@ -103,8 +103,10 @@ final class InProcessGroup: @unchecked Sendable {
     func depart(rank: Int, error: (any Error)?) {
         pthread_mutex_lock(mutex)
         if brokenBy == nil {
-            brokenBy = CollectiveError(error.map { "rank \(rank) of the in-process group failed (\($0)), so the group cannot complete collectives" }
-                ?? "rank \(rank) of the in-process group finished while others still called collectives; every rank must make the same calls in the same order")
+            brokenBy = CollectiveError(
+                error.map { "rank \(rank) of the in-process group failed (\($0)), so the group cannot complete collectives" }
+                    ?? "rank \(rank) of the in-process group finished while others still called collectives; every rank must make the same calls in the same order"
+            )
         }
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
@@ -139,7 +141,9 @@ final class InProcessGroup: @unchecked Sendable {
     private func checkPosts() -> CollectiveError? {
         let first = posts[0]
         for r in 1..<size where !matches(posts[r], first) {
-            return CollectiveError("ranks called different collectives: rank 0 called \(first.signature), rank \(r) called \(posts[r].signature); every rank must make the same calls in the same order")
+            return CollectiveError(
+                "ranks called different collectives: rank 0 called \(first.signature), rank \(r) called \(posts[r].signature); every rank must make the same calls in the same order"
+            )
         }
         if first.kind == .broadcast, let root = first.root, !(0..<size).contains(root) {
             return CollectiveError("broadcast root \(root) is not a rank of this group of \(size)")

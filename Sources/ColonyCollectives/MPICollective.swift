@@ -38,19 +38,24 @@ public struct MPICollective: Collective {
             case .initialized(let world, _):
                 return world
             case .finalized:
-                throw CollectiveError("MPI was already finalized in this process and cannot be initialized again; keep the MPICollective from the first initialize()")
+                throw CollectiveError(
+                    "MPI was already finalized in this process and cannot be initialized again; keep the MPICollective from the first initialize()"
+                )
             case .uninitialized:
                 var provided: Int32 = 0
                 try check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_SERIALIZED), &provided), "MPI_Init_thread")
                 guard provided >= Int32(MPI_THREAD_SERIALIZED) else {
                     MPI_Finalize()
                     state = .finalized
-                    throw CollectiveError("MPI provides thread level \(provided), below MPI_THREAD_SERIALIZED (\(MPI_THREAD_SERIALIZED)) which MPICollective needs; use an MPI built with thread support")
+                    throw CollectiveError(
+                        "MPI provides thread level \(provided), below MPI_THREAD_SERIALIZED (\(MPI_THREAD_SERIALIZED)) which MPICollective needs; use an MPI built with thread support"
+                    )
                 }
                 // The default handler aborts the job on any error; return codes instead,
                 // so that failures become CollectiveErrors with MPI's message.
                 try check(MPI_Comm_set_errhandler(colony_mpi_comm_world(), colony_mpi_errors_return()), "MPI_Comm_set_errhandler")
-                var rank: Int32 = 0, size: Int32 = 0
+                var rank: Int32 = 0
+                var size: Int32 = 0
                 try check(MPI_Comm_rank(colony_mpi_comm_world(), &rank), "MPI_Comm_rank")
                 try check(MPI_Comm_size(colony_mpi_comm_world(), &size), "MPI_Comm_size")
                 var ops = SumOps(f16: colony_mpi_op_null(), bf16: colony_mpi_op_null())
@@ -86,30 +91,40 @@ public struct MPICollective: Collective {
         let n = try Self.mpiCount(count, "allReduce count")
         try Self.withMPI { ops in
             if wire == .f32 {
-                try check(MPI_Allreduce(colony_mpi_in_place(), buffer, n, colony_mpi_float(), colony_mpi_sum(), colony_mpi_comm_world()), "MPI_Allreduce")
+                try check(
+                    MPI_Allreduce(colony_mpi_in_place(), buffer, n, colony_mpi_float(), colony_mpi_sum(), colony_mpi_comm_world()),
+                    "MPI_Allreduce")
             } else {
                 let encoded = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
                 defer { encoded.deallocate() }
                 WireKernels.encode(buffer, encoded, count: count, wire: wire)
-                try check(MPI_Allreduce(colony_mpi_in_place(), encoded, n, colony_mpi_uint16(), ops[wire], colony_mpi_comm_world()), "MPI_Allreduce")
+                try check(
+                    MPI_Allreduce(colony_mpi_in_place(), encoded, n, colony_mpi_uint16(), ops[wire], colony_mpi_comm_world()),
+                    "MPI_Allreduce")
                 WireKernels.decode(encoded, buffer, count: count, wire: wire)
             }
         }
         if op == .average { WireKernels.divide(buffer, count: count, by: size) }
     }
 
-    public func reduceScatter(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, op: ReduceOp, wire: WireFormat) throws {
+    public func reduceScatter(
+        _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, shardCount: Int, op: ReduceOp, wire: WireFormat
+    ) throws {
         let n = try Self.mpiCount(shardCount, "reduceScatter shardCount")
         _ = try Self.mpiCount(shardCount * size, "reduceScatter input (size × shardCount)")
         try Self.withMPI { ops in
             if wire == .f32 {
-                try check(MPI_Reduce_scatter_block(input, output, n, colony_mpi_float(), colony_mpi_sum(), colony_mpi_comm_world()), "MPI_Reduce_scatter_block")
+                try check(
+                    MPI_Reduce_scatter_block(input, output, n, colony_mpi_float(), colony_mpi_sum(), colony_mpi_comm_world()),
+                    "MPI_Reduce_scatter_block")
             } else {
                 let encoded = UnsafeMutablePointer<UInt16>.allocate(capacity: shardCount * (size + 1))
                 defer { encoded.deallocate() }
                 let shard = encoded + shardCount * size
                 WireKernels.encode(input, encoded, count: shardCount * size, wire: wire)
-                try check(MPI_Reduce_scatter_block(encoded, shard, n, colony_mpi_uint16(), ops[wire], colony_mpi_comm_world()), "MPI_Reduce_scatter_block")
+                try check(
+                    MPI_Reduce_scatter_block(encoded, shard, n, colony_mpi_uint16(), ops[wire], colony_mpi_comm_world()),
+                    "MPI_Reduce_scatter_block")
                 WireKernels.decode(shard, output, count: shardCount, wire: wire)
             }
         }
@@ -121,13 +136,15 @@ public struct MPICollective: Collective {
         _ = try Self.mpiCount(shardCount * size, "allGather output (size × shardCount)")
         try Self.withMPI { _ in
             if wire == .f32 {
-                try check(MPI_Allgather(shard, n, colony_mpi_float(), output, n, colony_mpi_float(), colony_mpi_comm_world()), "MPI_Allgather")
+                try check(
+                    MPI_Allgather(shard, n, colony_mpi_float(), output, n, colony_mpi_float(), colony_mpi_comm_world()), "MPI_Allgather")
             } else {
                 let encoded = UnsafeMutablePointer<UInt16>.allocate(capacity: shardCount * (size + 1))
                 defer { encoded.deallocate() }
                 let mine = encoded + shardCount * size
                 WireKernels.encode(shard, mine, count: shardCount, wire: wire)
-                try check(MPI_Allgather(mine, n, colony_mpi_uint16(), encoded, n, colony_mpi_uint16(), colony_mpi_comm_world()), "MPI_Allgather")
+                try check(
+                    MPI_Allgather(mine, n, colony_mpi_uint16(), encoded, n, colony_mpi_uint16(), colony_mpi_comm_world()), "MPI_Allgather")
                 WireKernels.decode(encoded, output, count: shardCount * size, wire: wire)
             }
         }
@@ -203,18 +220,27 @@ private func check(_ code: Int32, _ call: String) throws {
     guard code != MPI_SUCCESS else { return }
     var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
     var length: Int32 = 0
-    let message = MPI_Error_string(code, &text, &length) == MPI_SUCCESS
+    let message =
+        MPI_Error_string(code, &text, &length) == MPI_SUCCESS
         ? String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         : "unknown error"
     throw CollectiveError("\(call) failed with MPI error \(code): \(message)")
 }
 
 /// `MPI_User_function` adding f16 values in f32 (`len` values, datatype MPI_UINT16_T).
-private func f16Sum(_ input: UnsafeMutableRawPointer?, _ sum: UnsafeMutableRawPointer?, _ len: UnsafeMutablePointer<Int32>?, _: UnsafeMutablePointer<MPI_Datatype?>?) {
-    WireKernels.addEncoded(input!.assumingMemoryBound(to: UInt16.self), into: sum!.assumingMemoryBound(to: UInt16.self), count: Int(len!.pointee), wire: .f16)
+private func f16Sum(
+    _ input: UnsafeMutableRawPointer?, _ sum: UnsafeMutableRawPointer?, _ len: UnsafeMutablePointer<Int32>?,
+    _: UnsafeMutablePointer<MPI_Datatype?>?
+) {
+    WireKernels.addEncoded(
+        input!.assumingMemoryBound(to: UInt16.self), into: sum!.assumingMemoryBound(to: UInt16.self), count: Int(len!.pointee), wire: .f16)
 }
 
 /// `MPI_User_function` adding bf16 values in f32.
-private func bf16Sum(_ input: UnsafeMutableRawPointer?, _ sum: UnsafeMutableRawPointer?, _ len: UnsafeMutablePointer<Int32>?, _: UnsafeMutablePointer<MPI_Datatype?>?) {
-    WireKernels.addEncoded(input!.assumingMemoryBound(to: UInt16.self), into: sum!.assumingMemoryBound(to: UInt16.self), count: Int(len!.pointee), wire: .bf16)
+private func bf16Sum(
+    _ input: UnsafeMutableRawPointer?, _ sum: UnsafeMutableRawPointer?, _ len: UnsafeMutablePointer<Int32>?,
+    _: UnsafeMutablePointer<MPI_Datatype?>?
+) {
+    WireKernels.addEncoded(
+        input!.assumingMemoryBound(to: UInt16.self), into: sum!.assumingMemoryBound(to: UInt16.self), count: Int(len!.pointee), wire: .bf16)
 }

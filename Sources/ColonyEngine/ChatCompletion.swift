@@ -20,8 +20,9 @@ public struct ChatTool: Sendable, Equatable {
 
     /// A tool whose parameters are given as JSON; `path` names them in errors.
     public init(name: String, description: String, parameters: JSONValue, path: String) throws(JSONSchema.Unsupported) {
-        self.init(name: name, description: description, parametersJSON: parameters.encoded(),
-                  parameters: try JSONSchema(json: parameters, path: path))
+        self.init(
+            name: name, description: description, parametersJSON: parameters.encoded(),
+            parameters: try JSONSchema(json: parameters, path: path))
     }
 }
 
@@ -78,8 +79,10 @@ public struct ChatCompletion: Sendable, Equatable {
 
     /// Validates the combination: a named choice must be one of `tools`, and a schema cannot be
     /// combined with a forced call.
-    public init(messages: [ChatMessage], tools: [ChatTool] = [], toolChoice: ChatToolChoice = .auto,
-                schema: JSONSchema? = nil) throws(ChatCompletionError) {
+    public init(
+        messages: [ChatMessage], tools: [ChatTool] = [], toolChoice: ChatToolChoice = .auto,
+        schema: JSONSchema? = nil
+    ) throws(ChatCompletionError) {
         if case .named(let name) = toolChoice, !tools.contains(where: { $0.name == name }) {
             throw .unknownToolChoice(name)
         }
@@ -119,8 +122,9 @@ public struct ChatCompletion: Sendable, Equatable {
     /// The tool call in `text`, if it is one: `{"name": <one of the tools>, "arguments": {...}}`.
     public func toolCall(in text: String) -> ChatToolCall? {
         guard !tools.isEmpty, let object = JSONValue(parsing: text)?.objectValue,
-              let name = object["name"]?.stringValue, tools.contains(where: { $0.name == name }),
-              let arguments = object["arguments"], arguments.objectValue != nil else { return nil }
+            let name = object["name"]?.stringValue, tools.contains(where: { $0.name == name }),
+            let arguments = object["arguments"], arguments.objectValue != nil
+        else { return nil }
         return ChatToolCall(name: name, arguments: arguments.encoded())
     }
 }

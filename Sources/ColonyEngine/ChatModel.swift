@@ -27,10 +27,13 @@ public struct ChatModel: Sendable {
     public var stopStrings: [String] { [template.endOfTurn] }
 
     /// The engine request for `chat`: its prompt tokens, constraint and stop strings.
-    public func request(_ chat: ChatCompletion, id: String = UUID().uuidString, sampling: SamplingParameters = .greedy,
-                        maxTokens: Int, stop: [String] = []) -> EngineRequest {
-        EngineRequest(id: id, promptTokens: promptTokens(chat), sampling: sampling, maxTokens: maxTokens,
-                      stopStrings: stop + stopStrings, constraint: chat.constraint)
+    public func request(
+        _ chat: ChatCompletion, id: String = UUID().uuidString, sampling: SamplingParameters = .greedy,
+        maxTokens: Int, stop: [String] = []
+    ) -> EngineRequest {
+        EngineRequest(
+            id: id, promptTokens: promptTokens(chat), sampling: sampling, maxTokens: maxTokens,
+            stopStrings: stop + stopStrings, constraint: chat.constraint)
     }
 
     /// A finished reply: the text (empty when it was a tool call), the call, and why it ended.
@@ -52,7 +55,10 @@ public struct ChatModel: Sendable {
         for try await event in stream {
             switch event {
             case .token(_, let piece): text += piece
-            case .finished(let r, let u, let tail): text += tail; reason = r; usage = u
+            case .finished(let r, let u, let tail):
+                text += tail
+                reason = r
+                usage = u
             }
         }
         let call = chat.toolCall(in: text)

@@ -100,7 +100,7 @@ public final class Engine: InferenceBackend {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async {
                 done.wait()
-                done.signal() // let a second shutdown call return too
+                done.signal()  // let a second shutdown call return too
                 c.resume()
             }
         }
@@ -132,7 +132,7 @@ public final class Engine: InferenceBackend {
                         if case .finished = event { continuation.finish() }
                     }
                 } catch {
-                    continuation.finish(throwing: error) // sampling was validated; kept for safety
+                    continuation.finish(throwing: error)  // sampling was validated; kept for safety
                 }
             }
             for id in cancelled { core.cancel(id) }

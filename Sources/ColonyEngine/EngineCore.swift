@@ -20,8 +20,9 @@ public final class EngineCore {
         self.runner = runner
         let pool = KVBlockPool(blockCount: configuration.kvBlocks, blockSize: configuration.blockSize)
         scheduler = Scheduler(configuration: configuration, pool: pool)
-        output = OutputProcessor(tokenizer: tokenizer,
-                                 contextLimit: min(runner.config.contextLength, configuration.kvBlocks * configuration.blockSize))
+        output = OutputProcessor(
+            tokenizer: tokenizer,
+            contextLimit: min(runner.config.contextLength, configuration.kvBlocks * configuration.blockSize))
     }
 
     public var isIdle: Bool { scheduler.isIdle }

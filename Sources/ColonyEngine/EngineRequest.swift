@@ -28,10 +28,12 @@ public struct EngineRequest: Sendable {
     /// vLLM's `cache_salt`): cached blocks are shared only between equal salts.
     public var cacheSalt: String?
 
-    public init(id: String = UUID().uuidString, promptTokens: [Int], sampling: SamplingParameters = .greedy,
-                maxTokens: Int = 128, stopTokens: Set<Int> = [], stopStrings: [String] = [],
-                priority: Int = 0, arrival: Date = Date(), constraint: OutputConstraint? = nil,
-                minTokens: Int = 0, ignoreEOS: Bool = false, cacheSalt: String? = nil) {
+    public init(
+        id: String = UUID().uuidString, promptTokens: [Int], sampling: SamplingParameters = .greedy,
+        maxTokens: Int = 128, stopTokens: Set<Int> = [], stopStrings: [String] = [],
+        priority: Int = 0, arrival: Date = Date(), constraint: OutputConstraint? = nil,
+        minTokens: Int = 0, ignoreEOS: Bool = false, cacheSalt: String? = nil
+    ) {
         self.id = id
         self.promptTokens = promptTokens
         self.sampling = sampling

@@ -50,14 +50,17 @@ public final class Generator {
         configuration.kvBlocks = max(2, capacity)
         configuration.maxBatch = 1
         configuration.tokenBudget = prefillChunk
-        core = EngineCore(runner: LlamaRunner(model: model, blockCount: configuration.kvBlocks, blockSize: 1),
-                          tokenizer: tokenizer, configuration: configuration)
+        core = EngineCore(
+            runner: LlamaRunner(model: model, blockCount: configuration.kvBlocks, blockSize: 1),
+            tokenizer: tokenizer, configuration: configuration)
     }
 
     /// Generates a continuation of `prompt`, calling `onText` with each new piece of text
     /// (never half a character, never part of a stop string). Return false to stop.
-    public func generate(prompt: [Int], options: GenerationOptions,
-                         onText: (String) -> Bool = { _ in true }) throws(ModelError) -> GenerationResult {
+    public func generate(
+        prompt: [Int], options: GenerationOptions,
+        onText: (String) -> Bool = { _ in true }
+    ) throws(ModelError) -> GenerationResult {
         guard !prompt.isEmpty else { throw .invalidBatch("the prompt is empty") }
         guard options.maxTokens > 0 else { throw .invalidSampling("max tokens must be > 0, got \(options.maxTokens)") }
         try options.sampling.validate()
@@ -65,8 +68,9 @@ public final class Generator {
         if let bad = prompt.first(where: { $0 < 0 || $0 >= model.config.vocabularySize }) {
             throw .tokenOutOfRange(bad, vocabularySize: model.config.vocabularySize)
         }
-        let request = EngineRequest(promptTokens: prompt, sampling: options.sampling, maxTokens: options.maxTokens,
-                                    stopTokens: options.stopTokens, stopStrings: options.stopStrings)
+        let request = EngineRequest(
+            promptTokens: prompt, sampling: options.sampling, maxTokens: options.maxTokens,
+            stopTokens: options.stopTokens, stopStrings: options.stopStrings)
         // The sink runs inside `core.step()` on this thread, and the processor drops it when the
         // request finishes, before this call returns: it never outlives `onText`.
         return try withoutActuallyEscaping(onText) { onText throws(ModelError) in try run(request, onText: onText) }

@@ -84,13 +84,19 @@ struct JSONRecognizer: Sendable, Equatable {
             return true
         case .exact(let bytes, let then):
             guard b == bytes[0] else { return false }
-            if bytes.count > 1 { replaceTop(.exact(Array(bytes.dropFirst()), then: then)); return true }
+            if bytes.count > 1 {
+                replaceTop(.exact(Array(bytes.dropFirst()), then: then))
+                return true
+            }
             if let then { replaceTop(.value(then)) } else { pop() }
             return true
         case .number(let n, let integerOnly):
-            if let next = Self.advance(n, b, integerOnly: integerOnly) { replaceTop(.number(next, integerOnly: integerOnly)); return true }
+            if let next = Self.advance(n, b, integerOnly: integerOnly) {
+                replaceTop(.number(next, integerOnly: integerOnly))
+                return true
+            }
             guard [.zero, .integer, .fraction, .exponentDigits].contains(n) else { return false }
-            pop() // the number ended: this byte belongs to what follows
+            pop()  // the number ended: this byte belongs to what follows
             return feed(b)
         case .oneOf(let candidates, let matched):
             let rest = candidates.filter { $0.count > matched && $0[matched] == b }
@@ -110,7 +116,7 @@ struct JSONRecognizer: Sendable, Equatable {
             break
         }
         if Self.isSpace(b) {
-            guard started, allowsWhitespace else { return false } // the reply starts with the value itself
+            guard started, allowsWhitespace else { return false }  // the reply starts with the value itself
             whitespaceRun += 1
             return whitespaceRun <= Self.maxWhitespaceRun
         }
@@ -121,7 +127,10 @@ struct JSONRecognizer: Sendable, Equatable {
         case .object(let properties, let index, let phase, let tools, let chosen):
             switch phase {
             case .keyOrClose, .key:
-                if phase == .keyOrClose, b == UInt8(ascii: "}"), properties?.isEmpty ?? true { pop(); return true }
+                if phase == .keyOrClose, b == UInt8(ascii: "}"), properties?.isEmpty ?? true {
+                    pop()
+                    return true
+                }
                 guard b == UInt8(ascii: "\"") else { return false }
                 if let properties {
                     guard index < properties.count else { return false }
@@ -151,12 +160,18 @@ struct JSONRecognizer: Sendable, Equatable {
             }
         case .array(let items, let first, let phase):
             if phase == .commaOrClose {
-                if b == UInt8(ascii: ",") { push(.value(items)); return true }
+                if b == UInt8(ascii: ",") {
+                    push(.value(items))
+                    return true
+                }
                 guard b == UInt8(ascii: "]") else { return false }
                 pop()
                 return true
             }
-            if first, b == UInt8(ascii: "]") { pop(); return true }
+            if first, b == UInt8(ascii: "]") {
+                pop()
+                return true
+            }
             replaceTop(.array(items: items, first: false, phase: .commaOrClose))
             push(.value(items))
             return feed(b)
@@ -196,14 +211,26 @@ struct JSONRecognizer: Sendable, Equatable {
             return true
         case .number, .integer:
             let integerOnly = schema == .integer
-            if b == UInt8(ascii: "-") { replaceTop(.number(.minus, integerOnly: integerOnly)); return true }
-            if b == UInt8(ascii: "0") { replaceTop(.number(.zero, integerOnly: integerOnly)); return true }
+            if b == UInt8(ascii: "-") {
+                replaceTop(.number(.minus, integerOnly: integerOnly))
+                return true
+            }
+            if b == UInt8(ascii: "0") {
+                replaceTop(.number(.zero, integerOnly: integerOnly))
+                return true
+            }
             guard Self.isDigit(b) else { return false }
             replaceTop(.number(.integer, integerOnly: integerOnly))
             return true
         case .boolean:
-            if b == UInt8(ascii: "t") { replaceTop(.exact(Array("rue".utf8), then: nil)); return true }
-            if b == UInt8(ascii: "f") { replaceTop(.exact(Array("alse".utf8), then: nil)); return true }
+            if b == UInt8(ascii: "t") {
+                replaceTop(.exact(Array("rue".utf8), then: nil))
+                return true
+            }
+            if b == UInt8(ascii: "f") {
+                replaceTop(.exact(Array("alse".utf8), then: nil))
+                return true
+            }
             return false
         case .null:
             guard b == UInt8(ascii: "n") else { return false }
@@ -223,8 +250,10 @@ struct JSONRecognizer: Sendable, Equatable {
         stack.removeLast()
         guard let choice, case .object(let properties, let index, let phase, let tools?, _)? = stack.last else { return }
         let name = String(decoding: choice.dropFirst().dropLast(), as: UTF8.self)
-        replaceTop(.object(properties: properties, index: index, phase: phase, tools: tools,
-                           chosenTool: tools.firstIndex { $0.name == name }))
+        replaceTop(
+            .object(
+                properties: properties, index: index, phase: phase, tools: tools,
+                chosenTool: tools.firstIndex { $0.name == name }))
     }
 
     private static func isNumeric(_ text: [UInt8]) -> Bool { text.first.map { isDigit($0) || $0 == UInt8(ascii: "-") } ?? false }
@@ -244,7 +273,10 @@ struct JSONRecognizer: Sendable, Equatable {
         }
         if s.escape {
             s.escape = false
-            if b == UInt8(ascii: "u") { s.hexRemaining = 4; return false }
+            if b == UInt8(ascii: "u") {
+                s.hexRemaining = 4
+                return false
+            }
             return Array("\"\\/bfnrt".utf8).contains(b) ? false : nil
         }
         switch b {
@@ -254,9 +286,9 @@ struct JSONRecognizer: Sendable, Equatable {
         case 0xC2...0xDF: s.continuation = 1
         case 0xE0...0xEF: s.continuation = 2
         case 0xF0...0xF4: s.continuation = 3
-        default: return nil // control bytes, stray continuation bytes, invalid leads
+        default: return nil  // control bytes, stray continuation bytes, invalid leads
         }
-        switch b { // Unicode's table of well-formed sequences
+        switch b {  // Unicode's table of well-formed sequences
         case 0xE0: (s.low, s.high) = (0xA0, 0xBF)
         case 0xED: (s.low, s.high) = (0x80, 0x9F)
         case 0xF0: (s.low, s.high) = (0x90, 0xBF)

@@ -46,8 +46,10 @@ public indirect enum JSONSchema: Sendable, Equatable {
         public let description: String
     }
 
-    private static let ignoredKeywords: Set<String> = ["description", "title", "$schema", "additionalProperties", "required",
-                                                       "default", "examples", "strict", "name"]
+    private static let ignoredKeywords: Set<String> = [
+        "description", "title", "$schema", "additionalProperties", "required",
+        "default", "examples", "strict", "name",
+    ]
 
     /// Parses a schema given as decoded JSON (`JSONSerialization` objects).
     public init(json: Any, path: String = "schema") throws(Unsupported) {
@@ -62,19 +64,23 @@ public indirect enum JSONSchema: Sendable, Equatable {
         }
         let known: Set<String> = ["type", "properties", "items", "enum", "const"]
         if let extra = object.keys.first(where: { !known.contains($0) && !Self.ignoredKeywords.contains($0) }) {
-            throw Unsupported(description: "\(path) uses '\(extra)', which constrained decoding does not support; supported: type, properties, items, enum, const")
+            throw Unsupported(
+                description:
+                    "\(path) uses '\(extra)', which constrained decoding does not support; supported: type, properties, items, enum, const")
         }
         switch object["type"] as? String {
         case nil:
             self = object["properties"] != nil ? try Self.parseObject(object, path: path) : .any
         case "object": self = try Self.parseObject(object, path: path)
-        case "array": self = .array(try object["items"].map { i throws(Unsupported) in try JSONSchema(json: i, path: path + ".items") } ?? .any)
+        case "array":
+            self = .array(try object["items"].map { i throws(Unsupported) in try JSONSchema(json: i, path: path + ".items") } ?? .any)
         case "string": self = .string
         case "number": self = .number
         case "integer": self = .integer
         case "boolean": self = .boolean
         case "null": self = .null
-        case let other?: throw Unsupported(description: "\(path) has type '\(other)'; supported: object, array, string, number, integer, boolean, null")
+        case let other?:
+            throw Unsupported(description: "\(path) has type '\(other)'; supported: object, array, string, number, integer, boolean, null")
         }
     }
 
@@ -82,7 +88,10 @@ public indirect enum JSONSchema: Sendable, Equatable {
         guard let properties = object["properties"] else { return .anyObject }
         // Decoded JSON objects have no key order: properties are emitted sorted by name.
         guard let dict = properties as? [String: Any] else { throw Unsupported(description: "\(path).properties must be an object") }
-        return .object(try dict.keys.sorted().map { k throws(Unsupported) in Property(name: k, schema: try JSONSchema(json: dict[k]!, path: "\(path).properties.\(k)")) })
+        return .object(
+            try dict.keys.sorted().map { k throws(Unsupported) in
+                Property(name: k, schema: try JSONSchema(json: dict[k]!, path: "\(path).properties.\(k)"))
+            })
     }
 
     private static func jsonText(_ value: Any, path: String) throws(Unsupported) -> String {
@@ -91,7 +100,7 @@ public indirect enum JSONSchema: Sendable, Equatable {
             guard let data = try? JSONSerialization.data(withJSONObject: [s]), let text = String(data: data, encoding: .utf8) else {
                 throw Unsupported(description: "\(path): cannot encode enum value")
             }
-            return String(text.dropFirst().dropLast()) // strip the array brackets
+            return String(text.dropFirst().dropLast())  // strip the array brackets
         case let n as NSNumber:
             // Decoded booleans are NSNumbers too; their type code is "c".
             if String(cString: n.objCType) == "c" { return n.boolValue ? "true" : "false" }

@@ -41,7 +41,8 @@ public final class Scheduler {
     /// Queues a request; `sequence` is its KV sequence number in the model's batches.
     public func add(_ request: EngineRequest, sequence: Int) {
         let salt = [configuration.prefixCacheSalt, request.cacheSalt].compactMap { $0 }
-        let entry = Entry(request: request, sequence: sequence, root: PrefixHash.root(salt: salt.isEmpty ? nil : salt.joined(separator: "\u{1f}")))
+        let entry = Entry(
+            request: request, sequence: sequence, root: PrefixHash.root(salt: salt.isEmpty ? nil : salt.joined(separator: "\u{1f}")))
         byID[request.id] = entry
         enqueue(entry)
     }
@@ -100,7 +101,7 @@ public final class Scheduler {
             }
             let count = min(s.pending, budget)
             guard reserve(s, upTo: s.computed + count) else {
-                pool.release(s.blocks) // do not hoard shared blocks while waiting
+                pool.release(s.blocks)  // do not hoard shared blocks while waiting
                 s.blocks = []
                 s.computed = 0
                 s.registeredBlocks = 0
@@ -146,9 +147,10 @@ public final class Scheduler {
     }
 
     private func chunk(_ s: Entry, _ count: Int) -> SchedulerOutput.Chunk {
-        SchedulerOutput.Chunk(requestID: s.request.id, sequence: s.sequence, tokens: Array(s.tokens[s.computed..<(s.computed + count)]),
-                              start: s.computed, table: BlockTable(blocks: s.blocks, length: s.computed),
-                              samples: s.computed + count == s.tokens.count)
+        SchedulerOutput.Chunk(
+            requestID: s.request.id, sequence: s.sequence, tokens: Array(s.tokens[s.computed..<(s.computed + count)]),
+            start: s.computed, table: BlockTable(blocks: s.blocks, length: s.computed),
+            samples: s.computed + count == s.tokens.count)
     }
 
     /// Gives `s` blocks for positions `0..<end`; on failure nothing changes.

@@ -55,8 +55,10 @@ public struct SchedulerOutput: Sendable, Equatable {
         batch.reserveCapacity(tokenCount)
         for c in chunks {
             for (i, t) in c.tokens.enumerated() {
-                batch.append(BatchToken(token: t, position: c.start + i, sequence: c.sequence,
-                                        wantsLogits: c.samples && i == c.tokens.count - 1))
+                batch.append(
+                    BatchToken(
+                        token: t, position: c.start + i, sequence: c.sequence,
+                        wantsLogits: c.samples && i == c.tokens.count - 1))
             }
         }
         return batch

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A small blocking HTTP/1.1 client for loopback use: the load generator and the server's
@@ -24,7 +25,9 @@ public enum HTTPClient {
                 throw Failure(description: "'\(url)' is not an http:// URL with a host")
             }
             let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
-            guard loopback else { throw Failure(description: "'\(host)' is not a loopback address; the load generator only targets this machine") }
+            guard loopback else {
+                throw Failure(description: "'\(host)' is not a loopback address; the load generator only targets this machine")
+            }
             self.host = host == "localhost" ? "127.0.0.1" : host
             port = u.port ?? 80
             basePath = u.path.hasSuffix("/") ? String(u.path.dropLast()) : u.path
@@ -39,9 +42,11 @@ public enum HTTPClient {
 
     /// Sends one request and returns the response; `onBody` sees body bytes as they arrive
     /// (return false to hang up early). The returned body holds everything received.
-    public static func send(_ method: String, _ endpoint: Endpoint, path: String, headers: [String: String] = [:],
-                            body: Data? = nil, timeout: Double = 120,
-                            onBody: (Data) -> Bool = { _ in true }) throws(Failure) -> Response {
+    public static func send(
+        _ method: String, _ endpoint: Endpoint, path: String, headers: [String: String] = [:],
+        body: Data? = nil, timeout: Double = 120,
+        onBody: (Data) -> Bool = { _ in true }
+    ) throws(Failure) -> Response {
         let fd = try connect(endpoint, timeout: timeout)
         defer { close(fd) }
         var head = "\(method) \(endpoint.basePath)\(path) HTTP/1.1\r\nHost: \(endpoint.host):\(endpoint.port)\r\nConnection: close\r\n"
@@ -53,7 +58,9 @@ public enum HTTPClient {
         try writeAll(fd, out)
 
         var reader = Reader(fd: fd)
-        guard let statusLine = try reader.line(), statusLine.hasPrefix("HTTP/1.") else { throw Failure(description: "no HTTP status line from the server") }
+        guard let statusLine = try reader.line(), statusLine.hasPrefix("HTTP/1.") else {
+            throw Failure(description: "no HTTP status line from the server")
+        }
         let parts = statusLine.split(separator: " ")
         guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure(description: "bad status line '\(statusLine)'") }
         var responseHeaders: [String: String] = [:]
@@ -63,10 +70,15 @@ public enum HTTPClient {
             }
         }
         var received = Data()
-        func deliver(_ d: Data) -> Bool { received.append(d); return onBody(d) }
+        func deliver(_ d: Data) -> Bool {
+            received.append(d)
+            return onBody(d)
+        }
         if responseHeaders["transfer-encoding"]?.lowercased() == "chunked" {
             while let sizeLine = try reader.line() {
-                guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else { throw Failure(description: "bad chunk size '\(sizeLine)'") }
+                guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else {
+                    throw Failure(description: "bad chunk size '\(sizeLine)'")
+                }
                 if size == 0 { break }
                 let chunk = try reader.bytes(size)
                 _ = try reader.line()
@@ -109,7 +121,10 @@ public enum HTTPClient {
             var offset = 0
             while offset < raw.count {
                 let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if n <= 0 { failed = true; return }
+                if n <= 0 {
+                    failed = true
+                    return
+                }
                 offset += n
             }
         }

@@ -84,8 +84,14 @@ public struct MessageContent: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let s = try? c.decode(String.self) { text = s; return }
-        if c.decodeNil() { text = ""; return }
+        if let s = try? c.decode(String.self) {
+            text = s
+            return
+        }
+        if c.decodeNil() {
+            text = ""
+            return
+        }
         let parts = try c.decode([Part].self)
         if let bad = parts.first(where: { $0.type != "text" }) {
             throw DecodingError.dataCorruptedError(
@@ -131,11 +137,14 @@ public struct ToolDefinition: Codable, Sendable, Equatable {
         return try items.enumerated().map { (i, item) throws(OpenAIRequestError) in
             let tool = item.objectValue ?? [:]
             guard tool["type"]?.stringValue == "function", let function = tool["function"]?.objectValue,
-                  let name = function["name"]?.stringValue, !name.isEmpty else {
+                let name = function["name"]?.stringValue, !name.isEmpty
+            else {
                 throw OpenAIRequestError(#"tools[\#(i)] must be {"type": "function", "function": {"name": ...}}"#, param: "tools")
             }
-            return ToolDefinition(function: .init(name: name, description: function["description"]?.stringValue,
-                                                  parameters: function["parameters"]))
+            return ToolDefinition(
+                function: .init(
+                    name: name, description: function["description"]?.stringValue,
+                    parameters: function["parameters"]))
         }
     }
 }
@@ -156,8 +165,9 @@ public enum ToolChoice: Codable, Sendable, Equatable {
             throw OpenAIRequestError("tool_choice must be none, auto, required or a function, got '\(other)'", param: "tool_choice")
         case .object(let o):
             guard let name = o["function"]?.objectValue?["name"]?.stringValue else {
-                throw OpenAIRequestError(#"tool_choice must name a function: {"type": "function", "function": {"name": ...}}"#,
-                                         param: "tool_choice")
+                throw OpenAIRequestError(
+                    #"tool_choice must name a function: {"type": "function", "function": {"name": ...}}"#,
+                    param: "tool_choice")
             }
             self = .function(name)
         default:

@@ -42,8 +42,10 @@ public struct CompletionOptions: Codable, Sendable, Equatable {
         case minTokens = "min_tokens"
     }
 
-    public init(model: String? = nil, maxTokens: Int? = nil, temperature: Float? = nil, seed: Int64? = nil,
-                stream: Bool? = nil, streamOptions: StreamOptions? = nil) {
+    public init(
+        model: String? = nil, maxTokens: Int? = nil, temperature: Float? = nil, seed: Int64? = nil,
+        stream: Bool? = nil, streamOptions: StreamOptions? = nil
+    ) {
         self.model = model
         self.maxTokens = maxTokens
         self.temperature = temperature

@@ -30,8 +30,14 @@ public struct CompletionRequest: Codable, Sendable, Equatable {
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if let s = try? c.decode(String.self) { self = .text(s); return }
-            if let ids = try? c.decode([Int].self) { self = .tokens(ids); return }
+            if let s = try? c.decode(String.self) {
+                self = .text(s)
+                return
+            }
+            if let ids = try? c.decode([Int].self) {
+                self = .tokens(ids)
+                return
+            }
             let list = try c.decode([String].self)
             guard list.count == 1 else {
                 throw DecodingError.dataCorruptedError(

@@ -12,8 +12,10 @@ public struct APIError: Error, HTTPResponseError, Equatable {
     public let param: String?
     public let code: String?
 
-    public init(status: HTTPResponse.Status, message: String, type: String = "invalid_request_error",
-                param: String? = nil, code: String? = nil) {
+    public init(
+        status: HTTPResponse.Status, message: String, type: String = "invalid_request_error",
+        param: String? = nil, code: String? = nil
+    ) {
         self.status = status
         self.message = message
         self.type = type
@@ -26,12 +28,14 @@ public struct APIError: Error, HTTPResponseError, Equatable {
     }
 
     static func modelNotFound(_ name: String, served: String) -> APIError {
-        APIError(status: .notFound, message: "the model '\(name)' does not exist; this server serves '\(served)'",
-                 param: "model", code: "model_not_found")
+        APIError(
+            status: .notFound, message: "the model '\(name)' does not exist; this server serves '\(served)'",
+            param: "model", code: "model_not_found")
     }
 
-    static let unauthorized = APIError(status: .unauthorized, message: "missing or invalid API key; send 'Authorization: Bearer KEY'",
-                                       type: "invalid_request_error", code: "invalid_api_key")
+    static let unauthorized = APIError(
+        status: .unauthorized, message: "missing or invalid API key; send 'Authorization: Bearer KEY'",
+        type: "invalid_request_error", code: "invalid_api_key")
 
     /// Maps an engine refusal to its HTTP status.
     init(_ error: EngineError) {

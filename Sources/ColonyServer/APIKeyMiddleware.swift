@@ -19,7 +19,8 @@ struct APIKeyMiddleware: RouterMiddleware {
     /// client how much of a guessed key was right. (The length still shows; keys are not
     /// secret in length.)
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         var difference: UInt8 = x.count == y.count ? 0 : 1
         for i in 0..<max(x.count, y.count) {
             difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)

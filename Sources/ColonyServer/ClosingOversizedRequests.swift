@@ -20,13 +20,14 @@ struct ClosingOversizedRequests: RouterMiddleware {
         } catch let error as APIError where error.status == .contentTooLarge {
             let data = try error.bodyData()
             let channel = context.channel
-            return Response(status: error.status, headers: [.contentType: "application/json", .connection: "close"],
-                            body: ResponseBody(contentLength: data.count) { writer in
-                                try await writer.write(ByteBuffer(bytes: data))
-                                try await writer.finish(nil)
-                                // Queued on the channel's event loop after the writes above, so it runs after them.
-                                channel.close(mode: .output, promise: nil)
-                            })
+            return Response(
+                status: error.status, headers: [.contentType: "application/json", .connection: "close"],
+                body: ResponseBody(contentLength: data.count) { writer in
+                    try await writer.write(ByteBuffer(bytes: data))
+                    try await writer.finish(nil)
+                    // Queued on the channel's event loop after the writes above, so it runs after them.
+                    channel.close(mode: .output, promise: nil)
+                })
         }
     }
 }

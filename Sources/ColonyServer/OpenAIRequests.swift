@@ -16,7 +16,9 @@ extension CompletionOptions {
         p.frequencyPenalty = frequencyPenalty ?? 0
         p.repetitionPenalty = repetitionPenalty ?? 1
         p.seed = UInt64(bitPattern: seed ?? Int64.random(in: 0...Int64.max))
-        guard p.temperature <= 2 else { throw .badRequest("temperature must be between 0 and 2, got \(p.temperature)", param: "temperature") }
+        guard p.temperature <= 2 else {
+            throw .badRequest("temperature must be between 0 and 2, got \(p.temperature)", param: "temperature")
+        }
         do { try p.validate() } catch { throw .badRequest(error.description) }
         return p
     }
@@ -39,11 +41,12 @@ extension CompletionOptions {
 
     func constraint() throws(APIError) -> OutputConstraint? {
         switch responseFormat?.type {
-        case nil, "text", "json_schema": return nil // json_schema: see ChatCompletion(request:)
+        case nil, "text", "json_schema": return nil  // json_schema: see ChatCompletion(request:)
         case "json_object": return .jsonObject
         case let other?:
-            throw .badRequest("response_format type '\(other)' is not supported; supported: text, json_object, json_schema",
-                              param: "response_format")
+            throw .badRequest(
+                "response_format type '\(other)' is not supported; supported: text, json_object, json_schema",
+                param: "response_format")
         }
     }
 }

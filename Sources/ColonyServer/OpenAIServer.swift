@@ -43,8 +43,9 @@ public struct OpenAIServer: Sendable {
             }
         }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats))))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats))))
         }
         router.get("/v1/models") { _, _ in
             try json(ModelList(data: [.init(id: modelName, created: created, ownedBy: "colony")]))
@@ -57,9 +58,10 @@ public struct OpenAIServer: Sendable {
     /// Serves on `host:port` until SIGINT or SIGTERM, then stops accepting connections,
     /// lets the requests in flight finish and stops the engine.
     public func run(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "colony"),
-                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
-                              logger: logger)
+        let app = Application(
+            router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "colony"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
         try await app.runService()
         await engine.shutdown(cancelInFlight: false)
     }
@@ -126,18 +128,21 @@ public struct OpenAIServer: Sendable {
     }
 
     /// Runs one request for either endpoint; `completion` is the chat layer's view of a chat request.
-    private func generate(_ tokens: [Int], _ fields: CompletionOptions, chat: Bool, extraStops: [String],
-                          completion: ChatCompletion? = nil) async throws -> Response {
+    private func generate(
+        _ tokens: [Int], _ fields: CompletionOptions, chat: Bool, extraStops: [String],
+        completion: ChatCompletion? = nil
+    ) async throws -> Response {
         let maxTokens = try fields.checkedMaxTokens()
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
         let limit = engine.maxContextTokens
         let effectiveMaxTokens = maxTokens ?? max(1, limit - tokens.count)
-        let request = EngineRequest(id: id, promptTokens: tokens, sampling: try fields.sampling(),
-                                    maxTokens: effectiveMaxTokens,
-                                    stopStrings: (fields.stop?.values ?? []) + extraStops,
-                                    priority: fields.priority ?? 0, constraint: try completion?.constraint ?? fields.constraint(),
-                                    minTokens: try fields.checkedMinTokens(maxTokens: effectiveMaxTokens),
-                                    ignoreEOS: fields.ignoreEOS ?? false)
+        let request = EngineRequest(
+            id: id, promptTokens: tokens, sampling: try fields.sampling(),
+            maxTokens: effectiveMaxTokens,
+            stopStrings: (fields.stop?.values ?? []) + extraStops,
+            priority: fields.priority ?? 0, constraint: try completion?.constraint ?? fields.constraint(),
+            minTokens: try fields.checkedMinTokens(maxTokens: effectiveMaxTokens),
+            ignoreEOS: fields.ignoreEOS ?? false)
         let stream: AsyncThrowingStream<EngineEvent, Error>
         do { stream = try await engine.submit(request) } catch { throw APIError(error) }
 
@@ -151,7 +156,10 @@ public struct OpenAIServer: Sendable {
         for try await event in stream {
             switch event {
             case .token(_, let piece): text += piece
-            case .finished(let r, let u, let tail): text += tail; reason = r; usage = u
+            case .finished(let r, let u, let tail):
+                text += tail
+                reason = r
+                usage = u
             }
         }
         let now = Int(Date().timeIntervalSince1970)
@@ -164,19 +172,25 @@ public struct OpenAIServer: Sendable {
             } else {
                 message = .init(role: "assistant", content: text, toolCalls: nil)
             }
-            return try json(ChatCompletionResponse(id: id, created: now, model: modelName,
-                                                   choices: [.init(index: 0, message: message, finishReason: finish)],
-                                                   usage: UsageBody(usage)))
+            return try json(
+                ChatCompletionResponse(
+                    id: id, created: now, model: modelName,
+                    choices: [.init(index: 0, message: message, finishReason: finish)],
+                    usage: UsageBody(usage)))
         }
-        return try json(CompletionResponse(id: id, created: now, model: modelName,
-                                           choices: [.init(index: 0, text: text, finishReason: reason.openAI)], usage: UsageBody(usage)))
+        return try json(
+            CompletionResponse(
+                id: id, created: now, model: modelName,
+                choices: [.init(index: 0, text: text, finishReason: reason.openAI)], usage: UsageBody(usage)))
     }
 
     /// Streams events as server-sent events. A client that goes away makes a write fail;
     /// leaving the loop drops the stream, which cancels the request in the engine. With
     /// tools the reply is held until it ends, then sent as a tool call or as text.
-    private func sse(_ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, chat: Bool, includeUsage: Bool,
-                     tools: ChatCompletion?) -> Response {
+    private func sse(
+        _ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, chat: Bool, includeUsage: Bool,
+        tools: ChatCompletion?
+    ) -> Response {
         let model = modelName
         let created = Int(Date().timeIntervalSince1970)
         let body = ResponseBody { writer in
@@ -188,16 +202,22 @@ public struct OpenAIServer: Sendable {
                 try await writer.write(ByteBuffer(bytes: line))
             }
             func chunk(_ text: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil, calls: [ToolCall]? = nil)
-                async throws {
+                async throws
+            {
                 if chat {
-                    let choices: [ChatCompletionChunk.Choice] = usage == nil || text != nil || finish != nil
+                    let choices: [ChatCompletionChunk.Choice] =
+                        usage == nil || text != nil || finish != nil
                         ? [.init(index: 0, delta: .init(role: role, content: text, toolCalls: calls), finishReason: finish)] : []
-                    try await send(ChatCompletionChunk(id: id, created: created, model: model, choices: choices,
-                                                       usage: usage.map(UsageBody.init)))
+                    try await send(
+                        ChatCompletionChunk(
+                            id: id, created: created, model: model, choices: choices,
+                            usage: usage.map(UsageBody.init)))
                 } else {
                     let choices: [CompletionResponse.Choice] = usage == nil ? [.init(index: 0, text: text ?? "", finishReason: finish)] : []
-                    try await send(CompletionResponse(id: id, created: created, model: model, choices: choices,
-                                                      usage: usage.map(UsageBody.init)))
+                    try await send(
+                        CompletionResponse(
+                            id: id, created: created, model: model, choices: choices,
+                            usage: usage.map(UsageBody.init)))
                 }
             }
             if chat { try await chunk("", role: "assistant") }
@@ -232,4 +252,3 @@ func json(_ value: some Encodable) throws -> Response {
     let data = try JSONEncoder().encode(value)
     return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
-

@@ -20,8 +20,10 @@ extension ChatCompletion {
         for (i, tool) in (request.tools ?? []).enumerated() {
             let parameters = tool.function.parameters ?? .object(["type": .string("object"), "properties": .object([:])])
             do {
-                tools.append(try ChatTool(name: tool.function.name, description: tool.function.description ?? "",
-                                          parameters: parameters, path: "tools[\(i)].function.parameters"))
+                tools.append(
+                    try ChatTool(
+                        name: tool.function.name, description: tool.function.description ?? "",
+                        parameters: parameters, path: "tools[\(i)].function.parameters"))
             } catch {
                 throw .badRequest(error.description, param: "tools")
             }
@@ -30,7 +32,9 @@ extension ChatCompletion {
         switch request.toolChoice {
         case nil, .auto?: choice = .auto
         case .required?: choice = .required
-        case .none?: choice = .auto; tools = []
+        case .none?:
+            choice = .auto
+            tools = []
         case .function(let name)?: choice = .named(name)
         }
         let messages = request.messages.map { ChatMessage(role: $0.role, content: $0.text) }

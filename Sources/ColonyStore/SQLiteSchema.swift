@@ -11,7 +11,9 @@ import GRDB
 enum SQLiteSchema {
     /// Identifier and SQL of each migration, oldest first. Never edit one; append.
     static let migrations: [(id: String, sql: String)] = [
-        ("v1", """
+        (
+            "v1",
+            """
             CREATE TABLE runs (id TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL,
                                status TEXT NOT NULL, answer TEXT, spec TEXT, created REAL NOT NULL);
             CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
@@ -27,7 +29,8 @@ enum SQLiteSchema {
             CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
                 INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
             END;
-            """),
+            """
+        )
     ]
 
     /// Applies the migrations `db` lacks, all or none, holding the write lock throughout.

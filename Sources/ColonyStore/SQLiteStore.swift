@@ -24,8 +24,9 @@ public final class SQLiteStore: RunStore, MemoryStore {
 
     public func createRun(_ run: RunRecord) async throws {
         try await db.write { db in
-            try db.execute(sql: "INSERT INTO runs (id, agent, task, status, answer, spec, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [run.id, run.agent, run.task, run.status, run.answer, run.spec, Date().timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO runs (id, agent, task, status, answer, spec, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [run.id, run.agent, run.task, run.status, run.answer, run.spec, Date().timeIntervalSince1970])
         }
     }
 
@@ -46,41 +47,49 @@ public final class SQLiteStore: RunStore, MemoryStore {
     public func recordPendingCalls(runID: String, _ calls: [PendingCall]) async throws {
         try await db.write { db in
             for c in calls {
-                try db.execute(sql: "INSERT OR REPLACE INTO pending_calls (run_id, step, position, name, arguments) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [runID, c.step, c.position, c.name, c.arguments])
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO pending_calls (run_id, step, position, name, arguments) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [runID, c.step, c.position, c.name, c.arguments])
             }
         }
     }
 
     public func pendingCalls(runID: String) async throws -> [PendingCall] {
         try await db.read { db in
-            try Row.fetchAll(db, sql: "SELECT step, position, name, arguments FROM pending_calls WHERE run_id = ? ORDER BY step, position",
-                             arguments: [runID]).map { PendingCall(step: $0["step"], position: $0["position"], name: $0["name"], arguments: $0["arguments"]) }
+            try Row.fetchAll(
+                db, sql: "SELECT step, position, name, arguments FROM pending_calls WHERE run_id = ? ORDER BY step, position",
+                arguments: [runID]
+            ).map { PendingCall(step: $0["step"], position: $0["position"], name: $0["name"], arguments: $0["arguments"]) }
         }
     }
 
     public func completeStep(runID: String, _ s: StepRecord) async throws {
         try await db.write { db in
-            try db.execute(sql: "INSERT INTO steps (run_id, idx, calls, results, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [runID, s.index, s.callsJSON, s.resultsJSON, s.promptTokens, s.completionTokens])
+            try db.execute(
+                sql: "INSERT INTO steps (run_id, idx, calls, results, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [runID, s.index, s.callsJSON, s.resultsJSON, s.promptTokens, s.completionTokens])
             try db.execute(sql: "DELETE FROM pending_calls WHERE run_id = ? AND step = ?", arguments: [runID, s.index])
         }
     }
 
     public func steps(runID: String) async throws -> [StepRecord] {
         try await db.read { db in
-            try Row.fetchAll(db, sql: "SELECT idx, calls, results, prompt_tokens, completion_tokens FROM steps WHERE run_id = ? ORDER BY idx",
-                             arguments: [runID]).map {
-                StepRecord(index: $0["idx"], callsJSON: $0["calls"], resultsJSON: $0["results"],
-                           promptTokens: $0["prompt_tokens"], completionTokens: $0["completion_tokens"])
+            try Row.fetchAll(
+                db, sql: "SELECT idx, calls, results, prompt_tokens, completion_tokens FROM steps WHERE run_id = ? ORDER BY idx",
+                arguments: [runID]
+            ).map {
+                StepRecord(
+                    index: $0["idx"], callsJSON: $0["calls"], resultsJSON: $0["results"],
+                    promptTokens: $0["prompt_tokens"], completionTokens: $0["completion_tokens"])
             }
         }
     }
 
     public func saveMemory(namespace: String, text: String) async throws -> Int64 {
         try await db.write { db in
-            try db.execute(sql: "INSERT INTO memories (namespace, text, created) VALUES (?, ?, ?)",
-                           arguments: [namespace, text, Date().timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO memories (namespace, text, created) VALUES (?, ?, ?)",
+                arguments: [namespace, text, Date().timeIntervalSince1970])
             return db.lastInsertedRowID
         }
     }
@@ -90,11 +99,14 @@ public final class SQLiteStore: RunStore, MemoryStore {
         let terms = query.split { !$0.isLetter && !$0.isNumber }.map { "\"\($0)\"" }
         guard !terms.isEmpty, limit > 0 else { return [] }
         return try await db.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT m.id, m.text, bm25(memories_fts) AS score FROM memories_fts
-                JOIN memories m ON m.id = memories_fts.rowid
-                WHERE memories_fts MATCH ? AND m.namespace = ? ORDER BY score LIMIT ?
-                """, arguments: [terms.joined(separator: " OR "), namespace, limit]).map {
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.id, m.text, bm25(memories_fts) AS score FROM memories_fts
+                    JOIN memories m ON m.id = memories_fts.rowid
+                    WHERE memories_fts MATCH ? AND m.namespace = ? ORDER BY score LIMIT ?
+                    """, arguments: [terms.joined(separator: " OR "), namespace, limit]
+            ).map {
                 MemoryHit(id: $0["id"], text: $0["text"], score: $0["score"])
             }
         }

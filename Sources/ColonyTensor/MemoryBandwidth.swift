@@ -7,7 +7,7 @@ public enum MemoryBandwidth {
     /// Best read bandwidth in bytes per second over `repeats` passes over `bytes` bytes,
     /// split over the pool's threads. The buffer is far larger than the caches.
     public static func measureRead(pool: ThreadPool, bytes: Int = 512 << 20, repeats: Int = 5) -> Double {
-        let buffer = FloatBuffer(count: bytes / 4) // zero-filled: every page is resident
+        let buffer = FloatBuffer(count: bytes / 4)  // zero-filled: every page is resident
         for i in stride(from: 0, to: buffer.count, by: 1024) { buffer[i] = 1 }
         var best = Double.infinity
         var sink: Float = 0

@@ -54,8 +54,9 @@ public struct Tensor: Sendable {
     public func dequantized() -> [Float] {
         [Float](unsafeUninitializedCapacity: elementCount) { buffer, count in
             for r in 0..<rowCount {
-                ck_dequantize_row(Int32(dtype.rawValue), data + r * rowBytes,
-                                  buffer.baseAddress! + r * rowLength, Int64(rowLength))
+                ck_dequantize_row(
+                    Int32(dtype.rawValue), data + r * rowBytes,
+                    buffer.baseAddress! + r * rowLength, Int64(rowLength))
             }
             count = elementCount
         }
@@ -75,8 +76,9 @@ public struct Tensor: Sendable {
         bytes.withUnsafeMutableBytes { out in
             values.withUnsafeBufferPointer { src in
                 for r in 0..<(count / max(rowLength, 1)) {
-                    ck_quantize_row(Int32(dtype.rawValue), src.baseAddress! + r * rowLength,
-                                    out.baseAddress! + r * rowBytes, Int64(rowLength))
+                    ck_quantize_row(
+                        Int32(dtype.rawValue), src.baseAddress! + r * rowLength,
+                        out.baseAddress! + r * rowBytes, Int64(rowLength))
                 }
             }
         }

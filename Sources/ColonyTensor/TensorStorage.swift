@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Bytes that tensors point into: a memory-mapped file or an owned allocation.
@@ -46,7 +46,8 @@ public final class TensorStorage: @unchecked Sendable {
     public func adviseUnused(offset: Int, count: Int) {
         guard isMapped else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (offset + page - 1) / page * page, end = (offset + count) / page * page
+        let start = (offset + page - 1) / page * page
+        let end = (offset + count) / page * page
         guard end > start else { return }
         madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }

@@ -60,7 +60,8 @@ func report(_ run: AgentRun, task: String, agent: String, storeOptions: StoreOpt
 }
 
 struct AgentsRun: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run an agent on a task; every step is stored before it takes effect.")
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run an agent on a task; every step is stored before it takes effect.")
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var storeOptions: StoreOptions

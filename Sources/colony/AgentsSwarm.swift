@@ -8,7 +8,8 @@ struct AgentsSwarm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swarm",
         abstract: "Run many agents at once over a JSONL file of tasks, with a live progress bar and a summary.",
-        discussion: #"Each line of --tasks is {"task": "...", "expected": "..."}; "expected" (optional) is text a correct answer contains."#)
+        discussion: #"Each line of --tasks is {"task": "...", "expected": "..."}; "expected" (optional) is text a correct answer contains."#
+    )
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var storeOptions: StoreOptions
@@ -35,7 +36,9 @@ struct AgentsSwarm: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(verbose: modelOptions.verbose)
         let (_, specFile) = try readSpec(spec)
-        guard let taskText = try? String(contentsOfFile: tasks, encoding: .utf8) else { throw ValidationError("cannot read tasks '\(tasks)'") }
+        guard let taskText = try? String(contentsOfFile: tasks, encoding: .utf8) else {
+            throw ValidationError("cannot read tasks '\(tasks)'")
+        }
         let lines: [SwarmTask]
         do { lines = try SwarmTask.parse(taskText, file: tasks) } catch let error as AgentError { throw ValidationError(error.description) }
         let store = try storeOptions.open()
@@ -50,8 +53,9 @@ struct AgentsSwarm: AsyncParsableCommand {
             engine = local.0
             client = local.1
         }
-        let pool = try await AgentPool.start(specFile, client: client, backend: engine, store: store,
-                                             workspace: storeOptions.workspace(for: "swarm"))
+        let pool = try await AgentPool.start(
+            specFile, client: client, backend: engine, store: store,
+            workspace: storeOptions.workspace(for: "swarm"))
         let started = Date()
         let bar = ProgressBar(width: 30)
         let runs = await pool.swarm(lines.map(\.task), concurrency: agents) { done in

@@ -47,7 +47,8 @@ struct BenchModel: ParsableCommand {
         let (model, _) = try modelOptions.loadModel()
         let c = model.config
         guard promptTokens + genTokens <= c.contextLength else {
-            throw ValidationError("--prompt-tokens + --gen-tokens (\(promptTokens + genTokens)) exceed the model's context of \(c.contextLength)")
+            throw ValidationError(
+                "--prompt-tokens + --gen-tokens (\(promptTokens + genTokens)) exceed the model's context of \(c.contextLength)")
         }
         let report = try ModelBench(promptTokens: promptTokens, genTokens: genTokens, runs: runs)
             .run(model, name: (modelOptions.modelPath as NSString).lastPathComponent) { r in

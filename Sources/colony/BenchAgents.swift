@@ -37,7 +37,9 @@ struct BenchAgents: AsyncParsableCommand {
         guard (1...256).contains(agents) else { throw ValidationError("--agents must be between 1 and 256, got \(agents)") }
         guard (1...4096).contains(tasks) else { throw ValidationError("--tasks must be between 1 and 4096, got \(tasks)") }
         guard (1...20).contains(maxSteps) else { throw ValidationError("--max-steps must be between 1 and 20, got \(maxSteps)") }
-        guard (8...512).contains(maxTokensPerStep) else { throw ValidationError("--max-tokens-per-step must be between 8 and 512, got \(maxTokensPerStep)") }
+        guard (8...512).contains(maxTokensPerStep) else {
+            throw ValidationError("--max-tokens-per-step must be between 8 and 512, got \(maxTokensPerStep)")
+        }
     }
 
     func run() async throws {

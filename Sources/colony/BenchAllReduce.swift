@@ -26,15 +26,21 @@ struct BenchAllReduce: ParsableCommand {
     @Option(name: .long, help: "Timed calls per size (the median is reported).")
     var iterations = 20
 
-    @Option(name: .long, help: "Wire format: f32, f16 or bf16.", transform: { text in
-        guard let wire = WireFormat(rawValue: text) else {
-            throw ValidationError("unknown wire format '\(text)'; known: \(WireFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return wire
-    })
+    @Option(
+        name: .long, help: "Wire format: f32, f16 or bf16.",
+        transform: { text in
+            guard let wire = WireFormat(rawValue: text) else {
+                throw ValidationError(
+                    "unknown wire format '\(text)'; known: \(WireFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return wire
+        })
     var wire = WireFormat.f32
 
-    @Flag(name: .long, help: "Check every rank's results (all-reduce of each size, reduce-scatter, all-gather, broadcast) and exit non-zero on a mismatch.")
+    @Flag(
+        name: .long,
+        help: "Check every rank's results (all-reduce of each size, reduce-scatter, all-gather, broadcast) and exit non-zero on a mismatch."
+    )
     var check = false
 
     @Flag(name: .long, help: "Print one JSON object instead of a table.")

@@ -37,7 +37,11 @@ struct Chat: ParsableCommand {
             let input = line.trimmingCharacters(in: .whitespaces)
             if input.isEmpty { continue }
             if input == "/exit" || input == "/quit" { break }
-            if input == "/reset" { messages = start; writeErr("(conversation cleared)\n"); continue }
+            if input == "/reset" {
+                messages = start
+                writeErr("(conversation cleared)\n")
+                continue
+            }
             messages.append(ChatMessage(role: "user", content: input))
             let prompt = tokenizer.encode(template.render(messages))
             do {

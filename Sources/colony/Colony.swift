@@ -5,12 +5,16 @@ import Logging
 struct Colony: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "colony",
-        abstract: "Run LLMs on this machine: generate, chat, serve an OpenAI-compatible API, run agents, fine-tune, load-test, inspect and benchmark GGUF models.",
+        abstract:
+            "Run LLMs on this machine: generate, chat, serve an OpenAI-compatible API, run agents, fine-tune, load-test, inspect and benchmark GGUF models.",
         discussion: """
             Without --model, commands use $COLONY_MODEL or models/SmolLM2-135M-Instruct.Q4_1.gguf \
             (fetched by ./scripts/setup). Results go to stdout, logs to stderr.
             """,
-        subcommands: [Generate.self, Chat.self, Serve.self, Loadgen.self, Agents.self, Train.self, Eval.self, Tokenize.self, Detokenize.self, Inspect.self, Bench.self]
+        subcommands: [
+            Generate.self, Chat.self, Serve.self, Loadgen.self, Agents.self, Train.self, Eval.self, Tokenize.self, Detokenize.self,
+            Inspect.self, Bench.self,
+        ]
     )
 }
 

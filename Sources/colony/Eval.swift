@@ -32,13 +32,15 @@ struct Eval: ParsableCommand {
     func run() throws {
         bootstrapLogging(verbose: false)
         let gguf = try ModelOptions.open(model)
-        let dataset = try ChatDataset(path: data, tokenizer: try Tokenizer(gguf: gguf), template: try ChatTemplate(gguf: gguf), maxLength: seqLen)
+        let dataset = try ChatDataset(
+            path: data, tokenizer: try Tokenizer(gguf: gguf), template: try ChatTemplate(gguf: gguf), maxLength: seqLen)
         let llama = try TrainableLlama(gguf: gguf, frozen: true, packedRuntime: try precision.packedRuntime(threads: nil))
         let (mean, count) = llama.meanLoss(over: dataset.examples, batchSize: batch, length: seqLen) { done in
             writeErr(ProgressBar.status("\(done)/\(dataset.examples.count) conversations"))
         }
         writeErr("\n")
         guard let loss = mean else { throw ValidationError("\(data) has no assistant tokens to score") }
-        writeOut(String(format: "loss %.4f  perplexity %.3f  (%d tokens, %d conversations)\n", loss, exp(loss), count, dataset.examples.count))
+        writeOut(
+            String(format: "loss %.4f  perplexity %.3f  (%d tokens, %d conversations)\n", loss, exp(loss), count, dataset.examples.count))
     }
 }

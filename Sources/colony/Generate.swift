@@ -49,8 +49,10 @@ struct Generate: ParsableCommand {
         if stats {
             let prefill = Double(result.promptTokens) / max(result.prefillSeconds, 1e-9)
             let decode = Double(result.tokens.count) / max(result.decodeSeconds, 1e-9)
-            writeErr(String(format: "prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s; finish: %@\n",
-                            result.promptTokens, prefill, result.tokens.count, decode, result.finishReason.rawValue))
+            writeErr(
+                String(
+                    format: "prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s; finish: %@\n",
+                    result.promptTokens, prefill, result.tokens.count, decode, result.finishReason.rawValue))
         }
     }
 }

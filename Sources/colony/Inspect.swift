@@ -12,7 +12,8 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let file = try modelOptions.openFile()
-        var out = "GGUF v\(file.version), \(file.fileSize) bytes, \(file.keys.count) metadata keys, \(file.tensors.count) tensors, alignment \(file.alignment)\n\nMetadata:\n"
+        var out =
+            "GGUF v\(file.version), \(file.fileSize) bytes, \(file.keys.count) metadata keys, \(file.tensors.count) tensors, alignment \(file.alignment)\n\nMetadata:\n"
         let width = file.keys.map(\.count).max() ?? 0
         for key in file.keys {
             out += "  \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(file.metadata[key]!)\n"
@@ -23,14 +24,22 @@ struct Inspect: ParsableCommand {
         for t in shown {
             let shape = t.shape.map(String.init).joined(separator: "×")
             let size = t.dtype.isSupported ? "\(t.byteCount) bytes" : "unsupported type"
-            out += "  \(t.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(t.dtype.description.padding(toLength: 5, withPad: " ", startingAt: 0))  \(shape.padding(toLength: 12, withPad: " ", startingAt: 0))  \(size)\n"
+            out +=
+                "  \(t.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(t.dtype.description.padding(toLength: 5, withPad: " ", startingAt: 0))  \(shape.padding(toLength: 12, withPad: " ", startingAt: 0))  \(size)\n"
         }
         if shown.count < file.tensors.count { out += "  … \(file.tensors.count - shown.count) more (--all-tensors)\n" }
         var byType: [String: (count: Int, elements: Int)] = [:]
-        for t in file.tensors { byType[t.dtype.description, default: (0, 0)].count += 1; byType[t.dtype.description]!.elements += t.elementCount }
-        out += "\nBy type: " + byType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count) tensors (\($0.value.elements) values)" }.joined(separator: ", ") + "\n"
+        for t in file.tensors {
+            byType[t.dtype.description, default: (0, 0)].count += 1
+            byType[t.dtype.description]!.elements += t.elementCount
+        }
+        out +=
+            "\nBy type: "
+            + byType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count) tensors (\($0.value.elements) values)" }.joined(
+                separator: ", ") + "\n"
         if let config = try? LlamaConfiguration(gguf: file) {
-            out += "\nModel: \(config.blockCount) layers, dim \(config.embeddingLength), \(config.headCount) heads (\(config.kvHeadCount) KV), ffn \(config.feedForwardLength), vocab \(config.vocabularySize), context \(config.contextLength), rope base \(config.ropeFreqBase)\n"
+            out +=
+                "\nModel: \(config.blockCount) layers, dim \(config.embeddingLength), \(config.headCount) heads (\(config.kvHeadCount) KV), ffn \(config.feedForwardLength), vocab \(config.vocabularySize), context \(config.contextLength), rope base \(config.ropeFreqBase)\n"
         }
         writeOut(out)
     }

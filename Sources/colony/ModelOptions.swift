@@ -11,7 +11,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads for the forward pass (default: all cores).")
     var threads: Int?
 
-    @Option(name: .long, help: "Activations in matrix products: int16 (fast, near-exact), int8 (fastest, as llama.cpp) or float32 (exact reference).")
+    @Option(
+        name: .long,
+        help: "Activations in matrix products: int16 (fast, near-exact), int8 (fastest, as llama.cpp) or float32 (exact reference).")
     var precision: String = "int16"
 
     @Flag(name: .long, help: "Log details to stderr.")
@@ -31,7 +33,8 @@ struct ModelOptions: ParsableArguments {
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         guard ActivationPrecision(rawValue: precision) != nil else {
-            throw ValidationError("--precision must be one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", ")), got '\(precision)'")
+            throw ValidationError(
+                "--precision must be one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", ")), got '\(precision)'")
         }
     }
 
@@ -44,7 +47,8 @@ struct ModelOptions: ParsableArguments {
         let path = path(given)
         guard FileManager.default.fileExists(atPath: path) else {
             if given == nil {
-                throw ValidationError("model file '\(path)' not found; run ./scripts/setup to fetch the default model, or pass \(option) PATH")
+                throw ValidationError(
+                    "model file '\(path)' not found; run ./scripts/setup to fetch the default model, or pass \(option) PATH")
             }
             throw ValidationError("model file '\(path)' not found")
         }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import ColonyBench
 import ColonyEngine
-import ColonyModels
 import ColonyHTTP
+import ColonyModels
 import ColonyServer
 import Foundation
 
@@ -76,7 +76,8 @@ struct Serve: AsyncParsableCommand {
         config.tokenBudget = tokenBudget
         config.maxQueue = maxQueue
         config.policy = policy == "priority" ? PriorityFirst() as any SchedulingPolicy : FirstComeFirstServed()
-        let template: ChatTemplate? = if let chatTemplate { try ChatTemplate(named: chatTemplate) } else { try? ChatTemplate(gguf: model.file) }
+        let template: ChatTemplate? =
+            if let chatTemplate { try ChatTemplate(named: chatTemplate) } else { try? ChatTemplate(gguf: model.file) }
         let engine = try Engine(model: model, tokenizer: tokenizer, configuration: config)
         let name = modelName ?? ((modelOptions.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
         let server = OpenAIServer(engine: engine, modelName: name, template: template, apiKey: key)

@@ -9,7 +9,8 @@ extension Train {
     func run() throws {
         bootstrapLogging(verbose: false)
         if let threads { setBLASThreads(threads) }
-        let parallel: ParallelConfiguration? = collective == "mpi" ? try ParallelConfiguration(collective: try MPICollective.initialize(), zeroStage: zero) : nil
+        let parallel: ParallelConfiguration? =
+            collective == "mpi" ? try ParallelConfiguration(collective: try MPICollective.initialize(), zeroStage: zero) : nil
         defer { if parallel != nil { try? MPICollective.finalize() } }
         let lead = (parallel?.collective.rank ?? 0) == 0
         func say(_ text: String) { if lead { writeErr(text) } }
@@ -26,11 +27,14 @@ extension Train {
         let loader = BatchLoader(examples: trainData.examples, batchSize: batch, length: seqLen, seed: seed)
         let evalLoader = evalData.map { BatchLoader(examples: $0.examples, batchSize: batch, length: seqLen, seed: seed &+ 1) }
         let trainer = try Trainer(model: model, config: settings, loader: loader, evalLoader: evalLoader, parallel: parallel)
-        say("model: \(model.config.blockCount) layers, \(lora.map { "LoRA rank \($0.rank) on \($0.targets.joined(separator: ","))" } ?? "full fine-tune"), "
-            + "\(trainer.parameterCount) trainable parameters\(parallel.map { ", \($0.collective.size) ranks, ZeRO \($0.zeroStage)" } ?? "")\n")
+        say(
+            "model: \(model.config.blockCount) layers, \(lora.map { "LoRA rank \($0.rank) on \($0.targets.joined(separator: ","))" } ?? "full fine-tune"), "
+                + "\(trainer.parameterCount) trainable parameters\(parallel.map { ", \($0.collective.size) ranks, ZeRO \($0.zeroStage)" } ?? "")\n"
+        )
 
-        let run = TrainingRun(trainer: trainer, output: out, resume: resume, stopAfter: stopAfter,
-                              exportType: TrainableLlama.exportTypes[exportType]!)
+        let run = TrainingRun(
+            trainer: trainer, output: out, resume: resume, stopAfter: stopAfter,
+            exportType: TrainableLlama.exportTypes[exportType]!)
         let bar = ProgressBar(width: 24)
         let outcome: TrainingRun.Outcome
         do {
@@ -41,9 +45,12 @@ extension Train {
                 case .evaluated(let step, let loss, let perplexity):
                     say(ProgressBar.status(String(format: "eval at step %d: loss %.4f, perplexity %.2f\n", step, loss, perplexity)))
                 case .stepped(let report, let progress):
-                    say(bar.line(report.step, of: progress.totalSteps, String(
-                        format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %@", report.step, progress.totalSteps, report.loss,
-                        report.learningRate, progress.tokensPerSecond, Self.duration(progress.etaSeconds))))
+                    say(
+                        bar.line(
+                            report.step, of: progress.totalSteps,
+                            String(
+                                format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %@", report.step, progress.totalSteps, report.loss,
+                                report.learningRate, progress.tokensPerSecond, Self.duration(progress.etaSeconds))))
                 case .stepsDone:
                     say("\n")
                 }

@@ -40,7 +40,8 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Projections that get LoRA adapters (comma-separated: q,k,v,o,gate,up,down).")
     var loraTargets = "q,k,v,o"
 
-    @Option(name: .long, help: "Forward products of the frozen quantized base (LoRA): int16 (integer kernels, near-exact, faster) or float32.")
+    @Option(
+        name: .long, help: "Forward products of the frozen quantized base (LoRA): int16 (integer kernels, near-exact, faster) or float32.")
     var precision = ActivationPrecision.int16
 
     @Option(name: .long, help: "Optimiser steps.")
@@ -111,9 +112,12 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard loraRank >= 0 else { throw ValidationError("--lora-rank must be ≥ 0, got \(loraRank)") }
-        guard TrainingConfiguration.OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw or sgd, got '\(optimizer)'") }
+        guard TrainingConfiguration.OptimizerKind(rawValue: optimizer) != nil else {
+            throw ValidationError("--optimizer must be adamw or sgd, got '\(optimizer)'")
+        }
         guard TrainableLlama.exportTypes[exportType] != nil else {
-            throw ValidationError("--export-type must be one of \(TrainableLlama.exportTypes.keys.sorted().joined(separator: ", ")), got '\(exportType)'")
+            throw ValidationError(
+                "--export-type must be one of \(TrainableLlama.exportTypes.keys.sorted().joined(separator: ", ")), got '\(exportType)'")
         }
         guard (0...3).contains(zero) else { throw ValidationError("--zero must be 0, 1, 2 or 3, got \(zero)") }
         if loraRank > 0 { try lora?.validate() }
@@ -124,7 +128,10 @@ struct Train: ParsableCommand {
     }
 
     var lora: LoRAConfiguration? {
-        loraRank > 0 ? LoRAConfiguration(rank: loraRank, alpha: loraAlpha, targets: loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) : nil
+        loraRank > 0
+            ? LoRAConfiguration(
+                rank: loraRank, alpha: loraAlpha, targets: loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            ) : nil
     }
 
     var settings: TrainingConfiguration {

@@ -1,9 +1,10 @@
-@testable import ColonyAgents
 import ColonyModels
 import ColonyStore
 import Foundation
 import Synchronization
 import Testing
+
+@testable import ColonyAgents
 
 /// Answers every task at once with its own text reversed, and counts how many requests were
 /// in flight together.
@@ -11,13 +12,17 @@ final class EchoClient: LLMClient {
     let inFlight = Mutex((now: 0, most: 0))
 
     func complete(_ request: LLMRequest) async throws -> LLMReply {
-        inFlight.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+        inFlight.withLock {
+            $0.now += 1
+            $0.most = max($0.most, $0.now)
+        }
         try await Task.sleep(for: .milliseconds(20))
         inFlight.withLock { $0.now -= 1 }
         let task = request.messages.last { $0.role == "user" }?.content ?? ""
         if task.hasPrefix("fail") { throw AgentError.noRun(id: "scripted failure") }
         let answer = String(task.reversed())
-        return LLMReply(toolCalls: [ToolCall(name: "final_answer", arguments: #"{"answer":"\#(answer)"}"#)], promptTokens: 3, completionTokens: 2)
+        return LLMReply(
+            toolCalls: [ToolCall(name: "final_answer", arguments: #"{"answer":"\#(answer)"}"#)], promptTokens: 3, completionTokens: 2)
     }
 }
 
@@ -26,8 +31,9 @@ struct AgentPoolTests {
     static let spec = try! AgentSpecFile.parse("name: pool\ninstructions: Answer.\ntools: [calculator]\nmax_steps: 2\n")
 
     static func pool(_ client: any LLMClient, spec: AgentSpecFile = spec) async throws -> AgentPool {
-        try await AgentPool.start(spec, client: client, store: try SQLiteStore(path: ":memory:"),
-                                  workspace: FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString)"))
+        try await AgentPool.start(
+            spec, client: client, store: try SQLiteStore(path: ":memory:"),
+            workspace: FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString)"))
     }
 
     @Test("a swarm runs every task, at most `concurrency` at once, results in task order, failures as nil")
@@ -52,7 +58,8 @@ struct AgentPoolTests {
 
     @Test("the pool's agents get the spec's built-in tools and the MCP servers' tools")
     func tools() async throws {
-        let spec = try AgentSpecFile.parse("""
+        let spec = try AgentSpecFile.parse(
+            """
             name: pool
             instructions: Answer.
             tools: [calculator]
@@ -76,7 +83,8 @@ struct AgentPoolTests {
 
     @Test("a server that cannot start fails the pool with its error")
     func badServer() async throws {
-        let spec = try AgentSpecFile.parse("""
+        let spec = try AgentSpecFile.parse(
+            """
             name: pool
             instructions: Answer.
             mcp_servers:

@@ -1,10 +1,11 @@
-@testable import ColonyAgents
-import ColonyStore
 import ColonyEngine
 import ColonyModels
+import ColonyStore
 import Foundation
 import Synchronization
 import Testing
+
+@testable import ColonyAgents
 
 /// An `LLMClient` that replays scripted replies and records what it was asked.
 final class ScriptedClient: LLMClient {
@@ -14,7 +15,9 @@ final class ScriptedClient: LLMClient {
 
     func complete(_ request: LLMRequest) async throws -> LLMReply {
         requests.withLock { $0.append(request) }
-        return replies.withLock { $0.isEmpty ? LLMReply(toolCalls: [ToolCall(name: "calculator", arguments: #"{"expression":"1"}"#)]) : $0.removeFirst() }
+        return replies.withLock {
+            $0.isEmpty ? LLMReply(toolCalls: [ToolCall(name: "calculator", arguments: #"{"expression":"1"}"#)]) : $0.removeFirst()
+        }
     }
 }
 
@@ -31,11 +34,15 @@ struct SlowTool: Tool {
 
 @Suite("Agent loop")
 struct AgentTests {
-    static func call(_ name: String, _ arguments: String) -> LLMReply { LLMReply(toolCalls: [ToolCall(name: name, arguments: arguments)], promptTokens: 10, completionTokens: 5) }
+    static func call(_ name: String, _ arguments: String) -> LLMReply {
+        LLMReply(toolCalls: [ToolCall(name: name, arguments: arguments)], promptTokens: 10, completionTokens: 5)
+    }
 
     @Test("a tool result reaches the model and the final answer ends the run")
     func calculatorThenAnswer() async throws {
-        let client = ScriptedClient([Self.call("calculator", #"{"expression":"17 * 23"}"#), Self.call("final_answer", #"{"answer":"391"}"#)])
+        let client = ScriptedClient([
+            Self.call("calculator", #"{"expression":"17 * 23"}"#), Self.call("final_answer", #"{"answer":"391"}"#),
+        ])
         var spec = AgentSpec(name: "math", instructions: "Use the calculator.", tools: [CalculatorTool()])
         spec.maxSteps = 4
         let run = try await Agent(spec: spec, client: client).run(task: "What is 17 times 23?")
@@ -71,29 +78,40 @@ struct AgentTests {
         #expect(endless.finish == .maxSteps && endless.steps.count == 3)
 
         spec.tokenBudget = 20
-        let budget = try await Agent(spec: spec, client: ScriptedClient([Self.call("calculator", #"{"expression":"1"}"#)] + Array(repeating: Self.call("calculator", #"{"expression":"2"}"#), count: 5))).run(task: "x")
+        let budget = try await Agent(
+            spec: spec,
+            client: ScriptedClient(
+                [Self.call("calculator", #"{"expression":"1"}"#)]
+                    + Array(repeating: Self.call("calculator", #"{"expression":"2"}"#), count: 5))
+        ).run(task: "x")
         #expect(budget.finish == .budget && budget.steps.count == 2)
 
         spec.toolTimeout = 0.05
-        let slow = try await Agent(spec: spec, client: ScriptedClient([Self.call("slow", "{}"), Self.call("final_answer", #"{"answer":"ok"}"#)])).run(task: "x")
+        let slow = try await Agent(
+            spec: spec, client: ScriptedClient([Self.call("slow", "{}"), Self.call("final_answer", #"{"answer":"ok"}"#)])
+        ).run(task: "x")
         #expect(slow.steps[0].results == ["error: slow timed out after 0.05 s"])
     }
 }
 
 @Suite("Built-in tools")
 struct ToolTests {
-    @Test("the calculator parses precedence, powers, functions and reports errors", arguments: [
-        ("1 + 2 * 3", "7"), ("(1 + 2) * 3", "9"), ("2 ^ 3 ^ 2", "512"), ("-2 ^ 2", "4"), ("10 / 4", "2.5"),
-        ("7 % 3", "1"), ("sqrt(16) + abs(-3)", "7"), ("round(2.6)", "3"), ("0.1 + 0.2", "0.3"),
-    ])
+    @Test(
+        "the calculator parses precedence, powers, functions and reports errors",
+        arguments: [
+            ("1 + 2 * 3", "7"), ("(1 + 2) * 3", "9"), ("2 ^ 3 ^ 2", "512"), ("-2 ^ 2", "4"), ("10 / 4", "2.5"),
+            ("7 % 3", "1"), ("sqrt(16) + abs(-3)", "7"), ("round(2.6)", "3"), ("0.1 + 0.2", "0.3"),
+        ])
     func calculator(expression: String, expected: String) throws {
         #expect(CalculatorTool.format(try CalculatorTool.evaluate(expression)) == expected)
     }
 
-    @Test("calculator errors name the problem", arguments: [
-        ("1 +", ToolError.syntax(problem: "expected a number", position: 4)), ("(1", .syntax(problem: "expected ')'", position: 3)),
-        ("1 / 0", .notFinite), ("foo(1)", .unknownFunction("foo")), ("2 3", .syntax(problem: "unexpected '3'", position: 3)),
-    ])
+    @Test(
+        "calculator errors name the problem",
+        arguments: [
+            ("1 +", ToolError.syntax(problem: "expected a number", position: 4)), ("(1", .syntax(problem: "expected ')'", position: 3)),
+            ("1 / 0", .notFinite), ("foo(1)", .unknownFunction("foo")), ("2 3", .syntax(problem: "unexpected '3'", position: 3)),
+        ])
     func calculatorErrors(expression: String, error: ToolError) {
         #expect(throws: error) { try CalculatorTool.evaluate(expression) }
     }
@@ -123,7 +141,9 @@ struct ToolTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("colony-ws-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let ws = try Workspace(root: root)
-        #expect(try await WriteFileTool(workspace: ws).call(arguments: #"{"path":"notes/a.txt","content":"hello"}"#) == "wrote 5 bytes to notes/a.txt")
+        #expect(
+            try await WriteFileTool(workspace: ws).call(arguments: #"{"path":"notes/a.txt","content":"hello"}"#)
+                == "wrote 5 bytes to notes/a.txt")
         #expect(try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"notes/a.txt"}"#) == "hello")
         #expect(try await ListFilesTool(workspace: ws).call(arguments: "{}") == "notes\nnotes/a.txt")
         let refusals: [(String, ToolError)] = [
@@ -133,7 +153,8 @@ struct ToolTests {
         for (bad, error) in refusals {
             await #expect(throws: error) { try await ReadFileTool(workspace: ws).call(arguments: #"{"path":"\#(bad)"}"#) }
         }
-        #expect(ToolError.absolutePath("/etc/passwd").description
+        #expect(
+            ToolError.absolutePath("/etc/passwd").description
                 == "workspace: '/etc/passwd' is absolute; use a path relative to the workspace")
         #expect(ToolError.parentComponent("../x").description == "workspace: '../x' contains '..'; paths must stay inside the workspace")
         #expect(ToolError.emptyPath.description == "workspace: the path is empty")
@@ -149,14 +170,19 @@ struct ToolTests {
     }
 }
 
-@Suite("Agent on the real model", .enabled(if: FileManager.default.fileExists(atPath: "models/SmolLM2-135M-Instruct.Q4_1.gguf"), "needs the real model: run ./scripts/setup"))
+@Suite(
+    "Agent on the real model",
+    .enabled(
+        if: FileManager.default.fileExists(atPath: "models/SmolLM2-135M-Instruct.Q4_1.gguf"), "needs the real model: run ./scripts/setup"))
 struct RealAgentTests {
     @Test("the in-process engine client always returns well-formed tool calls")
     func engineClient() async throws {
         let file = try GGUFFile(contentsOf: "models/SmolLM2-135M-Instruct.Q4_1.gguf")
         let engine = try Engine(model: try LlamaModel(gguf: file, threads: 2), tokenizer: try Tokenizer(gguf: file))
         let client = EngineClient(engine: engine, template: try ChatTemplate(gguf: file))
-        var spec = AgentSpec(name: "math", instructions: "Solve the task. Use the calculator for arithmetic, then give the final answer.", tools: [CalculatorTool()])
+        var spec = AgentSpec(
+            name: "math", instructions: "Solve the task. Use the calculator for arithmetic, then give the final answer.",
+            tools: [CalculatorTool()])
         spec.maxSteps = 4
         spec.maxTokensPerStep = 64
         let run = try await Agent(spec: spec, client: client).run(task: "What is 17 * 23?")
@@ -175,7 +201,8 @@ struct RealAgentTests {
 struct AgentMemoryTests {
     @Test("short-term memory drops the oldest steps first and keeps instructions and task")
     func fit() {
-        let messages = [ChatMessage(role: "system", content: "rules"), ChatMessage(role: "user", content: "task")]
+        let messages =
+            [ChatMessage(role: "system", content: "rules"), ChatMessage(role: "user", content: "task")]
             + (0..<10).map { ChatMessage(role: "tool", content: String(repeating: "x", count: 400) + "\($0)") }
         let kept = Agent.fit(messages, tokens: 400)
         #expect(kept.prefix(2) == messages.prefix(2))

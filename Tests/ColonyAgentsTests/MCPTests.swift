@@ -1,10 +1,12 @@
-@testable import ColonyAgents
 import Foundation
 import Testing
 
+@testable import ColonyAgents
+
 @Suite("MCP over stdio")
 struct MCPTests {
-    static let serverScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/mcp_server.py").path
+    static let serverScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/mcp_server.py")
+        .path
 
     static func launch(_ extra: [String] = [], timeout: Double = 10) async throws -> MCPServer {
         try await MCPServer.launch(MCPServerConfiguration(name: "calc", command: ["python3", serverScript] + extra), timeout: timeout)
@@ -25,7 +27,8 @@ struct MCPTests {
         #expect(try await tools[1].call(arguments: #"{"text": "hi"}"#) == "HI")
         await #expect(throws: ToolError.self) { try await tools[1].call(arguments: #"{"text": ""}"#) }
         await #expect(throws: ToolError.notAnObject(tool: "calc.add", arguments: "[1, 2]")) { try await add.call(arguments: "[1, 2]") }
-        #expect(ToolError.notAnObject(tool: "calc.add", arguments: "[1, 2]").description
+        #expect(
+            ToolError.notAnObject(tool: "calc.add", arguments: "[1, 2]").description
                 == "calc.add: arguments must be a JSON object, got [1, 2]")
         await server.shutdown()
     }
@@ -33,7 +36,9 @@ struct MCPTests {
     @Test("an agent calls an MCP tool and sees its result")
     func agentUsesMCPTool() async throws {
         let server = try await Self.launch()
-        let client = ScriptedClient([AgentTests.call("calc.add", #"{"a":17,"b":25}"#), AgentTests.call("final_answer", #"{"answer":"42"}"#)])
+        let client = ScriptedClient([
+            AgentTests.call("calc.add", #"{"a":17,"b":25}"#), AgentTests.call("final_answer", #"{"answer":"42"}"#),
+        ])
         let spec = AgentSpec(name: "m", instructions: "", tools: try await server.tools())
         let run = try await Agent(spec: spec, client: client).run(task: "17 + 25?")
         await server.shutdown()
@@ -68,12 +73,17 @@ struct MCPTests {
         #expect(server == "nope" && command == ["colony-no-such-program"])
         let silent = await #expect(throws: MCPServerError.self) { try await Self.launch(["--silent"], timeout: 1) }
         #expect(silent?.description.contains("handshake") == true)
-        #expect(silent == .handshakeFailed(server: "calc", command: ["python3", Self.serverScript, "--silent"], exitStatus: nil,
-                                           reason: MCPServerError.noAnswer(seconds: 1).description))
+        #expect(
+            silent
+                == .handshakeFailed(
+                    server: "calc", command: ["python3", Self.serverScript, "--silent"], exitStatus: nil,
+                    reason: MCPServerError.noAnswer(seconds: 1).description))
         #expect(MCPServerError.noAnswer(seconds: 1).description == "no answer within 1.0 s")
-        #expect(MCPServerError.handshakeFailed(server: "s", command: ["a", "b"], exitStatus: 127, reason: "EOF").description
+        #expect(
+            MCPServerError.handshakeFailed(server: "s", command: ["a", "b"], exitStatus: 127, reason: "EOF").description
                 == "MCP server 's' (a b) did not complete the handshake (it exited with status 127): EOF")
-        #expect(MCPServerError.handshakeFailed(server: "s", command: ["a"], exitStatus: nil, reason: "EOF").description
+        #expect(
+            MCPServerError.handshakeFailed(server: "s", command: ["a"], exitStatus: nil, reason: "EOF").description
                 == "MCP server 's' (a) did not complete the handshake: EOF")
     }
 
@@ -82,18 +92,21 @@ struct MCPTests {
         await #expect(throws: MCPServerError.emptyCommand(server: "e")) {
             try await MCPServer.launch(MCPServerConfiguration(name: "e", command: [""]))
         }
-        #expect(MCPServerError.emptyCommand(server: "e").description
+        #expect(
+            MCPServerError.emptyCommand(server: "e").description
                 == "MCP server 'e': command is empty; give the program and its arguments")
     }
 
     @Test("spec validation names bad MCP server entries")
     func specValidation() throws {
         let base = "name: a\ninstructions: x\n"
-        let badName = AgentError.invalidSpecField(field: "mcp_servers[0].name", problem: "must be letters, digits, '_' or '-', got 'bad name'")
+        let badName = AgentError.invalidSpecField(
+            field: "mcp_servers[0].name", problem: "must be letters, digits, '_' or '-', got 'bad name'")
         #expect(throws: badName) {
             try AgentSpecFile.parse(base + "mcp_servers:\n  - name: 'bad name'\n    command: [python3]\n")
         }
-        let noProgram = AgentError.invalidSpecField(field: "mcp_servers[0].command", problem: "must name a program, e.g. [python3, server.py]")
+        let noProgram = AgentError.invalidSpecField(
+            field: "mcp_servers[0].command", problem: "must name a program, e.g. [python3, server.py]")
         #expect(throws: noProgram) {
             try AgentSpecFile.parse(base + "mcp_servers:\n  - name: s\n    command: []\n")
         }

@@ -1,24 +1,32 @@
-@testable import ColonyAgents
-import ColonyStore
 import ColonyModels
+import ColonyStore
 import Foundation
 import Testing
+
+@testable import ColonyAgents
 
 @Suite("Multi-agent")
 struct MultiAgentTests {
     @Test("a supervisor delegates to a worker and answers with its result")
     func delegation() async throws {
         let bus = MessageBus()
-        let worker = Agent(spec: AgentSpec(name: "calc", instructions: "compute", tools: [CalculatorTool()]),
-                           client: ScriptedClient([AgentTests.call("calculator", #"{"expression":"17*23"}"#),
-                                                   AgentTests.call("final_answer", #"{"answer":"391"}"#)]))
+        let worker = Agent(
+            spec: AgentSpec(name: "calc", instructions: "compute", tools: [CalculatorTool()]),
+            client: ScriptedClient([
+                AgentTests.call("calculator", #"{"expression":"17*23"}"#),
+                AgentTests.call("final_answer", #"{"answer":"391"}"#),
+            ]))
         await bus.register(worker: worker)
         await bus.register("boss")
-        let supervisorClient = ScriptedClient([AgentTests.call("send_message", #"{"to":"calc","message":"What is 17*23?"}"#),
-                                               AgentTests.call("final_answer", #"{"answer":"The product is 391"}"#)])
-        let supervisor = Agent(spec: AgentSpec(name: "boss", instructions: "delegate",
-                                               tools: [SendMessageTool(bus: bus, sender: "boss", recipients: ["calc"])]),
-                               client: supervisorClient)
+        let supervisorClient = ScriptedClient([
+            AgentTests.call("send_message", #"{"to":"calc","message":"What is 17*23?"}"#),
+            AgentTests.call("final_answer", #"{"answer":"The product is 391"}"#),
+        ])
+        let supervisor = Agent(
+            spec: AgentSpec(
+                name: "boss", instructions: "delegate",
+                tools: [SendMessageTool(bus: bus, sender: "boss", recipients: ["calc"])]),
+            client: supervisorClient)
         let run = try await supervisor.run(task: "Multiply 17 by 23.")
         #expect(run.answer == "The product is 391")
         #expect(run.steps[0].results == ["391"])
@@ -64,7 +72,10 @@ struct TaskSuiteTests {
     @Test("the delegation task rewards a right answer obtained through the worker")
     func delegationRewarded() async throws {
         let client = RoleClient(
-            supervisor: [AgentTests.call("send_message", #"{"to":"worker","message":"37 * 12"}"#), AgentTests.call("final_answer", #"{"answer":"444"}"#)],
+            supervisor: [
+                AgentTests.call("send_message", #"{"to":"worker","message":"37 * 12"}"#),
+                AgentTests.call("final_answer", #"{"answer":"444"}"#),
+            ],
             worker: [AgentTests.call("calculator", #"{"expression":"37 * 12"}"#), AgentTests.call("final_answer", #"{"answer":"444"}"#)])
         let result = try await TaskSuite.run(Self.delegate, client: client, store: try SQLiteStore(path: ":memory:"))
         #expect(result.reward == 1)
@@ -96,14 +107,19 @@ struct TrainingDataGeneratorTests {
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        struct Line: Decodable { let messages: [ChatMessage]; let tools: [ToolDescription] }
+        struct Line: Decodable {
+            let messages: [ChatMessage]
+            let tools: [ToolDescription]
+        }
         let text = try String(contentsOf: dir.appendingPathComponent("train.jsonl"), encoding: .utf8)
         let lines = try text.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
         var seen: [String: ToolDescription] = [:]
         for line in lines { for t in line.tools { seen[t.name] = t } }
         let store = try SQLiteStore(path: ":memory:")
-        let real: [any Tool] = [CalculatorTool(), MemorySaveTool(store: store, namespace: "x"), MemorySearchTool(store: store, namespace: "x"),
-                                SendMessageTool(bus: MessageBus(), sender: "s", recipients: ["worker"]), FinalAnswerTool()]
+        let real: [any Tool] = [
+            CalculatorTool(), MemorySaveTool(store: store, namespace: "x"), MemorySearchTool(store: store, namespace: "x"),
+            SendMessageTool(bus: MessageBus(), sender: "s", recipients: ["worker"]), FinalAnswerTool(),
+        ]
         #expect(seen.count == real.count)
         for tool in real { #expect(seen[tool.name] == ToolDescription(tool), "\(tool.name)") }
         let systems = Set(lines.map { $0.messages[0].content })
@@ -113,7 +129,8 @@ struct TrainingDataGeneratorTests {
             for m in line.messages where m.role == "assistant" {
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(m.content.utf8)) as? [String: Any])
                 let name = try #require(object["name"] as? String)
-                let arguments = try JSONSerialization.data(withJSONObject: object["arguments"]!, options: [.sortedKeys, .withoutEscapingSlashes])
+                let arguments = try JSONSerialization.data(
+                    withJSONObject: object["arguments"]!, options: [.sortedKeys, .withoutEscapingSlashes])
                 #expect(m.content == Agent.render(ToolCall(name: name, arguments: String(decoding: arguments, as: UTF8.self))))
             }
         }

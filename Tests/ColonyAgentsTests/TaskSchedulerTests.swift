@@ -15,10 +15,12 @@ struct TaskSchedulerTests {
 
     @Test("tasks go to the idle, fast worker; full workers get none")
     func choice() {
-        let workers = [WorkerState(name: "busy", running: 1, capacity: 2, latency: 0.1),
-                       WorkerState(name: "idle-slow", running: 0, capacity: 2, latency: 1.0),
-                       WorkerState(name: "idle-fast", running: 0, capacity: 2, latency: 0.2),
-                       WorkerState(name: "full", running: 2, capacity: 2, latency: 0)]
+        let workers = [
+            WorkerState(name: "busy", running: 1, capacity: 2, latency: 0.1),
+            WorkerState(name: "idle-slow", running: 0, capacity: 2, latency: 1.0),
+            WorkerState(name: "idle-fast", running: 0, capacity: 2, latency: 0.2),
+            WorkerState(name: "full", running: 2, capacity: 2, latency: 0),
+        ]
         #expect(ScoredAssignment().choose(for: QueuedTask(prompt: "x"), among: workers) == "idle-fast")
         #expect(ScoredAssignment().choose(for: QueuedTask(prompt: "x"), among: [workers[3]]) == nil)
     }

@@ -3,9 +3,11 @@ import Testing
 
 @Suite("Progress bar")
 struct ProgressBarTests {
-    @Test("the bar fills in proportion, rounding down, and clamps", arguments: [
-        (0, 10, "[..........]"), (3, 10, "[###.......]"), (10, 10, "[##########]"), (15, 10, "[##########]"), (1, 3, "[###.......]"),
-    ])
+    @Test(
+        "the bar fills in proportion, rounding down, and clamps",
+        arguments: [
+            (0, 10, "[..........]"), (3, 10, "[###.......]"), (10, 10, "[##########]"), (15, 10, "[##########]"), (1, 3, "[###.......]"),
+        ])
     func bar(done: Int, total: Int, expected: String) {
         #expect(ProgressBar(width: 10).bar(done, of: total) == expected)
     }

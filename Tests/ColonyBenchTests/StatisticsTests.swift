@@ -3,15 +3,17 @@ import Testing
 
 @Suite("Statistics")
 struct StatisticsTests {
-    @Test("percentile interpolates linearly between the nearest ranks", arguments: [
-        ([1.0, 2, 3, 4], 0.5, 2.5),
-        ([1.0, 2, 3, 4], 0.0, 1.0),
-        ([1.0, 2, 3, 4], 1.0, 4.0),
-        ([1.0, 2, 3, 4], 0.25, 1.75),
-        ([10.0, 20, 30, 40, 50], 0.99, 49.6),
-        ([5.0], 0.99, 5.0),
-        ([Double](), 0.5, 0.0),
-    ])
+    @Test(
+        "percentile interpolates linearly between the nearest ranks",
+        arguments: [
+            ([1.0, 2, 3, 4], 0.5, 2.5),
+            ([1.0, 2, 3, 4], 0.0, 1.0),
+            ([1.0, 2, 3, 4], 1.0, 4.0),
+            ([1.0, 2, 3, 4], 0.25, 1.75),
+            ([10.0, 20, 30, 40, 50], 0.99, 49.6),
+            ([5.0], 0.99, 5.0),
+            ([Double](), 0.5, 0.0),
+        ])
     func percentile(values: [Double], q: Double, expected: Double) {
         #expect(abs(Statistics.percentile(values, q) - expected) < 1e-9)
     }

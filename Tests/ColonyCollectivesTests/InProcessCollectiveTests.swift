@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import ColonyCollectives
 
 /// Every operation on groups of 1–4 ranks, against a sequential reference computed here:
@@ -44,7 +45,12 @@ import Testing
                 }
                 // The wire's rounding stays within its unit roundoff of the exact f32 result.
                 let exact = Self.reference(size: size, count: count, range: 0..<count, op: op, wire: .f32)
-                let u: Float = switch wire { case .f32: 0; case .f16: 0x1p-11; case .bf16: 0x1p-8 }
+                let u: Float =
+                    switch wire {
+                    case .f32: 0
+                    case .f16: 0x1p-11
+                    case .bf16: 0x1p-8
+                    }
                 let bound = (0..<size).map { Self.values(rank: $0, count: count).map(abs) }
                 for i in 0..<count {
                     var magnitude = bound.reduce(0) { $0 + $1[i] }
@@ -81,8 +87,9 @@ import Testing
                     return output
                 }
                 for r in 0..<size {
-                    let expected = Self.reference(size: size, count: size * shardCount,
-                                                  range: (r * shardCount)..<((r + 1) * shardCount), op: op, wire: wire)
+                    let expected = Self.reference(
+                        size: size, count: size * shardCount,
+                        range: (r * shardCount)..<((r + 1) * shardCount), op: op, wire: wire)
                     #expect(Self.bits(results[r]) == Self.bits(expected), "rank \(r), \(op), \(wire)")
                 }
             }
@@ -167,7 +174,8 @@ import Testing
                 return error.description
             }
         }
-        let message = "ranks called different collectives: rank 0 called allReduce(count: 7, op: sum, wire: f32), rank 1 called allReduce(count: 8, op: sum, wire: f32); every rank must make the same calls in the same order"
+        let message =
+            "ranks called different collectives: rank 0 called allReduce(count: 7, op: sum, wire: f32), rank 1 called allReduce(count: 8, op: sum, wire: f32); every rank must make the same calls in the same order"
         #expect(errors == [message, message, message])
     }
 
@@ -185,7 +193,8 @@ import Testing
                 return error.description
             }
         }
-        let message = "ranks called different collectives: rank 0 called barrier(count: 0), rank 1 called broadcast(count: 4, root: 0); every rank must make the same calls in the same order"
+        let message =
+            "ranks called different collectives: rank 0 called barrier(count: 0), rank 1 called broadcast(count: 4, root: 0); every rank must make the same calls in the same order"
         #expect(errors == [message, message])
     }
 
@@ -223,7 +232,11 @@ import Testing
     }
 
     @Test func aRankThatStopsEarlyReleasesTheOthers() throws {
-        #expect(throws: CollectiveError("rank 1 of the in-process group finished while others still called collectives; every rank must make the same calls in the same order")) {
+        #expect(
+            throws: CollectiveError(
+                "rank 1 of the in-process group finished while others still called collectives; every rank must make the same calls in the same order"
+            )
+        ) {
             _ = try InProcessCollective.run(size: 2) { c in
                 var buffer: [Float] = [1]
                 for _ in 0..<(c.rank == 1 ? 1 : 2) {

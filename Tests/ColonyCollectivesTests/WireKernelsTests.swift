@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ColonyCollectives
 
 @Suite struct WireKernelsTests {
@@ -9,7 +10,8 @@ import Testing
         let n = 1001
         let a = (0..<n).map { Float($0) * 0.37 - 150 }
         let b = (0..<n).map { Float($0 % 97) * -1.13 + 0.01 }
-        var encoded = [UInt16](repeating: 0, count: n), decoded = [Float](repeating: 0, count: n)
+        var encoded = [UInt16](repeating: 0, count: n)
+        var decoded = [Float](repeating: 0, count: n)
         WireKernels.encode(a, &encoded, count: n, wire: wire)
         WireKernels.decode(encoded, &decoded, count: n, wire: wire)
         #expect(decoded == a.map { WireKernels.roundTripReference($0, wire) })

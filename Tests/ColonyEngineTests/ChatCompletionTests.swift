@@ -1,14 +1,17 @@
-@testable import ColonyEngine
 import ColonyModels
 import Foundation
 import Testing
+
+@testable import ColonyEngine
 
 @Suite("chat-completion layer: tools, constraint, tool-call parsing")
 struct ChatCompletionTests {
     static let add = try! ChatTool(
         name: "add", description: "Add two numbers.",
-        parameters: .object(["type": .string("object"),
-                             "properties": .object(["b": .object(["type": .string("integer")]), "a": .object(["type": .string("integer")])])]),
+        parameters: .object([
+            "type": .string("object"),
+            "properties": .object(["b": .object(["type": .string("integer")]), "a": .object(["type": .string("integer")])]),
+        ]),
         path: "add.parameters")
     static let echo = ChatTool(name: "echo", description: "", parametersJSON: #"{"type":"object"}"#, parameters: .anyObject)
     let user = [ChatMessage(role: "user", content: "2 + 3?")]
@@ -21,8 +24,11 @@ struct ChatCompletionTests {
 
     @Test("an unsupported parameter schema is refused with its path")
     func unsupportedParameters() {
-        #expect(throws: JSONSchema.Unsupported(description: "t.parameters uses 'oneOf', which constrained decoding does not support; "
-                                                    + "supported: type, properties, items, enum, const")) {
+        #expect(
+            throws: JSONSchema.Unsupported(
+                description: "t.parameters uses 'oneOf', which constrained decoding does not support; "
+                    + "supported: type, properties, items, enum, const")
+        ) {
             try ChatTool(name: "t", description: "", parameters: .object(["oneOf": .array([])]), path: "t.parameters")
         }
     }
@@ -32,7 +38,8 @@ struct ChatCompletionTests {
         let both = [Self.add, Self.echo]
         let calls: [JSONSchema.Tool] = both.map { .init(name: $0.name, parameters: $0.parameters) }
         #expect(try ChatCompletion(messages: user, tools: both, toolChoice: .required).constraint == .jsonSchema(.toolCall(calls)))
-        #expect(try ChatCompletion(messages: user, tools: both, toolChoice: .named("echo")).constraint
+        #expect(
+            try ChatCompletion(messages: user, tools: both, toolChoice: .named("echo")).constraint
                 == .jsonSchema(.toolCall([calls[1]])))
         #expect(try ChatCompletion(messages: user, tools: both).constraint == nil)
         #expect(try ChatCompletion(messages: user, toolChoice: .required).constraint == nil, "required without tools forces nothing")
@@ -57,7 +64,8 @@ struct ChatCompletionTests {
         #expect(throws: ChatCompletionError.schemaWithForcedToolCall) {
             try ChatCompletion(messages: user, tools: [Self.add], toolChoice: .required, schema: .string)
         }
-        #expect(ChatCompletionError.schemaWithForcedToolCall.description
+        #expect(
+            ChatCompletionError.schemaWithForcedToolCall.description
                 == "response_format json_schema and a required tool call cannot be combined")
     }
 
@@ -74,15 +82,17 @@ struct ChatCompletionTests {
         #expect(try ChatCompletion(messages: user).promptMessages == user, "no tools, no block")
     }
 
-    @Test("tool calls are parsed from replies", arguments: [
-        (#"{"name":"add","arguments":{"b":3,"a":2}}"#, ChatToolCall(name: "add", arguments: #"{"a":2,"b":3}"#)),
-        (#" {"arguments": {"path": "a/b"}, "name": "echo"} "#, ChatToolCall(name: "echo", arguments: #"{"path":"a/b"}"#)),
-        (#"{"name":"mul","arguments":{}}"#, nil),
-        (#"{"name":"add","arguments":"{}"}"#, nil),
-        (#"{"name":"add"}"#, nil),
-        (#"{"name":"add","arguments":{"a":1"#, nil),
-        ("The answer is 5.", nil),
-    ] as [(String, ChatToolCall?)])
+    @Test(
+        "tool calls are parsed from replies",
+        arguments: [
+            (#"{"name":"add","arguments":{"b":3,"a":2}}"#, ChatToolCall(name: "add", arguments: #"{"a":2,"b":3}"#)),
+            (#" {"arguments": {"path": "a/b"}, "name": "echo"} "#, ChatToolCall(name: "echo", arguments: #"{"path":"a/b"}"#)),
+            (#"{"name":"mul","arguments":{}}"#, nil),
+            (#"{"name":"add","arguments":"{}"}"#, nil),
+            (#"{"name":"add"}"#, nil),
+            (#"{"name":"add","arguments":{"a":1"#, nil),
+            ("The answer is 5.", nil),
+        ] as [(String, ChatToolCall?)])
     func parsing(reply: String, expected: ChatToolCall?) throws {
         #expect(try ChatCompletion(messages: user, tools: [Self.add, Self.echo]).toolCall(in: reply) == expected)
     }
@@ -98,10 +108,14 @@ struct ChatCompletionTests {
         let file = try GGUFFile(contentsOf: Tiny.path)
         let model = ChatModel(backend: engine, template: try ChatTemplate(gguf: file))
         // Bounded arguments (an enum and a boolean): a tiny model's integers may never end.
-        let set = try ChatTool(name: "set", description: "", parameters: .object([
-            "type": .string("object"),
-            "properties": .object(["m": .object(["enum": .array([.string("a"), .string("b")])]), "on": .object(["type": .string("boolean")])]),
-        ]), path: "set.parameters")
+        let set = try ChatTool(
+            name: "set", description: "",
+            parameters: .object([
+                "type": .string("object"),
+                "properties": .object([
+                    "m": .object(["enum": .array([.string("a"), .string("b")])]), "on": .object(["type": .string("boolean")]),
+                ]),
+            ]), path: "set.parameters")
         let chat = try ChatCompletion(messages: user, tools: [set], toolChoice: .named("set"))
         let request = model.request(chat, maxTokens: 10)
         #expect(request.constraint == chat.constraint)
@@ -124,8 +138,12 @@ struct JSONValueTests {
     func roundTrip() throws {
         let text = #"{"z":null,"a":[true,false,1,-2,1.5,"s/t"],"m":{"y":{},"x":[]}}"#
         let value = try #require(JSONValue(parsing: text))
-        #expect(value == .object(["z": .null, "a": .array([.bool(true), .bool(false), .int(1), .int(-2), .double(1.5), .string("s/t")]),
-                                  "m": .object(["y": .object([:]), "x": .array([])])]))
+        #expect(
+            value
+                == .object([
+                    "z": .null, "a": .array([.bool(true), .bool(false), .int(1), .int(-2), .double(1.5), .string("s/t")]),
+                    "m": .object(["y": .object([:]), "x": .array([])]),
+                ]))
         #expect(value.encoded() == #"{"a":[true,false,1,-2,1.5,"s/t"],"m":{"x":[],"y":{}},"z":null}"#)
         #expect(JSONValue(parsing: "{nope") == nil)
     }
@@ -136,7 +154,11 @@ struct JSONValueTests {
         let fromValue = try JSONSchema(json: try #require(JSONValue(parsing: text)))
         let fromAny = try JSONSchema(json: try JSONSerialization.jsonObject(with: Data(text.utf8)))
         #expect(fromValue == fromAny)
-        #expect(fromValue == .object([.init(name: "c", schema: .oneOf([#""red""#, #""a\/b""#, "3", "true", "null"])),
-                                      .init(name: "n", schema: .integer)]))
+        #expect(
+            fromValue
+                == .object([
+                    .init(name: "c", schema: .oneOf([#""red""#, #""a\/b""#, "3", "true", "null"])),
+                    .init(name: "n", schema: .integer),
+                ]))
     }
 }

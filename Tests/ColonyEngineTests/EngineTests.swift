@@ -1,7 +1,8 @@
-@testable import ColonyEngine
 import ColonyModels
 import Foundation
 import Testing
+
+@testable import ColonyEngine
 
 enum Tiny {
     static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -50,8 +51,13 @@ struct Outcome: Equatable {
         var o = Outcome()
         for try await event in stream {
             switch event {
-            case .token(let id, let text): o.tokens.append(id); o.text += text
-            case .finished(let reason, let usage, let tail): o.reason = reason; o.usage = usage; o.text += tail
+            case .token(let id, let text):
+                o.tokens.append(id)
+                o.text += text
+            case .finished(let reason, let usage, let tail):
+                o.reason = reason
+                o.usage = usage
+                o.text += tail
             }
         }
         return o
@@ -76,7 +82,9 @@ struct EngineTests {
         let prompts = (0..<32).map { Tiny.prompt($0, 5 + $0 % 13) }
         var alone: [[Int]] = []
         let single = try Tiny.engine()
-        for (i, p) in prompts.enumerated() { alone.append(try await Outcome.collect(try single.submit(Tiny.request("s\(i)", p, max: 16))).tokens) }
+        for (i, p) in prompts.enumerated() {
+            alone.append(try await Outcome.collect(try single.submit(Tiny.request("s\(i)", p, max: 16))).tokens)
+        }
         await single.shutdown()
 
         let batched = try Tiny.engine { $0.maxBatch = 32 }
@@ -104,7 +112,7 @@ struct EngineTests {
     @Test("a shared prefix is computed once and reused from the cache")
     func prefixCache() async throws {
         let engine = try Tiny.engine { $0.blockSize = 16 }
-        let system = Tiny.prompt(7, 50) // three full blocks and a bit
+        let system = Tiny.prompt(7, 50)  // three full blocks and a bit
         let first = try await Outcome.collect(try engine.submit(Tiny.request("1", system + [10, 11])))
         let second = try await Outcome.collect(try engine.submit(Tiny.request("2", system + [12, 13])))
         #expect(first.usage?.cachedPromptTokens == 0)
@@ -121,11 +129,17 @@ struct EngineTests {
         let prompts = (0..<6).map { Tiny.prompt($0, 10) }
         let reference = try Tiny.engine()
         var expected: [[Int]] = []
-        for (i, p) in prompts.enumerated() { expected.append(try await Outcome.collect(try reference.submit(Tiny.request("r\(i)", p, max: 20))).tokens) }
+        for (i, p) in prompts.enumerated() {
+            expected.append(try await Outcome.collect(try reference.submit(Tiny.request("r\(i)", p, max: 20))).tokens)
+        }
         await reference.shutdown()
 
         // 6 requests × 30 tokens need 48 blocks of 4; the pool has 16.
-        let tight = try Tiny.engine { $0.kvBlocks = 16; $0.blockSize = 4; $0.maxBatch = 6 }
+        let tight = try Tiny.engine {
+            $0.kvBlocks = 16
+            $0.blockSize = 4
+            $0.maxBatch = 6
+        }
         let streams = try prompts.enumerated().map { i, p in try tight.submit(Tiny.request("t\(i)", p, max: 20)) }
         var got: [[Int]] = []
         for s in streams { got.append(try await Outcome.collect(s).tokens) }
@@ -143,7 +157,10 @@ struct EngineTests {
         var seen = 0
         var reason: FinishReason?
         for try await event in stream {
-            if case .token = event { seen += 1; if seen == 3 { engine.cancel("c") } }
+            if case .token = event {
+                seen += 1
+                if seen == 3 { engine.cancel("c") }
+            }
             if case .finished(let r, _, _) = event { reason = r }
         }
         #expect(reason == .cancelled)
@@ -156,7 +173,12 @@ struct EngineTests {
 
     @Test("1,000 requests with random cancellations and disconnects leave every block free")
     func soak() async throws {
-        let engine = try Tiny.engine { $0.maxBatch = 32; $0.kvBlocks = 128; $0.blockSize = 8; $0.maxQueue = 1000 }
+        let engine = try Tiny.engine {
+            $0.maxBatch = 32
+            $0.kvBlocks = 128
+            $0.blockSize = 8
+            $0.maxQueue = 1000
+        }
         var rng = SystemRandomNumberGenerator()
         let outcomes = try await withThrowingTaskGroup(of: FinishReason?.self) { group in
             for i in 0..<1000 {
@@ -169,7 +191,7 @@ struct EngineTests {
                     for try await event in stream {
                         count += 1
                         if mode == 0, count == 2 { engine.cancel(request.id) }
-                        if mode == 1, count == 3 { return nil } // disconnect: drop the stream
+                        if mode == 1, count == 3 { return nil }  // disconnect: drop the stream
                         if case .finished(let r, _, _) = event { reason = r }
                     }
                     return reason
@@ -191,9 +213,14 @@ struct EngineTests {
 
     @Test("a full queue and invalid requests are refused and change nothing")
     func refusals() async throws {
-        let engine = try Tiny.engine { $0.maxQueue = 1; $0.maxBatch = 1 }
+        let engine = try Tiny.engine {
+            $0.maxQueue = 1
+            $0.maxBatch = 1
+        }
         #expect(throws: EngineError.invalidRequest("the prompt is empty")) { try engine.submit(Tiny.request("e", [])) }
-        #expect(throws: EngineError.invalidRequest("token id 999 is outside the vocabulary 0..<320")) { try engine.submit(Tiny.request("v", [999])) }
+        #expect(throws: EngineError.invalidRequest("token id 999 is outside the vocabulary 0..<320")) {
+            try engine.submit(Tiny.request("v", [999]))
+        }
         #expect(throws: EngineError.invalidRequest("max_tokens must be > 0, got 0")) { try engine.submit(Tiny.request("m", [5], max: 0)) }
         #expect(throws: EngineError.promptTooLong(tokens: 300, limit: 256)) { try engine.submit(Tiny.request("l", Tiny.prompt(1, 300))) }
         let long = try engine.submit(Tiny.request("long", [5], max: 200))
@@ -202,7 +229,10 @@ struct EngineTests {
         var refused = false
         var accepted: [AsyncThrowingStream<EngineEvent, Error>] = []
         for i in 0..<5 {
-            do { accepted.append(try engine.submit(Tiny.request("q\(i)", [5], max: 2))) } catch { #expect(error == .queueFull(limit: 1)); refused = true }
+            do { accepted.append(try engine.submit(Tiny.request("q\(i)", [5], max: 2))) } catch {
+                #expect(error == .queueFull(limit: 1))
+                refused = true
+            }
         }
         #expect(refused)
         #expect(try await Outcome.collect(long).tokens.count == 200)
@@ -252,8 +282,11 @@ struct EngineOptionTests {
             events.append(event)
             if events.count == 2 { break }
         }
-        #expect(events == [.stored(hashes: [hashes[0]], parent: nil, blockSize: 16),
-                           .stored(hashes: [hashes[1]], parent: hashes[0], blockSize: 16)])
+        #expect(
+            events == [
+                .stored(hashes: [hashes[0]], parent: nil, blockSize: 16),
+                .stored(hashes: [hashes[1]], parent: hashes[0], blockSize: 16),
+            ])
         await engine.shutdown()
     }
 }

@@ -1,7 +1,8 @@
-@testable import ColonyEngine
 import ColonyModels
 import Foundation
 import Testing
+
+@testable import ColonyEngine
 
 /// `Generator` on the real SmolLM2-135M-Instruct (fetched by ./scripts/setup); skipped with
 /// a visible message only when the model file is absent.
@@ -29,7 +30,10 @@ struct GeneratorRealModelTests {
         options.sampling = .greedy
         options.maxTokens = 40
         var streamed = ""
-        let first = try generator.generate(prompt: tokenizer.encode(template.render(messages)), options: options) { streamed += $0; return true }
+        let first = try generator.generate(prompt: tokenizer.encode(template.render(messages)), options: options) {
+            streamed += $0
+            return true
+        }
         #expect(first.text == "The capital of France is Paris.")
         #expect(streamed == first.text)
         #expect(first.finishReason == .stop)

@@ -1,6 +1,7 @@
-@testable import ColonyEngine
 import Foundation
 import Testing
+
+@testable import ColonyEngine
 
 @Suite("JSON recognizer")
 struct JSONRecognizerTests {
@@ -10,25 +11,31 @@ struct JSONRecognizerTests {
         return (ok, r.isComplete)
     }
 
-    @Test("complete objects", arguments: [
-        #"{}"#, #"{"a":1}"#, #"{ "a" : [1, -2.5e+3, 0, true, false, null, "x\"y\\u00e9"], "b": {"c": {}} }"#,
-        #"{"emoji":"😀","n":-0.0}"#, "{\n  \"k\": \"v\"\n}", #"{"é":"日本"}"#,
-    ])
+    @Test(
+        "complete objects",
+        arguments: [
+            #"{}"#, #"{"a":1}"#, #"{ "a" : [1, -2.5e+3, 0, true, false, null, "x\"y\\u00e9"], "b": {"c": {}} }"#,
+            #"{"emoji":"😀","n":-0.0}"#, "{\n  \"k\": \"v\"\n}", #"{"é":"日本"}"#,
+        ])
     func complete(text: String) {
         let r = Self.accepts(text)
         #expect(r.ok && r.complete, "\(text)")
     }
 
-    @Test("valid prefixes are accepted but not complete", arguments: [#"{"#, #"{"a"#, #"{"a": [1, 2"#, #"{"a": 12"#, #"{"a": "x\"#, #"{"a": tr"#])
+    @Test(
+        "valid prefixes are accepted but not complete",
+        arguments: [#"{"#, #"{"a"#, #"{"a": [1, 2"#, #"{"a": 12"#, #"{"a": "x\"#, #"{"a": tr"#])
     func prefixes(text: String) {
         let r = Self.accepts(text)
         #expect(r.ok && !r.complete, "\(text)")
     }
 
-    @Test("invalid bytes are rejected", arguments: [
-        #"[1]"#, #"{a:1}"#, #"{"a" 1}"#, #"{"a":01}"#, #"{"a":1,}"#, #"{"a":tru3}"#, #"{"a":"\x"}"#, #"{} {}"#,
-        #"{"a":1]"#, "{\"a\":\"\u{01}\"}", "{" + String(repeating: " ", count: 9) + "}", #" {}"#,
-    ])
+    @Test(
+        "invalid bytes are rejected",
+        arguments: [
+            #"[1]"#, #"{a:1}"#, #"{"a" 1}"#, #"{"a":01}"#, #"{"a":1,}"#, #"{"a":tru3}"#, #"{"a":"\x"}"#, #"{} {}"#,
+            #"{"a":1]"#, "{\"a\":\"\u{01}\"}", "{" + String(repeating: " ", count: 9) + "}", #" {}"#,
+        ])
     func invalid(text: String) {
         #expect(!Self.accepts(text).ok, "\(text)")
     }
@@ -58,11 +65,16 @@ struct JSONRecognizerTests {
 
     @Test("a schema fixes keys, their order and the value types")
     func schemaObjects() throws {
-        let person = try Self.schema(#"{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"tags":{"type":"array","items":{"enum":["a","bc"]}},"ok":{"type":"boolean"}},"required":["name"]}"#)
+        let person = try Self.schema(
+            #"{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"tags":{"type":"array","items":{"enum":["a","bc"]}},"ok":{"type":"boolean"}},"required":["name"]}"#
+        )
         let good = Self.accepts(#"{"age":31,"name":"Ann","ok":true,"tags":["bc","a"]}"#, person)
         #expect(good.ok && good.complete)
         #expect(!Self.accepts(#"{"age": 31"#, person).ok, "schema output is compact")
-        for bad in [#"{"name":"Ann"}"#, #"{"age":3.5,"#, #"{"age":31,"name":"Ann","ok":1"#, #"{"age":1,"name":"x","ok":false,"tags":["b"]"#, #"{"zzz":1"#] {
+        for bad in [
+            #"{"name":"Ann"}"#, #"{"age":3.5,"#, #"{"age":31,"name":"Ann","ok":1"#, #"{"age":1,"name":"x","ok":false,"tags":["b"]"#,
+            #"{"zzz":1"#,
+        ] {
             let r = Self.accepts(bad, person)
             #expect(!(r.ok && r.complete), "\(bad)")
         }
@@ -73,7 +85,8 @@ struct JSONRecognizerTests {
     @Test("tool calls pick a tool, then follow that tool's parameters")
     func toolCalls() throws {
         let tools = JSONSchema.toolCall([
-            .init(name: "add", parameters: try Self.schema(#"{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}}}"#)),
+            .init(
+                name: "add", parameters: try Self.schema(#"{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}}}"#)),
             .init(name: "echo", parameters: try Self.schema(#"{"type":"object","properties":{"text":{"type":"string"}}}"#)),
         ])
         #expect(Self.accepts(#"{"name":"add","arguments":{"a":1,"b":2.5}}"#, tools).complete)
@@ -84,10 +97,17 @@ struct JSONRecognizerTests {
 
     @Test("unsupported schema keywords are refused by name")
     func unsupported() throws {
-        #expect(throws: JSONSchema.Unsupported(description: "schema uses 'anyOf', which constrained decoding does not support; supported: type, properties, items, enum, const")) {
+        #expect(
+            throws: JSONSchema.Unsupported(
+                description:
+                    "schema uses 'anyOf', which constrained decoding does not support; supported: type, properties, items, enum, const")
+        ) {
             try Self.schema(#"{"anyOf":[{"type":"string"}]}"#)
         }
-        #expect(throws: JSONSchema.Unsupported(description: "schema.properties.x has type 'date'; supported: object, array, string, number, integer, boolean, null")) {
+        #expect(
+            throws: JSONSchema.Unsupported(
+                description: "schema.properties.x has type 'date'; supported: object, array, string, number, integer, boolean, null")
+        ) {
             try Self.schema(#"{"type":"object","properties":{"x":{"type":"date"}}}"#)
         }
         #expect(try Self.schema(#"{"enum":["x",1,true,null]}"#) == .oneOf(["\"x\"", "1", "true", "null"]))

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("KV block pool")
 struct KVBlockPoolTests {
-    static let tokens = Array(10..<22) // three blocks of 4
+    static let tokens = Array(10..<22)  // three blocks of 4
     static let hashes = PrefixHash.blocks(of: tokens, blockSize: 4)
 
     @Test("allocation returns nil when the pool is empty, and release refills it")
@@ -49,14 +49,15 @@ struct KVBlockPoolTests {
         pool.register(a[0], hash: h[0], parent: nil)
         pool.register(a[1], hash: h[1], parent: h[0])
         pool.release(a)
-        _ = pool.allocate() // evicts the least recently used: the first released
+        _ = pool.allocate()  // evicts the least recently used: the first released
         pool.clearPrefixCache()
-        #expect(pool.drainEvents() == [
-            .stored(hashes: [h[0]], parent: nil, blockSize: 4),
-            .stored(hashes: [h[1]], parent: h[0], blockSize: 4),
-            .removed([h[0]]),
-            .cleared,
-        ])
+        #expect(
+            pool.drainEvents() == [
+                .stored(hashes: [h[0]], parent: nil, blockSize: 4),
+                .stored(hashes: [h[1]], parent: h[0], blockSize: 4),
+                .removed([h[0]]),
+                .cleared,
+            ])
         #expect(pool.drainEvents().isEmpty)
         #expect(pool.matchPrefix(h[...], queried: 8).isEmpty)
     }
@@ -68,10 +69,13 @@ struct KVBlockPoolTests {
         #expect(h[1] == h[0].appending(Self.tokens[4..<8]))
         #expect(PrefixHash.blocks(of: Array(Self.tokens.prefix(11)), blockSize: 4) == Array(h.prefix(2)), "a partial block has no hash")
         #expect(PrefixHash.blocks(of: Self.tokens, blockSize: 4, salt: "v2") != h)
-        #expect(PrefixHash.blocks(of: Self.tokens, blockSize: 4, salt: "v2") == PrefixHash.blocks(of: Self.tokens, blockSize: 4, salt: "v2"))
+        #expect(
+            PrefixHash.blocks(of: Self.tokens, blockSize: 4, salt: "v2") == PrefixHash.blocks(of: Self.tokens, blockSize: 4, salt: "v2"))
         // FNV-1a of the bytes of token 10, 11, 12, 13 (little-endian u32) from the standard offset basis.
         var fnv: UInt64 = 0xcbf2_9ce4_8422_2325
-        for t in 10..<14 { for byte in withUnsafeBytes(of: UInt32(t).littleEndian, Array.init) { fnv = (fnv ^ UInt64(byte)) &* 0x100_0000_01b3 } }
+        for t in 10..<14 {
+            for byte in withUnsafeBytes(of: UInt32(t).littleEndian, Array.init) { fnv = (fnv ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
         #expect(h[0].value == fnv)
     }
 }

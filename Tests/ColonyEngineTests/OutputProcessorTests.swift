@@ -34,7 +34,8 @@ struct OutputProcessorTests {
         let h = try Harness()
         let eos = try #require(h.tokenizer.endOfTurnTokens.min())
         try h.add(EngineRequest(id: "a", promptTokens: [5], maxTokens: 4))
-        #expect(h.processor.sample("a", logits: h.logits(favouring: eos, then: 65), history: [5]) == SampleOutcome(token: nil, finish: .stop))
+        #expect(
+            h.processor.sample("a", logits: h.logits(favouring: eos, then: 65), history: [5]) == SampleOutcome(token: nil, finish: .stop))
         try h.add(EngineRequest(id: "b", promptTokens: [5], maxTokens: 4, ignoreEOS: true))
         #expect(h.processor.sample("b", logits: h.logits(favouring: eos, then: 65), history: [5]) == SampleOutcome(token: 65, finish: nil))
     }
@@ -43,11 +44,15 @@ struct OutputProcessorTests {
     func limits() throws {
         let h = try Harness(contextLimit: 3)
         try h.add(EngineRequest(id: "a", promptTokens: [5], maxTokens: 1, stopTokens: [-1]))
-        #expect(h.processor.sample("a", logits: h.logits(favouring: 65, then: 66), history: [5]) == SampleOutcome(token: 65, finish: .length))
+        #expect(
+            h.processor.sample("a", logits: h.logits(favouring: 65, then: 66), history: [5]) == SampleOutcome(token: 65, finish: .length))
         try h.add(EngineRequest(id: "b", promptTokens: [5, 6], maxTokens: 8, stopTokens: [-1]))
-        #expect(h.processor.sample("b", logits: h.logits(favouring: 65, then: 66), history: [5, 6]) == SampleOutcome(token: 65, finish: .contextFull))
+        #expect(
+            h.processor.sample("b", logits: h.logits(favouring: 65, then: 66), history: [5, 6])
+                == SampleOutcome(token: 65, finish: .contextFull))
         h.processor.finish("b", .contextFull, cachedPromptTokens: 1)
-        #expect(h.events.last == .finished(.contextFull, Usage(promptTokens: 2, completionTokens: 1, cachedPromptTokens: 1), trailingText: ""))
+        #expect(
+            h.events.last == .finished(.contextFull, Usage(promptTokens: 2, completionTokens: 1, cachedPromptTokens: 1), trailingText: ""))
         #expect(h.processor.stats.finished == ["context_full": 1])
     }
 }

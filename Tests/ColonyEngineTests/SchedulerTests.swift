@@ -7,8 +7,10 @@ import Testing
 /// `tests/v1/core/test_scheduler.py` drives its scheduler).
 @Suite("Scheduler")
 struct SchedulerTests {
-    static func make(blocks: Int = 64, blockSize: Int = 4, budget: Int = 256, maxBatch: Int = 16,
-                     policy: any SchedulingPolicy = FirstComeFirstServed()) -> Scheduler {
+    static func make(
+        blocks: Int = 64, blockSize: Int = 4, budget: Int = 256, maxBatch: Int = 16,
+        policy: any SchedulingPolicy = FirstComeFirstServed()
+    ) -> Scheduler {
         var c = EngineConfiguration()
         c.kvBlocks = blocks
         c.blockSize = blockSize
@@ -83,7 +85,7 @@ struct SchedulerTests {
         s.add(Self.request("high", [4, 5, 6], priority: 1, arrival: 1), sequence: 1)
         let first = Self.step(s)
         #expect(first.chunks.map(\.requestID) == ["high", "low"])
-        Self.step(s) // position 3 still fits the two blocks of each
+        Self.step(s)  // position 3 still fits the two blocks of each
         // Both now hold 5 tokens; position 4 needs a third block each, and the pool is empty.
         let second = Self.step(s)
         #expect(second.preempted == ["low"])
@@ -101,7 +103,7 @@ struct SchedulerTests {
         let s = Self.make(blocks: 2, blockSize: 2)
         s.add(Self.request("a", [1, 2, 3]), sequence: 0)
         Self.step(s)
-        Self.step(s) // positions 0...3 fill both blocks
+        Self.step(s)  // positions 0...3 fill both blocks
         let plan = s.schedule()
         #expect(plan.chunks.isEmpty)
         #expect(plan.finished == [.init(requestID: "a", reason: .contextFull, cachedPromptTokens: 0)])

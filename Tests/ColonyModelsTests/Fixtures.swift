@@ -10,7 +10,10 @@ enum Fixtures {
     static func path(_ name: String) -> String { url(name).path }
 
     static func load<T: Decodable>(_ name: String, as type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(contentsOf: url(name)))
+        // The fixtures are written by Python with snake_case keys.
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(T.self, from: Data(contentsOf: url(name)))
     }
 
     struct TinyForward: Decodable {
@@ -22,20 +25,23 @@ enum Fixtures {
             let tokens: [Int]
             let logits: [[Float]]
             let greedy: [Int]
-            let greedy_margins: [Float]
+            let greedyMargins: [Float]
         }
         let models: [Model]
     }
 
     struct TokenizerCases: Decodable {
-        struct Case: Decodable { let text: String; let ids: [Int] }
+        struct Case: Decodable {
+            let text: String
+            let ids: [Int]
+        }
         let cases: [Case]
     }
 
     struct ChatCases: Decodable {
         struct Case: Decodable {
             let messages: [ChatMessage]
-            let add_generation_prompt: Bool
+            let addGenerationPrompt: Bool
             let prompt: String
             let ids: [Int]
         }
@@ -45,8 +51,8 @@ enum Fixtures {
     struct Greedy: Decodable {
         struct Case: Decodable {
             let prompt: String
-            let prompt_ids: [Int]
-            let generated_ids: [Int]
+            let promptIds: [Int]
+            let generatedIds: [Int]
             let margins: [Float]
         }
         let cases: [Case]

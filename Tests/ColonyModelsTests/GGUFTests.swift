@@ -8,10 +8,18 @@ struct GGUFTests {
     static func sampleWriter() throws -> GGUFWriter {
         var w = GGUFWriter()
         w.set("general.architecture", .string("llama"))
-        w.set("u8", .uint8(200)); w.set("i8", .int8(-5)); w.set("u16", .uint16(60000)); w.set("i16", .int16(-300))
-        w.set("u32", .uint32(4_000_000_000)); w.set("i32", .int32(-70000)); w.set("f32", .float32(1.5))
-        w.set("bool", .bool(true)); w.set("str", .string("héllo 🌍")); w.set("u64", .uint64(1 << 40))
-        w.set("i64", .int64(-(1 << 40))); w.set("f64", .float64(2.25))
+        w.set("u8", .uint8(200))
+        w.set("i8", .int8(-5))
+        w.set("u16", .uint16(60000))
+        w.set("i16", .int16(-300))
+        w.set("u32", .uint32(4_000_000_000))
+        w.set("i32", .int32(-70000))
+        w.set("f32", .float32(1.5))
+        w.set("bool", .bool(true))
+        w.set("str", .string("héllo 🌍"))
+        w.set("u64", .uint64(1 << 40))
+        w.set("i64", .int64(-(1 << 40)))
+        w.set("f64", .float64(2.25))
         w.set("nested", .array(.array, [.array(.int32, [.int32(1), .int32(2)]), .array(.int32, [])]))
         w.set("strings", .array(.string, [.string("a"), .string(""), .string("Ġthe")]))
         w.set("empty", .array(.float32, []))
@@ -40,7 +48,7 @@ struct GGUFTests {
         // Writing what was read reproduces the file byte for byte.
         var again = GGUFWriter()
         for key in file.keys { again.set(key, file.metadata[key]!) }
-        file.tensors.forEach { again.add($0) }
+        for t in file.tensors { again.add(t) }
         #expect(again.serialized() == bytes)
     }
 
@@ -62,11 +70,15 @@ struct GGUFTests {
     @Test("malformed files fail with errors that name the problem")
     func malformed() throws {
         let good = try Self.sampleWriter().serialized()
-        #expect(throws: GGUFError.notGGUF(path: "test.gguf", magic: Array("GGML".utf8))) { try Self.parse(Array("GGML".utf8) + good.dropFirst(4)) }
+        #expect(throws: GGUFError.notGGUF(path: "test.gguf", magic: Array("GGML".utf8))) {
+            try Self.parse(Array("GGML".utf8) + good.dropFirst(4))
+        }
         #expect(throws: GGUFError.notGGUF(path: "test.gguf", magic: [])) { try Self.parse([]) }
-        var v1 = good; v1[4] = 1
+        var v1 = good
+        v1[4] = 1
         #expect(throws: GGUFError.unsupportedVersion(1)) { try Self.parse(v1) }
-        var v2 = good; v2[4] = 2 // version 2 has the same layout as 3
+        var v2 = good
+        v2[4] = 2  // version 2 has the same layout as 3
         #expect(try Self.parse(v2).version == 2)
         #expect(try Self.parse(v2).metadata == Self.parse(good).metadata)
         // Cut anywhere: always `truncated`, never a crash.
@@ -95,7 +107,7 @@ struct GGUFTests {
         #expect(bytes[typeOffset] == 0)
         bytes[typeOffset] = 99
         #expect(throws: GGUFError.unsupportedTensorType(99, tensor: "bad")) { try Self.parse(bytes) }
-        bytes[typeOffset] = UInt8(DType.q4_K.rawValue) // a known type Colony cannot compute with
+        bytes[typeOffset] = UInt8(DType.q4_K.rawValue)  // a known type Colony cannot compute with
         let file = try Self.parse(bytes + [UInt8](repeating: 0, count: 256))
         #expect(throws: TensorError.unsupportedType(.q4_K, tensor: "bad")) { try file.tensors[0].validateComputable() }
 

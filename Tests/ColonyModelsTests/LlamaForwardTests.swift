@@ -20,11 +20,12 @@ struct LlamaForwardTests {
                 let batch = c.tokens.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: true) }
                 let logits = try llama.forward(batch, cache: cache, table: &table)
                 #expect(logits.count == c.tokens.count)
-                let tolerance: Float = switch precision {
-                case .float32: 1e-4
-                case .int16: 2e-3
-                case .int8: 0.2
-                }
+                let tolerance: Float =
+                    switch precision {
+                    case .float32: 1e-4
+                    case .int16: 2e-3
+                    case .int8: 0.2
+                    }
                 for (got, want) in zip(logits, c.logits) {
                     #expect(Self.maxError(got, want) < tolerance, "\(model.file) \(precision) tokens \(c.tokens)")
                 }
@@ -50,7 +51,8 @@ struct LlamaForwardTests {
                 for step in 0..<c.greedy.count {
                     let next = last.indices.max { last[$0] < last[$1] }!
                     generated.append(next)
-                    last = try llama.forward([BatchToken(token: next, position: c.tokens.count + step, wantsLogits: true)], cache: cache, table: &table)[0]
+                    last = try llama.forward(
+                        [BatchToken(token: next, position: c.tokens.count + step, wantsLogits: true)], cache: cache, table: &table)[0]
                 }
                 #expect(generated == c.greedy, "\(model.file) from \(c.tokens)")
             }

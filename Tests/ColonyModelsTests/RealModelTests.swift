@@ -16,13 +16,15 @@ struct RealModelTests {
     static func greedyTokens(_ model: LlamaModel, _ prompt: [Int], count: Int) throws -> [Int] {
         let cache = KVCache(config: model.config, positions: prompt.count + count)
         var table = cache.wholeTable()
-        var logits = try model.forward(prompt.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: $0 == prompt.count - 1) },
-                                       cache: cache, table: &table)[0]
+        var logits = try model.forward(
+            prompt.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: $0 == prompt.count - 1) },
+            cache: cache, table: &table)[0]
         var out: [Int] = []
         for i in 0..<count {
             out.append(Sampler.argmax(logits))
             if i + 1 < count {
-                logits = try model.forward([BatchToken(token: out[i], position: prompt.count + i, wantsLogits: true)], cache: cache, table: &table)[0]
+                logits = try model.forward(
+                    [BatchToken(token: out[i], position: prompt.count + i, wantsLogits: true)], cache: cache, table: &table)[0]
             }
         }
         return out
@@ -34,13 +36,15 @@ struct RealModelTests {
         model.precision = .float32
         #expect(Self.greedy.cases.count >= 4)
         for c in Self.greedy.cases {
-            #expect(try Self.greedyTokens(model, c.prompt_ids, count: 40) == c.generated_ids, "\(c.prompt.suffix(40).debugDescription)")
+            #expect(try Self.greedyTokens(model, c.promptIds, count: 40) == c.generatedIds, "\(c.prompt.suffix(40).debugDescription)")
         }
     }
 
-    @Test("integer greedy decoding agrees until the reference's first near-tie", arguments: [
-        (ActivationPrecision.int16, Float(0.005)), (.int8, 0.25),
-    ])
+    @Test(
+        "integer greedy decoding agrees until the reference's first near-tie",
+        arguments: [
+            (ActivationPrecision.int16, Float(0.005)), (.int8, 0.25),
+        ])
     func greedyInteger(precision: ActivationPrecision, logitError: Float) throws {
         let (model, _) = try Self.load()
         model.precision = precision
@@ -48,14 +52,14 @@ struct RealModelTests {
             // Quantised activations move a logit by up to `logitError`: compare up to the
             // first step whose top-2 margin is smaller than that.
             let safe = c.margins.firstIndex { $0 < logitError } ?? c.margins.count
-            let got = try Self.greedyTokens(model, c.prompt_ids, count: max(safe, 1))
-            #expect(Array(got.prefix(safe)) == Array(c.generated_ids.prefix(safe)), "\(c.prompt.suffix(40).debugDescription)")
+            let got = try Self.greedyTokens(model, c.promptIds, count: max(safe, 1))
+            #expect(Array(got.prefix(safe)) == Array(c.generatedIds.prefix(safe)), "\(c.prompt.suffix(40).debugDescription)")
         }
     }
 
     @Test("the prompt tokenizes to the reference ids")
     func promptIds() throws {
         let (_, tokenizer) = try Self.load(threads: 1)
-        for c in Self.greedy.cases { #expect(tokenizer.encode(c.prompt) == c.prompt_ids) }
+        for c in Self.greedy.cases { #expect(tokenizer.encode(c.prompt) == c.promptIds) }
     }
 }

@@ -15,7 +15,9 @@ struct TokenizerTests {
         }
     }
 
-    @Test("SmolLM2 vocabulary: ids equal HF tokenizers' on hard text", .enabled(if: Fixtures.realModelPath != nil, "needs the real model: run ./scripts/setup"))
+    @Test(
+        "SmolLM2 vocabulary: ids equal HF tokenizers' on hard text",
+        .enabled(if: Fixtures.realModelPath != nil, "needs the real model: run ./scripts/setup"))
     func smolFixture() throws {
         let tokenizer = try Tokenizer(gguf: GGUFFile(contentsOf: Fixtures.realModelPath!))
         let cases = try Fixtures.load("tokenizer-smollm2.json", as: Fixtures.TokenizerCases.self).cases
@@ -37,10 +39,12 @@ struct TokenizerTests {
         #expect(Self.tiny.isControl(2) && !Self.tiny.isControl(100))
     }
 
-    @Test("round trip of Chinese, emoji, tabs, spaces and newlines", arguments: [
-        "你好，世界", "👩‍👩‍👧‍👦 🇫🇷 ✨", "\tindent\t\ttabs", "a    b     c", "\n\n\nend\n", "  lead and trail  ",
-        "naïve café Ωμέγα", "mixed 123 and ٣٤٥", "",
-    ])
+    @Test(
+        "round trip of Chinese, emoji, tabs, spaces and newlines",
+        arguments: [
+            "你好，世界", "👩‍👩‍👧‍👦 🇫🇷 ✨", "\tindent\t\ttabs", "a    b     c", "\n\n\nend\n", "  lead and trail  ",
+            "naïve café Ωμέγα", "mixed 123 and ٣٤٥", "",
+        ])
     func roundTrip(text: String) {
         #expect(Self.tiny.decode(Self.tiny.encode(text)) == text)
     }

@@ -1,14 +1,16 @@
 import ColonyBench
 import ColonyEngine
-import ColonyModels
 import ColonyHTTP
-@testable import ColonyServer
+import ColonyModels
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import Testing
+
+@testable import ColonyServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The engine behind a recorder: every request the server submits is kept.
 final class RecordingBackend: InferenceBackend {
@@ -51,15 +53,19 @@ struct FrontDoorTests {
         await s.stop()
     }
 
-    @Test("a bad min_tokens or ignore_eos is a 400 naming the field", arguments: [
-        (#""max_tokens":4,"min_tokens":5"#, "min_tokens must be between 0 and max_tokens (4), got 5", "min_tokens"),
-        (#""min_tokens":-1"#, "min_tokens must be between 0 and max_tokens", "min_tokens"),
-        (#""min_tokens":"two""#, "field 'min_tokens' has the wrong type", nil),
-        (#""ignore_eos":"yes""#, "field 'ignore_eos' has the wrong type", nil),
-    ] as [(String, String, String?)])
+    @Test(
+        "a bad min_tokens or ignore_eos is a 400 naming the field",
+        arguments: [
+            (#""max_tokens":4,"min_tokens":5"#, "min_tokens must be between 0 and max_tokens (4), got 5", "min_tokens"),
+            (#""min_tokens":-1"#, "min_tokens must be between 0 and max_tokens", "min_tokens"),
+            (#""min_tokens":"two""#, "field 'min_tokens' has the wrong type", nil),
+            (#""ignore_eos":"yes""#, "field 'ignore_eos' has the wrong type", nil),
+        ] as [(String, String, String?)])
     func refused(field: String, message: String, param: String?) async throws {
         let s = try await TestServer()
-        for (path, input) in [("/v1/chat/completions", #""messages":[{"role":"user","content":"x"}]"#), ("/v1/completions", #""prompt":"the""#)] {
+        for (path, input) in [
+            ("/v1/chat/completions", #""messages":[{"role":"user","content":"x"}]"#), ("/v1/completions", #""prompt":"the""#),
+        ] {
             let r = try await s.send("POST", path, json: "{\(input),\(field)}")
             #expect(r.status == 400)
             let error = try #require(try s.object(r)["error"] as? [String: Any])
@@ -110,15 +116,17 @@ struct FrontDoorTests {
         await s.stop()
     }
 
-    @Test("API keys are compared byte by byte", arguments: [
-        ("Bearer sesame", "Bearer sesame", true),
-        ("Bearer sesamE", "Bearer sesame", false),
-        ("Xearer sesame", "Bearer sesame", false),
-        ("Bearer sesam", "Bearer sesame", false),
-        ("Bearer sesame!", "Bearer sesame", false),
-        ("", "Bearer sesame", false),
-        ("", "", true),
-    ])
+    @Test(
+        "API keys are compared byte by byte",
+        arguments: [
+            ("Bearer sesame", "Bearer sesame", true),
+            ("Bearer sesamE", "Bearer sesame", false),
+            ("Xearer sesame", "Bearer sesame", false),
+            ("Bearer sesam", "Bearer sesame", false),
+            ("Bearer sesame!", "Bearer sesame", false),
+            ("", "Bearer sesame", false),
+            ("", "", true),
+        ])
     func constantTime(sent: String, expected: String, equal: Bool) {
         #expect(APIKeyMiddleware.constantTimeEquals(sent, expected) == equal)
     }
@@ -128,7 +136,8 @@ struct FrontDoorTests {
         let s = try await TestServer(apiKey: "sesame")
         let body = #"{"messages":[{"role":"user","content":"x"}],"max_tokens":1}"#
         for header in ["Bearer sesamf", "Bearer sesame2", "bearer sesame", "Bearer Sesame"] {
-            #expect(try await s.send("POST", "/v1/chat/completions", json: body, headers: ["Authorization": header]).status == 401, "\(header)")
+            #expect(
+                try await s.send("POST", "/v1/chat/completions", json: body, headers: ["Authorization": header]).status == 401, "\(header)")
         }
         #expect(try await s.send("GET", "/v1/models", headers: ["Authorization": "Bearer sesame"]).status == 200)
         await s.stop()
@@ -158,18 +167,28 @@ struct APIKeySourceTests {
         let empty = try Self.file("\n")
         let missing = try Self.file(nil)
         let cases: [(APIKeySource, APIKeySource.Failure, String)] = [
-            (.init(flag: "a", file: nil, environment: "b"), .conflicting(["--api-key", "COLONY_API_KEY"]),
-             "an API key is given by both --api-key and COLONY_API_KEY; give it one way only"),
-            (.init(flag: nil, file: empty, environment: "b"), .conflicting(["--api-key-file", "COLONY_API_KEY"]),
-             "an API key is given by both --api-key-file and COLONY_API_KEY; give it one way only"),
-            (.init(flag: "a", file: empty, environment: nil), .conflicting(["--api-key", "--api-key-file"]),
-             "an API key is given by both --api-key and --api-key-file; give it one way only"),
+            (
+                .init(flag: "a", file: nil, environment: "b"), .conflicting(["--api-key", "COLONY_API_KEY"]),
+                "an API key is given by both --api-key and COLONY_API_KEY; give it one way only"
+            ),
+            (
+                .init(flag: nil, file: empty, environment: "b"), .conflicting(["--api-key-file", "COLONY_API_KEY"]),
+                "an API key is given by both --api-key-file and COLONY_API_KEY; give it one way only"
+            ),
+            (
+                .init(flag: "a", file: empty, environment: nil), .conflicting(["--api-key", "--api-key-file"]),
+                "an API key is given by both --api-key and --api-key-file; give it one way only"
+            ),
             (.init(flag: "", file: nil, environment: nil), .empty(source: "--api-key"), "--api-key must not be empty"),
             (.init(flag: nil, file: nil, environment: ""), .empty(source: "COLONY_API_KEY"), "COLONY_API_KEY must not be empty"),
-            (.init(flag: nil, file: empty, environment: nil), .empty(source: "--api-key-file '\(empty)'"),
-             "--api-key-file '\(empty)' must not be empty"),
-            (.init(flag: nil, file: missing, environment: nil), .unreadable(path: missing, reason: "no such file"),
-             "cannot read --api-key-file '\(missing)': no such file"),
+            (
+                .init(flag: nil, file: empty, environment: nil), .empty(source: "--api-key-file '\(empty)'"),
+                "--api-key-file '\(empty)' must not be empty"
+            ),
+            (
+                .init(flag: nil, file: missing, environment: nil), .unreadable(path: missing, reason: "no such file"),
+                "cannot read --api-key-file '\(missing)': no such file"
+            ),
         ]
         for (source, failure, message) in cases {
             #expect(throws: failure) { try source.resolve() }
@@ -205,13 +224,14 @@ struct RawReply {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw SocketError(description: "connect() failed") }
-        let head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        let head =
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(declared)\r\n\r\n"
         var bytes = Array(head.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: sent)
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break } // the server may stop reading once it has answered
+            if n <= 0 { break }  // the server may stop reading once it has answered
             offset += n
         }
         bytes = []
@@ -220,7 +240,10 @@ struct RawReply {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { received += buffer[0..<n]; continue }
+            if n > 0 {
+                received += buffer[0..<n]
+                continue
+            }
             reply.endedWithEOF = n == 0
             break
         }

@@ -1,6 +1,6 @@
 import ColonyEngine
-import ColonyModels
 import ColonyHTTP
+import ColonyModels
 import ColonyServer
 import Foundation
 import Synchronization
@@ -17,8 +17,10 @@ final class TestServer: Sendable {
         .appendingPathComponent("../ColonyModelsTests/Fixtures/tiny-llama-tied.gguf").standardized.path
 
     /// `wrap` puts a backend between the server and the engine (a test double that records requests).
-    init(apiKey: String? = nil, configure: (inout EngineConfiguration) -> Void = { _ in },
-         wrap: (Engine) -> any InferenceBackend = { $0 }) async throws {
+    init(
+        apiKey: String? = nil, configure: (inout EngineConfiguration) -> Void = { _ in },
+        wrap: (Engine) -> any InferenceBackend = { $0 }
+    ) async throws {
         let file = try GGUFFile(contentsOf: Self.tinyPath)
         var config = EngineConfiguration()
         configure(&config)
@@ -28,22 +30,32 @@ final class TestServer: Sendable {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         task = Task { try await server.run(host: "127.0.0.1", port: 0) { continuation.yield($0) } }
         var bound = 0
-        for await p in ports { bound = p; break }
+        for await p in ports {
+            bound = p
+            break
+        }
         port = bound
         endpoint = try HTTPClient.Endpoint(url: "http://127.0.0.1:\(bound)")
     }
 
-    func stop() async { task.cancel(); _ = try? await task.value }
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
 
     /// Runs a blocking request off the cooperative pool.
-    func send(_ method: String, _ path: String, json: String? = nil, headers: [String: String] = [:],
-              onBody: @escaping @Sendable (Data) -> Bool = { _ in true }) async throws -> HTTPClient.Response {
+    func send(
+        _ method: String, _ path: String, json: String? = nil, headers: [String: String] = [:],
+        onBody: @escaping @Sendable (Data) -> Bool = { _ in true }
+    ) async throws -> HTTPClient.Response {
         let endpoint = self.endpoint
         return try await withCheckedThrowingContinuation { c in
             Thread.detachNewThread {
                 do {
-                    c.resume(returning: try HTTPClient.send(method, endpoint, path: path, headers: headers,
-                                                            body: json.map { Data($0.utf8) }, onBody: onBody))
+                    c.resume(
+                        returning: try HTTPClient.send(
+                            method, endpoint, path: path, headers: headers,
+                            body: json.map { Data($0.utf8) }, onBody: onBody))
                 } catch { c.resume(throwing: error) }
             }
         }
@@ -62,7 +74,9 @@ struct ServerTests {
         #expect(try await s.send("GET", "/health").status == 200)
         let models = try s.object(try await s.send("GET", "/v1/models"))
         #expect((models["data"] as? [[String: Any]])?.first?["id"] as? String == "tiny")
-        let r = try await s.send("POST", "/v1/chat/completions", json: #"{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":6,"temperature":0}"#)
+        let r = try await s.send(
+            "POST", "/v1/chat/completions",
+            json: #"{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":6,"temperature":0}"#)
         #expect(r.status == 200)
         let body = try s.object(r)
         let usage = try #require(body["usage"] as? [String: Any])
@@ -78,7 +92,8 @@ struct ServerTests {
         let plain = try s.object(try await s.send("POST", "/v1/chat/completions", json: request + "}"))
         let text = ((plain["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
         let plainTokens = (plain["usage"] as? [String: Any])?["completion_tokens"] as? Int
-        let r = try await s.send("POST", "/v1/chat/completions", json: request + #","stream":true,"stream_options":{"include_usage":true}}"#)
+        let r = try await s.send(
+            "POST", "/v1/chat/completions", json: request + #","stream":true,"stream_options":{"include_usage":true}}"#)
         #expect(r.headers["content-type"] == "text/event-stream")
         var parser = SSEParser()
         let events = parser.feed(r.body)
@@ -94,23 +109,26 @@ struct ServerTests {
         }
         #expect(streamed == text)
         #expect(usage != nil && usage == plainTokens)
-        let completion = try s.object(try await s.send("POST", "/v1/completions", json: #"{"prompt":"the","max_tokens":4,"temperature":0}"#))
+        let completion = try s.object(
+            try await s.send("POST", "/v1/completions", json: #"{"prompt":"the","max_tokens":4,"temperature":0}"#))
         #expect(completion["object"] as? String == "text_completion")
         await s.stop()
     }
 
-    @Test("errors come in OpenAI's shape with the right status", arguments: [
-        ("{bad", 400, "the request body is not valid JSON"),
-        (#"{"messages":"x"}"#, 400, "field 'messages' has the wrong type"),
-        (#"{"messages":[{"role":"robot","content":"x"}]}"#, 400, "role 'robot'"),
-        (#"{"messages":[]}"#, 400, "at least one message"),
-        (#"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#, 400, "max_tokens must be > 0"),
-        (#"{"messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#, 400, "field 'temperature' has the wrong type"),
-        (#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, 400, "temperature must be between 0 and 2"),
-        (#"{"messages":[{"role":"user","content":"x"}],"n":2}"#, 400, "n must be 1"),
-        (#"{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}"#, 404, "the model 'gpt-4' does not exist"),
-        (#"{"messages":[{"role":"user","content":"\#(String(repeating: "word ", count: 400))"}]}"#, 400, "context holds"),
-    ])
+    @Test(
+        "errors come in OpenAI's shape with the right status",
+        arguments: [
+            ("{bad", 400, "the request body is not valid JSON"),
+            (#"{"messages":"x"}"#, 400, "field 'messages' has the wrong type"),
+            (#"{"messages":[{"role":"robot","content":"x"}]}"#, 400, "role 'robot'"),
+            (#"{"messages":[]}"#, 400, "at least one message"),
+            (#"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#, 400, "max_tokens must be > 0"),
+            (#"{"messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#, 400, "field 'temperature' has the wrong type"),
+            (#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, 400, "temperature must be between 0 and 2"),
+            (#"{"messages":[{"role":"user","content":"x"}],"n":2}"#, 400, "n must be 1"),
+            (#"{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}"#, 404, "the model 'gpt-4' does not exist"),
+            (#"{"messages":[{"role":"user","content":"\#(String(repeating: "word ", count: 400))"}]}"#, 400, "context holds"),
+        ])
     func errors(body: String, status: Int, message: String) async throws {
         let s = try await TestServer()
         let r = try await s.send("POST", "/v1/chat/completions", json: body)
@@ -134,7 +152,10 @@ struct ServerTests {
 
     @Test("a full queue answers 429 and the accepted requests still complete")
     func queueFull() async throws {
-        let s = try await TestServer { $0.maxBatch = 1; $0.maxQueue = 1 }
+        let s = try await TestServer {
+            $0.maxBatch = 1
+            $0.maxQueue = 1
+        }
         let body = #"{"messages":[{"role":"user","content":"x"}],"max_tokens":150,"temperature":0}"#
         // 16 at once against one running slot and one queue place: some must be refused
         // (a few rounds, in case a loaded machine starts the clients one by one).
@@ -159,8 +180,10 @@ struct ServerTests {
     func disconnect() async throws {
         let s = try await TestServer()
         let counter = Counter()
-        _ = try await s.send("POST", "/v1/chat/completions",
-                             json: #"{"messages":[{"role":"user","content":"x"}],"max_tokens":5000,"stream":true}"#) { _ in counter.increment() < 5 }
+        _ = try await s.send(
+            "POST", "/v1/chat/completions",
+            json: #"{"messages":[{"role":"user","content":"x"}],"max_tokens":5000,"stream":true}"#
+        ) { _ in counter.increment() < 5 }
         var stats = s.engine.stats
         for _ in 0..<200 where stats.running > 0 || stats.finished.values.reduce(0, +) != 1 {
             try await Task.sleep(for: .milliseconds(10))
@@ -177,14 +200,17 @@ struct ServerTests {
     func jsonMode() async throws {
         let s = try await TestServer()
         for i in 0..<5 {
-            let r = try await s.send("POST", "/v1/chat/completions",
-                                     json: #"{"messages":[{"role":"user","content":"json \#(i)"}],"max_tokens":200,"temperature":0.8,"seed":\#(i),"response_format":{"type":"json_object"}}"#)
+            let r = try await s.send(
+                "POST", "/v1/chat/completions",
+                json:
+                    #"{"messages":[{"role":"user","content":"json \#(i)"}],"max_tokens":200,"temperature":0.8,"seed":\#(i),"response_format":{"type":"json_object"}}"#
+            )
             let choice = try #require((try s.object(r)["choices"] as? [[String: Any]])?.first)
             let content = try #require((choice["message"] as? [String: Any])?["content"] as? String)
             if choice["finish_reason"] as? String == "stop" {
                 #expect((try? JSONSerialization.jsonObject(with: Data(content.utf8))) is [String: Any], "\(content)")
             } else {
-                #expect(content.hasPrefix("{"), "\(content)") // cut by max_tokens: a valid prefix
+                #expect(content.hasPrefix("{"), "\(content)")  // cut by max_tokens: a valid prefix
                 // Only a character cut by max_tokens at the very end may be replaced.
                 var body = content
                 while body.hasSuffix("\u{FFFD}") { body.removeLast() }
@@ -195,13 +221,15 @@ struct ServerTests {
     }
 
     // Short: the tiny model's context is 256 byte-sized tokens.
-    static let tools = #""tools":[{"type":"function","function":{"name":"set","parameters":{"type":"object","properties":{"m":{"enum":["a","b"]},"on":{"type":"boolean"}}}}},{"type":"function","function":{"name":"reset","parameters":{"type":"object","properties":{}}}}]"#
+    static let tools =
+        #""tools":[{"type":"function","function":{"name":"set","parameters":{"type":"object","properties":{"m":{"enum":["a","b"]},"on":{"type":"boolean"}}}}},{"type":"function","function":{"name":"reset","parameters":{"type":"object","properties":{}}}}]"#
 
     @Test("a required tool call is well-formed and follows the tool's parameters", arguments: [false, true])
     func toolCalls(stream: Bool) async throws {
         let s = try await TestServer()
         for seed in 0..<4 {
-            let body = #"{"messages":[{"role":"user","content":"go"}],"max_tokens":60,"temperature":1,"seed":\#(seed),"tool_choice":"required","stream":\#(stream),\#(Self.tools)}"#
+            let body =
+                #"{"messages":[{"role":"user","content":"go"}],"max_tokens":60,"temperature":1,"seed":\#(seed),"tool_choice":"required","stream":\#(stream),\#(Self.tools)}"#
             let r = try await s.send("POST", "/v1/chat/completions", json: body)
             #expect(r.status == 200)
             var calls: [[String: Any]] = []
@@ -209,7 +237,8 @@ struct ServerTests {
             if stream {
                 var parser = SSEParser()
                 for e in parser.feed(r.body).dropLast() {
-                    let choice = ((try JSONSerialization.jsonObject(with: Data(e.utf8)) as? [String: Any])?["choices"] as? [[String: Any]])?.first
+                    let choice = ((try JSONSerialization.jsonObject(with: Data(e.utf8)) as? [String: Any])?["choices"] as? [[String: Any]])?
+                        .first
                     calls += ((choice?["delta"] as? [String: Any])?["tool_calls"] as? [[String: Any]]) ?? []
                     finish = (choice?["finish_reason"] as? String) ?? finish
                 }
@@ -238,20 +267,31 @@ struct ServerTests {
     @Test("json_schema output parses and matches the schema")
     func jsonSchema() async throws {
         let s = try await TestServer()
-        let format = #""response_format":{"type":"json_schema","json_schema":{"name":"c","schema":{"type":"object","properties":{"color":{"enum":["red","green"]},"ok":{"type":"boolean"},"tags":{"type":"array","items":{"enum":["x","y"]}}}}}}"#
+        let format =
+            #""response_format":{"type":"json_schema","json_schema":{"name":"c","schema":{"type":"object","properties":{"color":{"enum":["red","green"]},"ok":{"type":"boolean"},"tags":{"type":"array","items":{"enum":["x","y"]}}}}}}"#
         for seed in 0..<4 {
-            let r = try await s.send("POST", "/v1/chat/completions", json: #"{"messages":[{"role":"user","content":"pick"}],"max_tokens":80,"temperature":1,"seed":\#(seed),\#(format)}"#)
+            let r = try await s.send(
+                "POST", "/v1/chat/completions",
+                json: #"{"messages":[{"role":"user","content":"pick"}],"max_tokens":80,"temperature":1,"seed":\#(seed),\#(format)}"#)
             let choice = try #require((try s.object(r)["choices"] as? [[String: Any]])?.first)
-            guard choice["finish_reason"] as? String == "stop" else { continue } // a long array may hit max_tokens
+            guard choice["finish_reason"] as? String == "stop" else { continue }  // a long array may hit max_tokens
             let content = try #require((choice["message"] as? [String: Any])?["content"] as? String)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(content.utf8)) as? [String: Any])
             #expect(Set(object.keys) == ["color", "ok", "tags"])
             #expect(["red", "green"].contains(object["color"] as? String))
         }
-        let bad = try await s.send("POST", "/v1/chat/completions", json: #"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"oneOf":[]}}}}"#)
+        let bad = try await s.send(
+            "POST", "/v1/chat/completions",
+            json:
+                #"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"oneOf":[]}}}}"#
+        )
         #expect(bad.status == 400)
         #expect(String(decoding: bad.body, as: UTF8.self).contains("'oneOf'"))
-        let unknownTool = try await s.send("POST", "/v1/chat/completions", json: #"{"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function","function":{"name":"nope"}},\#(Self.tools)}"#)
+        let unknownTool = try await s.send(
+            "POST", "/v1/chat/completions",
+            json:
+                #"{"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function","function":{"name":"nope"}},\#(Self.tools)}"#
+        )
         #expect(unknownTool.status == 400)
         await s.stop()
     }
@@ -271,12 +311,16 @@ struct ServerTests {
                 default: bytes.insert(Array("{}[]\":,0-e\\".utf8).randomElement(using: &rng)!, at: at)
                 }
             }
-            let r = try await s.send("POST", i % 2 == 0 ? "/v1/chat/completions" : "/v1/completions", json: String(decoding: bytes, as: UTF8.self))
+            let r = try await s.send(
+                "POST", i % 2 == 0 ? "/v1/chat/completions" : "/v1/completions", json: String(decoding: bytes, as: UTF8.self))
             #expect(r.status == 200 || (400..<500).contains(r.status), "status \(r.status) for \(String(decoding: bytes, as: UTF8.self))")
         }
         #expect(try await s.send("GET", "/health").status == 200)
         var stats = s.engine.stats
-        for _ in 0..<200 where stats.running > 0 { try await Task.sleep(for: .milliseconds(10)); stats = s.engine.stats }
+        for _ in 0..<200 where stats.running > 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            stats = s.engine.stats
+        }
         #expect(stats.kvBlocksUsed == 0)
         await s.stop()
     }
@@ -284,5 +328,10 @@ struct ServerTests {
 
 final class Counter: Sendable {
     private let value = Mutex(0)
-    func increment() -> Int { value.withLock { $0 += 1; return $0 } }
+    func increment() -> Int {
+        value.withLock {
+            $0 += 1
+            return $0
+        }
+    }
 }

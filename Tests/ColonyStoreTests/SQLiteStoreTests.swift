@@ -17,13 +17,18 @@ struct SQLiteStoreTests {
             let store = try SQLiteStore(path: path)
             try await store.createRun(RunRecord(id: "r1", agent: "math", task: "2+2"))
             try await store.recordPendingCalls(runID: "r1", [PendingCall(step: 0, position: 0, name: "calculator", arguments: "{}")])
-            try await store.completeStep(runID: "r1", StepRecord(index: 0, callsJSON: "[]", resultsJSON: "[]", promptTokens: 3, completionTokens: 4))
-            try await store.recordPendingCalls(runID: "r1", [PendingCall(step: 1, position: 0, name: "calculator", arguments: #"{"expression":"1"}"#)])
+            try await store.completeStep(
+                runID: "r1", StepRecord(index: 0, callsJSON: "[]", resultsJSON: "[]", promptTokens: 3, completionTokens: 4))
+            try await store.recordPendingCalls(
+                runID: "r1", [PendingCall(step: 1, position: 0, name: "calculator", arguments: #"{"expression":"1"}"#)])
         }
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.run(id: "r1") == RunRecord(id: "r1", agent: "math", task: "2+2"))
         #expect(try await reopened.steps(runID: "r1").map(\.index) == [0])
-        #expect(try await reopened.pendingCalls(runID: "r1") == [PendingCall(step: 1, position: 0, name: "calculator", arguments: #"{"expression":"1"}"#)])
+        #expect(
+            try await reopened.pendingCalls(runID: "r1") == [
+                PendingCall(step: 1, position: 0, name: "calculator", arguments: #"{"expression":"1"}"#)
+            ])
         try await reopened.finishRun(id: "r1", status: "answered", answer: "4")
         #expect(try await reopened.run(id: "r1")?.answer == "4")
         #expect(try await reopened.run(id: "nope") == nil)
@@ -71,29 +76,31 @@ struct SQLiteStoreTests {
             try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
             var migrator = DatabaseMigrator()
             migrator.registerMigration("v1") { db in
-                try db.execute(sql: """
-                    CREATE TABLE runs (id TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL,
-                                       status TEXT NOT NULL, answer TEXT, spec TEXT, created REAL NOT NULL);
-                    CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
-                                        calls TEXT NOT NULL, results TEXT NOT NULL,
-                                        prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-                                        PRIMARY KEY (run_id, idx));
-                    CREATE TABLE pending_calls (run_id TEXT NOT NULL REFERENCES runs(id), step INTEGER NOT NULL,
-                                                position INTEGER NOT NULL, name TEXT NOT NULL, arguments TEXT NOT NULL,
-                                                PRIMARY KEY (run_id, step, position));
-                    CREATE TABLE memories (id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL,
-                                           text TEXT NOT NULL, created REAL NOT NULL);
-                    CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='id');
-                    CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
-                        INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
-                    END;
-                    """)
+                try db.execute(
+                    sql: """
+                        CREATE TABLE runs (id TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL,
+                                           status TEXT NOT NULL, answer TEXT, spec TEXT, created REAL NOT NULL);
+                        CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL,
+                                            calls TEXT NOT NULL, results TEXT NOT NULL,
+                                            prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+                                            PRIMARY KEY (run_id, idx));
+                        CREATE TABLE pending_calls (run_id TEXT NOT NULL REFERENCES runs(id), step INTEGER NOT NULL,
+                                                    position INTEGER NOT NULL, name TEXT NOT NULL, arguments TEXT NOT NULL,
+                                                    PRIMARY KEY (run_id, step, position));
+                        CREATE TABLE memories (id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL,
+                                               text TEXT NOT NULL, created REAL NOT NULL);
+                        CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='id');
+                        CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+                            INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+                        END;
+                        """)
             }
             try migrator.migrate(queue)
             try await queue.write { db in
-                try db.execute(sql: """
-                    INSERT INTO runs (id, agent, task, status, answer, spec, created) VALUES ('old', 'math', '2+2', 'answered', '4', NULL, 0)
-                    """)
+                try db.execute(
+                    sql: """
+                        INSERT INTO runs (id, agent, task, status, answer, spec, created) VALUES ('old', 'math', '2+2', 'answered', '4', NULL, 0)
+                        """)
                 try db.execute(sql: "INSERT INTO memories (namespace, text, created) VALUES ('math', 'two and two make four', 0)")
             }
         }

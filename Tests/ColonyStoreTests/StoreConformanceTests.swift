@@ -6,8 +6,9 @@ import Testing
 @Suite("Store conformance")
 struct StoreConformanceTests {
     static let call = PendingCall(step: 0, position: 0, name: "calculator", arguments: #"{"expression":"17*23"}"#)
-    static let step0 = StepRecord(index: 0, callsJSON: #"[{"name":"calculator"}]"#, resultsJSON: #"["391"]"#,
-                                  promptTokens: 31, completionTokens: 12)
+    static let step0 = StepRecord(
+        index: 0, callsJSON: #"[{"name":"calculator"}]"#, resultsJSON: #"["391"]"#,
+        promptTokens: 31, completionTokens: 12)
     static let step1 = StepRecord(index: 1, callsJSON: "[]", resultsJSON: "[]", promptTokens: 40, completionTokens: 5)
 
     // MARK: - RunStore
@@ -20,13 +21,17 @@ struct StoreConformanceTests {
         try await store.createRun(record)
         try await store.createRun(RunRecord(id: "r2", agent: "other", task: "t", status: "queued", answer: "early"))
         #expect(try await store.run(id: "r1") == record)
-        #expect(try await store.run(id: "r2")
+        #expect(
+            try await store.run(id: "r2")
                 == RunRecord(id: "r2", agent: "other", task: "t", status: "queued", answer: "early"))
         #expect(try await store.run(id: "nope") == nil)
 
         try await store.finishRun(id: "r1", status: "answered", answer: "391")
-        #expect(try await store.run(id: "r1") == RunRecord(id: "r1", agent: "math", task: "What is 17 * 23?", status: "answered", answer: "391",
-                                                          spec: "name: math\n"))
+        #expect(
+            try await store.run(id: "r1")
+                == RunRecord(
+                    id: "r1", agent: "math", task: "What is 17 * 23?", status: "answered", answer: "391",
+                    spec: "name: math\n"))
         try await store.finishRun(id: "r2", status: "budget", answer: nil)
         #expect(try await store.run(id: "r2") == RunRecord(id: "r2", agent: "other", task: "t", status: "budget", answer: nil))
     }
@@ -102,8 +107,11 @@ struct StoreConformanceTests {
             for i in 0..<16 {
                 group.addTask {
                     try await store.createRun(RunRecord(id: "r\(i)", agent: "a", task: "t\(i)"))
-                    try await store.completeStep(runID: "r\(i)", StepRecord(index: 0, callsJSON: "[]", resultsJSON: "[]",
-                                                                              promptTokens: i, completionTokens: 2 * i))
+                    try await store.completeStep(
+                        runID: "r\(i)",
+                        StepRecord(
+                            index: 0, callsJSON: "[]", resultsJSON: "[]",
+                            promptTokens: i, completionTokens: 2 * i))
                 }
             }
             try await group.waitForAll()

@@ -7,7 +7,7 @@ import Testing
 struct TestRandom {
     var state: UInt64
     mutating func next() -> Float {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
     }
     mutating func floats(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in next() * scale } }
@@ -35,13 +35,14 @@ struct KernelTests {
         let t = try Tensor.quantizing(values, name: "w", shape: [256], as: type)
         let back = t.dequantized()
         // Per-block bound: half a quantisation step of the block's range.
-        let bound: Float = switch type {
-        case .f32: 0
-        case .f16: 2e-3
-        case .bf16: 1.6e-2
-        case .q8_0: 2.0 / 127
-        default: 4.0 / 15
-        }
+        let bound: Float =
+            switch type {
+            case .f32: 0
+            case .f16: 2e-3
+            case .bf16: 1.6e-2
+            case .q8_0: 2.0 / 127
+            default: 4.0 / 15
+            }
         for (a, b) in zip(values, back) { #expect(abs(a - b) <= bound, "\(type): \(a) became \(b)") }
     }
 
@@ -65,29 +66,40 @@ struct KernelTests {
         let t, k: Int
         let split: Bool
         init(_ x: [Float], t: Int, k: Int, split: Bool) {
-            self.t = t; self.k = k; self.split = split
-            hi = .init(repeating: 0, count: t * k); lo = hi
-            d = .init(repeating: 0, count: t * k / 32); s = d
+            self.t = t
+            self.k = k
+            self.split = split
+            hi = .init(repeating: 0, count: t * k)
+            lo = hi
+            d = .init(repeating: 0, count: t * k / 32)
+            s = d
             isum = .init(repeating: 0, count: t * k / 32)
             withActs { acts in for i in 0..<t { ck_quantize_act(Array(x[i * k..<(i + 1) * k]), Int64(k), acts[i]) } }
         }
         func withActs<R>(_ body: ([ck_act]) -> R) -> R {
-            hi.withUnsafeMutableBufferPointer { h in lo.withUnsafeMutableBufferPointer { l in
-                d.withUnsafeMutableBufferPointer { dp in s.withUnsafeMutableBufferPointer { sp in
-                    isum.withUnsafeMutableBufferPointer { ip in
-                        body((0..<t).map { i in
-                            ck_act(hi: h.baseAddress! + i * k, lo: split ? l.baseAddress! + i * k : nil,
-                                   d: dp.baseAddress! + i * k / 32, s: sp.baseAddress! + i * k / 32,
-                                   isum: ip.baseAddress! + i * k / 32)
-                        })
+            hi.withUnsafeMutableBufferPointer { h in
+                lo.withUnsafeMutableBufferPointer { l in
+                    d.withUnsafeMutableBufferPointer { dp in
+                        s.withUnsafeMutableBufferPointer { sp in
+                            isum.withUnsafeMutableBufferPointer { ip in
+                                body(
+                                    (0..<t).map { i in
+                                        ck_act(
+                                            hi: h.baseAddress! + i * k, lo: split ? l.baseAddress! + i * k : nil,
+                                            d: dp.baseAddress! + i * k / 32, s: sp.baseAddress! + i * k / 32,
+                                            isum: ip.baseAddress! + i * k / 32)
+                                    })
+                            }
+                        }
                     }
-                } }
-            } }
+                }
+            }
         }
     }
 
-    @Test("packed integer matmul stays within the activation rounding error",
-          arguments: [DType.q4_0, .q4_1, .q8_0], KernelPath.allCases)
+    @Test(
+        "packed integer matmul stays within the activation rounding error",
+        arguments: [DType.q4_0, .q4_1, .q8_0], KernelPath.allCases)
     func packedMatmul(type: DType, path: KernelPath) throws {
         var rng = TestRandom(state: 13)
         for (n, k, t) in [(16, 32, 1), (32, 96, 3), (48, 576, 2)] {
@@ -98,7 +110,9 @@ struct KernelTests {
             for split in [false, true] {
                 let acts = Activations(x, t: t, k: k, split: split)
                 var y = [Float](repeating: .nan, count: t * n)
-                acts.withActs { a in path.run { ck_packed_matmul(Int32(type.rawValue), packed.data, Int64(k), 0, Int64(n / 16), a, Int64(t), &y, Int64(n)) } }
+                acts.withActs { a in
+                    path.run { ck_packed_matmul(Int32(type.rawValue), packed.data, Int64(k), 0, Int64(n / 16), a, Int64(t), &y, Int64(n)) }
+                }
                 for i in 0..<t {
                     for r in 0..<n {
                         let ref = ck_ref_dot(Int32(type.rawValue), w.data + r * w.rowBytes, Array(x[i * k..<(i + 1) * k]), Int64(k))
@@ -109,7 +123,8 @@ struct KernelTests {
                 }
             }
         }
-        #expect(PackedMatrix(try Tensor.quantizing(rng.floats(8 * 32), name: "w", shape: [32, 8], as: type)) == nil, "8 rows: no packed form")
+        #expect(
+            PackedMatrix(try Tensor.quantizing(rng.floats(8 * 32), name: "w", shape: [32, 8], as: type)) == nil, "8 rows: no packed form")
     }
 
     @Test("activation quantisation is identical on both paths and within half a step", arguments: [false, true])
@@ -151,11 +166,11 @@ struct KernelTests {
     func conversions() {
         #expect(ck_f16_to_f32(0x3C00) == 1)
         #expect(ck_f16_to_f32(0xC000) == -2)
-        #expect(ck_f16_to_f32(0x0001) == 5.9604645e-8) // smallest subnormal
+        #expect(ck_f16_to_f32(0x0001) == 5.9604645e-8)  // smallest subnormal
         #expect(ck_f16_to_f32(0x7BFF) == 65504)
         #expect(ck_f32_to_f16(1) == 0x3C00)
-        #expect(ck_f32_to_f16(65520) == 0x7C00) // rounds to infinity
-        #expect(ck_f32_to_f16(1 + 1.0 / 2048) == 0x3C00) // tie to even
+        #expect(ck_f32_to_f16(65520) == 0x7C00)  // rounds to infinity
+        #expect(ck_f32_to_f16(1 + 1.0 / 2048) == 0x3C00)  // tie to even
         #expect(ck_f32_to_f16(1 + 3.0 / 2048) == 0x3C02)
         #expect(ck_f32_to_f16(5.9604645e-8) == 0x0001)
         #expect(ck_f32_to_bf16(1) == 0x3F80)
@@ -168,35 +183,41 @@ struct KernelTests {
     @Test("rmsnorm, rope and swiglu match their definitions")
     func elementwise() {
         var rng = TestRandom(state: 19)
-        let x = rng.floats(64), w = rng.floats(64)
+        let x = rng.floats(64)
+        let w = rng.floats(64)
         var out = [Float](repeating: 0, count: 64)
         ck_rmsnorm(x, w, &out, 64, 1e-5)
         let rms = (x.map { $0 * $0 }.reduce(0, +) / 64 + 1e-5).squareRoot()
         for i in 0..<64 { #expect(abs(out[i] - x[i] / rms * w[i]) < 1e-5) }
 
-        var v = rng.floats(32) // two heads of 16, rotate the first 8 of each
+        var v = rng.floats(32)  // two heads of 16, rotate the first 8 of each
         let original = v
         let angles: [Float] = [0.1, 0.2, 0.3, 0.4]
-        let cosines = angles.map { cos($0) }, sines = angles.map { sin($0) }
+        let cosines = angles.map { cos($0) }
+        let sines = angles.map { sin($0) }
         ck_rope(&v, 2, 16, 8, cosines, sines)
         for h in 0..<2 {
             for i in 0..<4 {
-                let a = original[h * 16 + 2 * i], b = original[h * 16 + 2 * i + 1]
-                let c = cosines[i], s = sines[i]
+                let a = original[h * 16 + 2 * i]
+                let b = original[h * 16 + 2 * i + 1]
+                let c = cosines[i]
+                let s = sines[i]
                 #expect(abs(v[h * 16 + 2 * i] - (a * c - b * s)) < 1e-6)
                 #expect(abs(v[h * 16 + 2 * i + 1] - (a * s + b * c)) < 1e-6)
             }
             #expect(Array(v[(h * 16 + 8)..<(h * 16 + 16)]) == Array(original[(h * 16 + 8)..<(h * 16 + 16)]))
         }
 
-        let g = rng.floats(40, scale: 4), u = rng.floats(40)
+        let g = rng.floats(40, scale: 4)
+        let u = rng.floats(40)
         var s = [Float](repeating: 0, count: 40)
         ck_swiglu(g, u, &s, 40)
         for i in 0..<40 { #expect(abs(s[i] - g[i] / (1 + exp(-g[i])) * u[i]) < 1e-5) }
     }
 
-    @Test("paged attention equals softmax attention over the same keys",
-          arguments: [(positions: 11, headDim: 16), (150, 64), (70, 128), (40, 48)], KernelPath.allCases)
+    @Test(
+        "paged attention equals softmax attention over the same keys",
+        arguments: [(positions: 11, headDim: 16), (150, 64), (70, 128), (40, 48)], KernelPath.allCases)
     func attention(shape: (positions: Int, headDim: Int), path: KernelPath) {
         var rng = TestRandom(state: 23)
         let (positions, headDim) = shape
@@ -206,21 +227,28 @@ struct KernelTests {
         let blocks = (positions + blockSize - 1) / blockSize
         let table: [Int32] = (0..<Int32(blocks)).map { ($0 * 7 + 3) % Int32(blocks) }
         #expect(Set(table).count == blocks)
-        var k = [Float](repeating: 0, count: blocks * blockSize * kvDim), v = k
-        var logicalK: [[Float]] = [], logicalV: [[Float]] = []
+        var k = [Float](repeating: 0, count: blocks * blockSize * kvDim)
+        var v = k
+        var logicalK: [[Float]] = []
+        var logicalV: [[Float]] = []
         for p in 0..<positions {
             let slot = Int(table[p / blockSize]) * blockSize + p % blockSize
-            let kp = rng.floats(kvDim), vp = rng.floats(kvDim)
+            let kp = rng.floats(kvDim)
+            let vp = rng.floats(kvDim)
             k.replaceSubrange(slot * kvDim..<(slot + 1) * kvDim, with: kp)
             v.replaceSubrange(slot * kvDim..<(slot + 1) * kvDim, with: vp)
-            logicalK.append(kp); logicalV.append(vp)
+            logicalK.append(kp)
+            logicalV.append(vp)
         }
-        let q = rng.floats(headDim, scale: 4) // large scores: the softmax must rescale
+        let q = rng.floats(headDim, scale: 4)  // large scores: the softmax must rescale
         var out = [Float](repeating: 0, count: headDim)
         k.withUnsafeBufferPointer { kb in
             v.withUnsafeBufferPointer { vb in
-                path.run { ck_attention_head(q, ck_kv_layer(k: kb.baseAddress, v: vb.baseAddress, block_size: Int64(blockSize), kv_dim: Int64(kvDim)),
-                                  table, Int64(positions), 1, Int64(headDim), 0.25, &out) }
+                path.run {
+                    ck_attention_head(
+                        q, ck_kv_layer(k: kb.baseAddress, v: vb.baseAddress, block_size: Int64(blockSize), kv_dim: Int64(kvDim)),
+                        table, Int64(positions), 1, Int64(headDim), 0.25, &out)
+                }
             }
         }
         let scores = (0..<positions).map { p in (0..<headDim).map { q[$0] * logicalK[p][headDim + $0] }.reduce(0, +) * 0.25 }

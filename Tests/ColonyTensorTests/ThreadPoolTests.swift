@@ -15,7 +15,7 @@ struct ThreadPoolTests {
         let pool = ThreadPool(threads: threads)
         for (n, grain) in [(0, 1), (1, 1), (7, 1), (100, 16), (1000, 3), (4096, 64)] {
             var counts = [Int32](repeating: 0, count: max(n, 1))
-            for _ in 0..<50 { // many back-to-back jobs: spinning and sleeping workers alike
+            for _ in 0..<50 {  // many back-to-back jobs: spinning and sleeping workers alike
                 counts.withUnsafeMutableBufferPointer { ck_pool_for(pool.raw, Int64(n), Int64(grain), markRange, $0.baseAddress) }
             }
             #expect(counts.prefix(n).allSatisfy { $0 == 50 }, "n=\(n) grain=\(grain)")

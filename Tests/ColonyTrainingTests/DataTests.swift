@@ -1,7 +1,8 @@
-@testable import ColonyTraining
 import ColonyModels
 import Foundation
 import Testing
+
+@testable import ColonyTraining
 
 @Suite("Training data")
 struct DataTests {
@@ -17,7 +18,9 @@ struct DataTests {
 
     @Test("only assistant turns are trained, exactly their text and end of turn")
     func assistantMask() throws {
-        let path = try Self.write([#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}, {"role": "user", "content": "and?"}, {"role": "assistant", "content": "bye"}]}"#])
+        let path = try Self.write([
+            #"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}, {"role": "user", "content": "and?"}, {"role": "assistant", "content": "bye"}]}"#
+        ])
         defer { try? FileManager.default.removeItem(atPath: path) }
         let data = try ChatDataset(path: path, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512)
         let example = try #require(data.examples.first)
@@ -27,24 +30,38 @@ struct DataTests {
         #expect(Self.tokenizer.decode(trained).contains("bye" + end))
         #expect(!Self.tokenizer.decode(trained).contains("hi"))
         // The pieces encode to the same tokens as the whole conversation.
-        let whole = Self.tokenizer.encode(Self.template.render([ChatMessage(role: "user", content: "hi"), ChatMessage(role: "assistant", content: "hello there"),
-                                                                ChatMessage(role: "user", content: "and?"), ChatMessage(role: "assistant", content: "bye")],
-                                                               addGenerationPrompt: false))
+        let whole = Self.tokenizer.encode(
+            Self.template.render(
+                [
+                    ChatMessage(role: "user", content: "hi"), ChatMessage(role: "assistant", content: "hello there"),
+                    ChatMessage(role: "user", content: "and?"), ChatMessage(role: "assistant", content: "bye"),
+                ],
+                addGenerationPrompt: false))
         #expect(example.tokens.map(Int.init) == whole)
     }
 
     @Test("a trajectory's tools are described in the system prompt as the agent's model saw them")
     func trajectoryTools() throws {
-        let line = #"{"messages": [{"role": "system", "content": "Solve it."}, {"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}], "tools": [{"name": "calculator", "description": "Add.", "parameters": "{\"type\":\"object\"}"}]}"#
-        let path = try Self.write([line, #"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "tools": [{"name": 3}]}"#])
+        let line =
+            #"{"messages": [{"role": "system", "content": "Solve it."}, {"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}], "tools": [{"name": "calculator", "description": "Add.", "parameters": "{\"type\":\"object\"}"}]}"#
+        let path = try Self.write([
+            line, #"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "tools": [{"name": 3}]}"#,
+        ])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let error = #expect(throws: TrainingError.self) { try ChatDataset(path: path, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512) }
+        let error = #expect(throws: TrainingError.self) {
+            try ChatDataset(path: path, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512)
+        }
         #expect(error?.description.contains(":2: tools[0] must be") == true)
         let good = try Self.write([line])
         defer { try? FileManager.default.removeItem(atPath: good) }
-        let example = try #require(try ChatDataset(path: good, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512).examples.first)
-        let expected = ToolPrompt.apply([("calculator", "Add.", #"{"type":"object"}"#)],
-                                        to: [ChatMessage(role: "system", content: "Solve it."), ChatMessage(role: "user", content: "1+1?"), ChatMessage(role: "assistant", content: "2")])
+        let example = try #require(
+            try ChatDataset(path: good, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512).examples.first)
+        let expected = ToolPrompt.apply(
+            [("calculator", "Add.", #"{"type":"object"}"#)],
+            to: [
+                ChatMessage(role: "system", content: "Solve it."), ChatMessage(role: "user", content: "1+1?"),
+                ChatMessage(role: "assistant", content: "2"),
+            ])
         #expect(expected[0].content.hasPrefix("Solve it.\n\nTools:\n- calculator: Add. parameters {\"type\":\"object\"}"))
         #expect(example.tokens.map(Int.init) == Self.tokenizer.encode(Self.template.render(expected, addGenerationPrompt: false)))
     }
@@ -59,17 +76,22 @@ struct DataTests {
         #expect(data.examples.count == 1 && data.skippedForReward == 2)
         let onlyBad = try Self.write([bad])
         defer { try? FileManager.default.removeItem(atPath: onlyBad) }
-        #expect(throws: TrainingError.self) { try ChatDataset(path: onlyBad, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512, minReward: 0.5) }
+        #expect(throws: TrainingError.self) {
+            try ChatDataset(path: onlyBad, tokenizer: Self.tokenizer, template: Self.template, maxLength: 512, minReward: 0.5)
+        }
     }
 
     @Test("packing keeps documents apart, restarts positions and is reproducible from a saved position")
     func packing() {
         // Example i holds tokens 10·i+1 … 10·i+3+i; token 0 is padding.
-        let examples = (0..<5).map { i in TrainingExample(tokens: (0..<(3 + i)).map { Int32(10 * i + $0 + 1) }, trained: [Bool](repeating: true, count: 3 + i)) }
+        let examples = (0..<5).map { i in
+            TrainingExample(tokens: (0..<(3 + i)).map { Int32(10 * i + $0 + 1) }, trained: [Bool](repeating: true, count: 3 + i))
+        }
         var loader = BatchLoader(examples: examples, batchSize: 2, length: 10, seed: 3)
         let first = loader.next()
         for t in 0..<first.tokens.count {
-            let start = Int(first.segmentStart[t]), row = t % 10
+            let start = Int(first.segmentStart[t])
+            let row = t % 10
             if first.tokens[t] == 0 {
                 #expect(start == row && first.targets[t] == -1, "padding attends to itself and takes no loss")
             } else {
@@ -77,7 +99,9 @@ struct DataTests {
                 #expect((first.tokens[t] - 1) % 10 == Int32(first.positions[t]))
             }
             // A target is the next token of the same document.
-            if first.targets[t] >= 0 { #expect(first.targets[t] == first.tokens[t + 1] && first.segmentStart[t + 1] == first.segmentStart[t]) }
+            if first.targets[t] >= 0 {
+                #expect(first.targets[t] == first.tokens[t + 1] && first.segmentStart[t + 1] == first.segmentStart[t])
+            }
         }
         let saved = loader.position
         let a = (0..<4).map { _ in loader.next() }

@@ -1,12 +1,14 @@
-@testable import ColonyTraining
 import ColonyTensor
+import Foundation
 import Testing
+
+@testable import ColonyTraining
 
 /// Deterministic values in [-scale, scale).
 func randomValues(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
     var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
     return (0..<n).map { _ in
-        state = state &* 6364136223846793005 &+ 1442695040888963407
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
     }
 }
@@ -16,15 +18,17 @@ func variable(_ rows: Int, _ cols: Int, seed: UInt64, scale: Float = 1, grad: Bo
 }
 
 /// Compares each input's backward gradient with central finite differences of `f`.
-func checkGradients(_ inputs: [Variable], epsilon: Float = 1e-2, tolerance: Float = 2e-2,
-                    sourceLocation: SourceLocation = #_sourceLocation, _ f: (Tape, [Variable]) -> Variable) {
+func checkGradients(
+    _ inputs: [Variable], epsilon: Float = 1e-2, tolerance: Float = 2e-2,
+    sourceLocation: SourceLocation = #_sourceLocation, _ f: (Tape, [Variable]) -> Variable
+) {
     let tape = Tape()
     let loss = f(tape, inputs)
     tape.backward(from: loss)
     for (n, v) in inputs.enumerated() where v.requiresGrad {
         #expect(v.grad.count == v.count, "input \(n) got no gradient", sourceLocation: sourceLocation)
         guard v.grad.count == v.count else { continue }
-        let step = max(1, v.count / 24) // a spread of entries keeps big inputs fast
+        let step = max(1, v.count / 24)  // a spread of entries keeps big inputs fast
         var worst: Float = 0
         for i in stride(from: 0, to: v.count, by: step) {
             let original = v.value[i]
@@ -45,7 +49,8 @@ func checkGradients(_ inputs: [Variable], epsilon: Float = 1e-2, tolerance: Floa
 struct GradientCheckTests {
     @Test("linear (input and weight)")
     func linear() {
-        let x = variable(5, 7, seed: 1), w = variable(3, 7, seed: 2)
+        let x = variable(5, 7, seed: 1)
+        let w = variable(3, 7, seed: 2)
         let probe = randomValues(15, seed: 3)
         checkGradients([x, w]) { t, v in t.weightedSum(t.linear(v[0], v[1]), probe) }
     }
@@ -58,13 +63,15 @@ struct GradientCheckTests {
         checkGradients([x]) { t, v in t.weightedSum(t.linear(v[0], frozen: FrozenMatrix(w)), probe) }
         // The product uses the dequantized weight exactly.
         let dense = Variable(rows: 4, cols: 32, value: w.dequantized())
-        let a = Tape().linear(x, frozen: FrozenMatrix(w)).value, b = Tape().linear(x, dense).value
+        let a = Tape().linear(x, frozen: FrozenMatrix(w)).value
+        let b = Tape().linear(x, dense).value
         #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
     @Test("add, mul and scale")
     func elementwise() {
-        let a = variable(4, 6, seed: 7), b = variable(4, 6, seed: 8)
+        let a = variable(4, 6, seed: 7)
+        let b = variable(4, 6, seed: 8)
         let probe = randomValues(24, seed: 9)
         checkGradients([a, b]) { t, v in t.weightedSum(t.scale(t.add(t.mul(v[0], v[1]), v[0]), 0.7), probe) }
     }
@@ -78,7 +85,8 @@ struct GradientCheckTests {
 
     @Test("RMSNorm (input and weight)")
     func rmsNorm() {
-        let x = variable(3, 16, seed: 12), w = variable(1, 16, seed: 13)
+        let x = variable(3, 16, seed: 12)
+        let w = variable(1, 16, seed: 13)
         let probe = randomValues(48, seed: 14)
         checkGradients([x, w]) { t, v in t.weightedSum(t.rmsNorm(v[0], v[1], epsilon: 1e-5), probe) }
     }
@@ -93,7 +101,8 @@ struct GradientCheckTests {
 
     @Test("SwiGLU (gate and up)")
     func swiglu() {
-        let g = variable(3, 10, seed: 17, scale: 3), u = variable(3, 10, seed: 18)
+        let g = variable(3, 10, seed: 17, scale: 3)
+        let u = variable(3, 10, seed: 18)
         let probe = randomValues(30, seed: 19)
         checkGradients([g, u]) { t, v in t.weightedSum(t.swiglu(v[0], v[1]), probe) }
     }
@@ -101,7 +110,9 @@ struct GradientCheckTests {
     @Test("causal grouped-query attention over packed sequences")
     func attention() {
         // 2 sequences of 5; heads 4 over 2 KV heads of 8; the first sequence holds two documents.
-        let q = variable(10, 32, seed: 20), k = variable(10, 16, seed: 21), v = variable(10, 16, seed: 22)
+        let q = variable(10, 32, seed: 20)
+        let k = variable(10, 16, seed: 21)
+        let v = variable(10, 16, seed: 22)
         let starts: [Int32] = [0, 0, 0, 3, 3, 0, 0, 0, 0, 0]
         let probe = randomValues(10 * 32, seed: 23)
         checkGradients([q, k, v]) { t, x in
@@ -111,12 +122,17 @@ struct GradientCheckTests {
 
     @Test("attention never looks ahead or across a document boundary")
     func attentionMask() {
-        let q = variable(4, 8, seed: 24), k = variable(4, 8, seed: 25), v = variable(4, 8, seed: 26)
+        let q = variable(4, 8, seed: 24)
+        let k = variable(4, 8, seed: 25)
+        let v = variable(4, 8, seed: 26)
         let starts: [Int32] = [0, 0, 2, 2]
         let out = Tape().attention(q: q, k: k, v: v, heads: 1, kvHeads: 1, length: 4, segmentStart: starts)
         // Changing the future or the other document leaves a row unchanged.
         let v2 = Variable(rows: 4, cols: 8, value: v.value)
-        for j in 0..<8 { v2.value[3 * 8 + j] += 5; v2.value[1 * 8 + j] -= 5 }
+        for j in 0..<8 {
+            v2.value[3 * 8 + j] += 5
+            v2.value[1 * 8 + j] -= 5
+        }
         let out2 = Tape().attention(q: q, k: k, v: v2, heads: 1, kvHeads: 1, length: 4, segmentStart: starts)
         #expect(Array(out.value[0..<8]) == Array(out2.value[0..<8]))
         #expect(Array(out.value[16..<24]) == Array(out2.value[16..<24]))
@@ -137,5 +153,3 @@ struct GradientCheckTests {
         #expect(Tape().crossEntropy(logits, targets: [-1, -1, -1, -1]).value == [0])
     }
 }
-
-import Foundation

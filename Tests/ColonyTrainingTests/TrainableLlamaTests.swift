@@ -1,8 +1,9 @@
-@testable import ColonyTraining
 import ColonyModels
 import ColonyTensor
 import Foundation
 import Testing
+
+@testable import ColonyTraining
 
 enum TrainingFixtures {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -10,16 +11,24 @@ enum TrainingFixtures {
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     struct TinyForward: Decodable {
-        struct Model: Decodable { let file: String; let cases: [Case] }
-        struct Case: Decodable { let tokens: [Int]; let logits: [[Float]] }
+        struct Model: Decodable {
+            let file: String
+            let cases: [Case]
+        }
+        struct Case: Decodable {
+            let tokens: [Int]
+            let logits: [[Float]]
+        }
         let models: [Model]
     }
-    static let forward = try! JSONDecoder().decode(TinyForward.self, from: Data(contentsOf: directory.appendingPathComponent("tiny-forward.json")))
+    static let forward = try! JSONDecoder().decode(
+        TinyForward.self, from: Data(contentsOf: directory.appendingPathComponent("tiny-forward.json")))
 
     /// One sequence of `tokens`, every position predicting the next.
     static func batch(_ tokens: [Int]) -> TrainingBatch {
-        TrainingBatch(tokens: tokens.map(Int32.init), positions: Array(0..<tokens.count), segmentStart: [Int32](repeating: 0, count: tokens.count),
-                      targets: tokens.dropFirst().map(Int32.init) + [-1], sequences: 1, length: tokens.count)
+        TrainingBatch(
+            tokens: tokens.map(Int32.init), positions: Array(0..<tokens.count), segmentStart: [Int32](repeating: 0, count: tokens.count),
+            targets: tokens.dropFirst().map(Int32.init) + [-1], sequences: 1, length: tokens.count)
     }
 }
 
@@ -32,8 +41,10 @@ struct TrainableLlamaTests {
         let lora = LoRAConfiguration(rank: 4, targets: LoRAConfiguration.allTargets)
         // Exact f32 for the full and LoRA models; the integer kernels for the frozen base are
         // near-exact (the inference model's int16 bound).
-        for (model, tolerance) in [(try TrainableLlama(gguf: gguf), Float(1e-3)), (try TrainableLlama(gguf: gguf, lora: lora), 1e-3),
-                                   (try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: PackedRuntime(threads: 2)), 2e-3)] {
+        for (model, tolerance) in [
+            (try TrainableLlama(gguf: gguf), Float(1e-3)), (try TrainableLlama(gguf: gguf, lora: lora), 1e-3),
+            (try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: PackedRuntime(threads: 2)), 2e-3),
+        ] {
             for c in reference.cases {
                 let logits = model.logits(TrainingFixtures.batch(c.tokens), tape: Tape())
                 var worst: Float = 0
@@ -94,8 +105,9 @@ struct ExportTests {
             llama.precision = .float32
             let cache = KVCache(config: llama.config, positions: 16)
             var table = cache.wholeTable()
-            let logits = try llama.forward(tokens.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: true) },
-                                           cache: cache, table: &table)
+            let logits = try llama.forward(
+                tokens.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: true) },
+                cache: cache, table: &table)
             var worst: Float = 0
             for (t, row) in logits.enumerated() {
                 for (j, x) in row.enumerated() { worst = max(worst, abs(x - trained.value[t * trained.cols + j])) }

@@ -1,13 +1,15 @@
-@testable import ColonyTraining
 import ColonyCollectives
 import ColonyModels
 import Foundation
 import Testing
 
+@testable import ColonyTraining
+
 /// A tiny random model and batches of a repeating pattern it can learn.
 enum TinyTraining {
-    static let config = LlamaConfiguration(vocabularySize: 48, embeddingLength: 32, blockCount: 2, feedForwardLength: 64,
-                                    headCount: 4, kvHeadCount: 2, contextLength: 64)
+    static let config = LlamaConfiguration(
+        vocabularySize: 48, embeddingLength: 32, blockCount: 2, feedForwardLength: 64,
+        headCount: 4, kvHeadCount: 2, contextLength: 64)
 
     static func examples(_ count: Int, length: Int = 12) -> [TrainingExample] {
         (0..<count).map { i in
@@ -28,8 +30,9 @@ enum TinyTraining {
 
     static func trainer(_ settings: TrainingConfiguration, parallel: ParallelConfiguration? = nil, seed: UInt64 = 7) throws -> Trainer {
         let loader = BatchLoader(examples: examples(10), batchSize: settings.batchSize, length: settings.sequenceLength, seed: 1)
-        return try Trainer(model: TrainableLlama(config: config, seed: seed), config: settings, loader: loader,
-                           evalLoader: BatchLoader(examples: examples(4), batchSize: 2, length: 16, seed: 2), parallel: parallel)
+        return try Trainer(
+            model: TrainableLlama(config: config, seed: seed), config: settings, loader: loader,
+            evalLoader: BatchLoader(examples: examples(4), batchSize: 2, length: 16, seed: 2), parallel: parallel)
     }
 
     static func values(_ t: Trainer) -> [[Float]] { t.model.parameters.map(\.variable.value) }
@@ -70,7 +73,7 @@ struct TrainerTests {
             #expect(Checkpoint.list(in: dir).count == min(step, 2), "keeps the newest 2")
         }
         let latest = try #require(Checkpoint.list(in: dir).last)
-        let resumed = try TinyTraining.trainer(TinyTraining.settings(), seed: 99) // other init: the checkpoint must win
+        let resumed = try TinyTraining.trainer(TinyTraining.settings(), seed: 99)  // other init: the checkpoint must win
         try resumed.restore(Checkpoint.read(latest))
         for _ in 0..<3 { try resumed.trainStep() }
         #expect(resumed.losses == straight.losses)
@@ -89,8 +92,10 @@ struct TrainerTests {
         var l = loader
         let whole = l.next()
         let halves = Self.split(whole)
-        var two = TinyTraining.settings(); two.accumulation = 2
-        let a = try TinyTraining.trainer(TinyTraining.settings()), b = try TinyTraining.trainer(two)
+        var two = TinyTraining.settings()
+        two.accumulation = 2
+        let a = try TinyTraining.trainer(TinyTraining.settings())
+        let b = try TinyTraining.trainer(two)
         try a.trainStep(batches: [whole])
         try b.trainStep(batches: halves)
         #expect(Self.maxDifference(TinyTraining.values(a), TinyTraining.values(b)) < 1e-5)
@@ -105,10 +110,11 @@ struct TrainerTests {
         let expected = TinyTraining.values(single)
 
         let results = try InProcessCollective.run(size: 2) { c in
-            let t = try TinyTraining.trainer(TinyTraining.settings(), parallel: ParallelConfiguration(collective: c, zeroStage: stage, bucketValues: 1000))
+            let t = try TinyTraining.trainer(
+                TinyTraining.settings(), parallel: ParallelConfiguration(collective: c, zeroStage: stage, bucketValues: 1000))
             for b in batches { try t.trainStep(batches: [Self.split(b)[c.rank]]) }
             let footprint = t.footprint
-            if stage == 3 { _ = try t.evaluate() } // gathers, then releases again
+            if stage == 3 { _ = try t.evaluate() }  // gathers, then releases again
             let theory = MemoryFootprint.theory(parameters: t.parameterCount, ranks: 2, stage: stage, optimizerBuffers: 2)
             return (TinyTraining.values(t).map { $0.isEmpty ? [] : $0 }, footprint, theory, t.losses)
         }
@@ -123,8 +129,9 @@ struct TrainerTests {
     static func split(_ b: TrainingBatch) -> [TrainingBatch] {
         (0..<b.sequences).map { s in
             let r = s * b.length..<(s + 1) * b.length
-            return TrainingBatch(tokens: Array(b.tokens[r]), positions: Array(b.positions[r]), segmentStart: Array(b.segmentStart[r]),
-                                 targets: Array(b.targets[r]), sequences: 1, length: b.length)
+            return TrainingBatch(
+                tokens: Array(b.tokens[r]), positions: Array(b.positions[r]), segmentStart: Array(b.segmentStart[r]),
+                targets: Array(b.targets[r]), sequences: 1, length: b.length)
         }
     }
 

@@ -1,7 +1,8 @@
-@testable import ColonyTraining
 import ColonyModels
 import Foundation
 import Testing
+
+@testable import ColonyTraining
 
 @Suite("Training run")
 struct TrainingRunTests {
@@ -27,7 +28,10 @@ struct TrainingRunTests {
         settings.checkpointEvery = 4
         settings.keepCheckpoints = 5
         let run = TrainingRun(trainer: try TinyTraining.trainer(settings), output: dir, exportType: .f32)
-        var evaluated: [Int] = [], stepped: [Int] = [], totals: Set<Int> = [], done: [Int] = []
+        var evaluated: [Int] = []
+        var stepped: [Int] = []
+        var totals: Set<Int> = []
+        var done: [Int] = []
         let outcome = try run.run { event in
             switch event {
             case .evaluated(let step, let loss, let perplexity):
@@ -46,7 +50,8 @@ struct TrainingRunTests {
         #expect(stepped == [1, 2, 3, 4, 5, 6])
         #expect(totals == [6])
         #expect(done == [6])
-        #expect(Checkpoint.list(in: run.checkpointDirectory).map { ($0 as NSString).lastPathComponent }
+        #expect(
+            Checkpoint.list(in: run.checkpointDirectory).map { ($0 as NSString).lastPathComponent }
                 == ["step-00000004.ckpt", "step-00000006.ckpt"])
         let log = try Self.log(run)
         #expect(log.count == 10, "6 steps and 4 evaluations")
@@ -57,7 +62,8 @@ struct TrainingRunTests {
 
     @Test("stop-after leaves a checkpoint; a resumed run (other initial weights) continues the same loss curve")
     func stopThenResume() throws {
-        let straightDir = Self.folder(), splitDir = Self.folder()
+        let straightDir = Self.folder()
+        let splitDir = Self.folder()
         defer { for d in [straightDir, splitDir] { try? FileManager.default.removeItem(atPath: d) } }
         let straight = TrainingRun(trainer: try TinyTraining.trainer(TinyTraining.settings(steps: 6)), output: straightDir)
         #expect(try straight.run() == .finished(model: straight.modelPath))
@@ -67,12 +73,15 @@ struct TrainingRunTests {
         #expect(Checkpoint.list(in: first.checkpointDirectory).map { ($0 as NSString).lastPathComponent } == ["step-00000002.ckpt"])
         #expect(!FileManager.default.fileExists(atPath: first.modelPath))
 
-        let second = TrainingRun(trainer: try TinyTraining.trainer(TinyTraining.settings(steps: 6), seed: 99), output: splitDir, resume: true)
-        var resumedAt: Int?, evaluatedAt: [Int] = []
-        #expect(try second.run { event in
-            if case .resumed(_, let step) = event { resumedAt = step }
-            if case .evaluated(let step, _, _) = event { evaluatedAt.append(step) }
-        } == .finished(model: second.modelPath))
+        let second = TrainingRun(
+            trainer: try TinyTraining.trainer(TinyTraining.settings(steps: 6), seed: 99), output: splitDir, resume: true)
+        var resumedAt: Int?
+        var evaluatedAt: [Int] = []
+        #expect(
+            try second.run { event in
+                if case .resumed(_, let step) = event { resumedAt = step }
+                if case .evaluated(let step, _, _) = event { evaluatedAt.append(step) }
+            } == .finished(model: second.modelPath))
         #expect(resumedAt == 2)
         #expect(evaluatedAt == [6], "no start-of-run evaluation when resuming")
         #expect(second.trainer.losses == straight.trainer.losses)
@@ -102,7 +111,8 @@ struct TrainingRunTests {
         let model = TrainableLlama(config: TinyTraining.config, seed: 7)
         let examples = TinyTraining.examples(5)
         var loader = BatchLoader(examples: examples, batchSize: 2, length: 16, seed: 0)
-        var sum: Double = 0, count = 0
+        var sum: Double = 0
+        var count = 0
         while loader.position.epoch == 0 {
             let part = model.summedLoss(loader.next())
             sum += part.sum

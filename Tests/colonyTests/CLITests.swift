@@ -1,9 +1,10 @@
 import ColonyStore
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs the real `colony` binary (built next to the test bundle) as a user would.
 struct CLI {
@@ -15,7 +16,11 @@ struct CLI {
     static let tinyModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../ColonyModelsTests/Fixtures/tiny-llama-tied.gguf").standardized.path
 
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
 
     /// Polls until something accepts TCP connections on 127.0.0.1:`port` (up to 30 s).
     static func waitForPort(_ port: Int) -> Bool {
@@ -25,7 +30,10 @@ struct CLI {
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = in_port_t(UInt16(port).bigEndian)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+            let ok =
+                withUnsafePointer(to: &addr) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                } == 0
             close(fd)
             if ok { return true }
             Thread.sleep(forTimeInterval: 0.1)
@@ -34,13 +42,17 @@ struct CLI {
     }
 
     /// Runs colony (or `executable`, e.g. mpirun, with colony among `arguments`).
-    static func run(_ arguments: [String], stdin: String? = nil, executable: String? = nil,
-                    environment: [String: String] = [:]) throws -> Result {
+    static func run(
+        _ arguments: [String], stdin: String? = nil, executable: String? = nil,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         let process = Process()
         process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? binary
         process.arguments = arguments
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
@@ -50,8 +62,9 @@ struct CLI {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 }
 
@@ -74,7 +87,10 @@ struct CLITests {
     @Test("generate streams the greedy continuation of the reference")
     func generateRaw() throws {
         // Greedy from token 65 (">" in the tiny byte vocabulary) per tiny-forward.json.
-        let r = try CLI.run(["generate"] + model + ["--raw", "--prompt", ">", "--temperature", "0", "--max-tokens", "4", "--stats", "--precision", "float32"])
+        let r = try CLI.run(
+            ["generate"] + model + [
+                "--raw", "--prompt", ">", "--temperature", "0", "--max-tokens", "4", "--stats", "--precision", "float32",
+            ])
         #expect(r.status == 0)
         let expected = try CLI.run(["detokenize"] + model + ["[28, 107, 107, 107]"]).stdout
         #expect(r.stdout == expected)
@@ -108,14 +124,16 @@ struct CLITests {
         }
     }
 
-    @Test("bad input gets an error that names the problem", arguments: [
-        (["generate", "--prompt", "x", "--max-tokens", "0"], "--max-tokens must be > 0, got 0"),
-        (["generate", "--prompt", "x", "--temperature=-1"], "temperature must be ≥ 0"),
-        (["generate", "--prompt", "x", "--chat-template", "vicuna"], "unknown chat template 'vicuna'; known: chatml, llama3, gemma"),
-        (["generate", "--prompt", "x", "--precision", "fp8"], "--precision must be one of float32, int16, int8"),
-        (["detokenize", "1", "99999"], "token id 99999 is outside the vocabulary 0..<320"),
-        (["bench", "--runs", "0"], "--runs must be between 1 and 100"),
-    ])
+    @Test(
+        "bad input gets an error that names the problem",
+        arguments: [
+            (["generate", "--prompt", "x", "--max-tokens", "0"], "--max-tokens must be > 0, got 0"),
+            (["generate", "--prompt", "x", "--temperature=-1"], "temperature must be ≥ 0"),
+            (["generate", "--prompt", "x", "--chat-template", "vicuna"], "unknown chat template 'vicuna'; known: chatml, llama3, gemma"),
+            (["generate", "--prompt", "x", "--precision", "fp8"], "--precision must be one of float32, int16, int8"),
+            (["detokenize", "1", "99999"], "token id 99999 is outside the vocabulary 0..<320"),
+            (["bench", "--runs", "0"], "--runs must be between 1 and 100"),
+        ])
     func badInput(arguments: [String], message: String) throws {
         let r = try CLI.run([arguments[0]] + model + Array(arguments.dropFirst()))
         #expect(r.status != 0)
@@ -133,8 +151,10 @@ struct CLITests {
     }
 }
 
-@Suite("colony agents: durable runs", .serialized,
-       .enabled(if: FileManager.default.fileExists(atPath: "models/SmolLM2-135M-Instruct.Q4_1.gguf"), "needs the real model: run ./scripts/setup"))
+@Suite(
+    "colony agents: durable runs", .serialized,
+    .enabled(
+        if: FileManager.default.fileExists(atPath: "models/SmolLM2-135M-Instruct.Q4_1.gguf"), "needs the real model: run ./scripts/setup"))
 struct AgentCLITests {
     /// The completed steps of `colony agents show` output, one text block each.
     static func steps(_ show: String) -> [String] {
@@ -148,12 +168,15 @@ struct AgentCLITests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let spec = dir.appendingPathComponent("math.yaml")
-        try "name: math\ninstructions: Use the calculator, then give the final answer.\ntools: [calculator]\nmax_steps: 8\nmax_tokens_per_step: 64\n"
+        try
+            "name: math\ninstructions: Use the calculator, then give the final answer.\ntools: [calculator]\nmax_steps: 8\nmax_tokens_per_step: 64\n"
             .write(to: spec, atomically: true, encoding: .utf8)
         let db = dir.appendingPathComponent("db.sqlite").path
         let process = Process()
         process.executableURL = CLI.binary
-        process.arguments = ["agents", "run", "--spec", spec.path, "--task", "What is 17 * 23?", "--db", db, "--run-id", "victim", "--threads", "1"]
+        process.arguments = [
+            "agents", "run", "--spec", spec.path, "--task", "What is 17 * 23?", "--db", db, "--run-id", "victim", "--threads", "1",
+        ]
         let log = dir.appendingPathComponent("run.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = FileHandle.nullDevice
@@ -173,13 +196,16 @@ struct AgentCLITests {
         process.waitUntilExit()
         let killed = try CLI.run(["agents", "show", "victim", "--db", db])
         let kept = Self.steps(killed.stdout)
-        try #require(!kept.isEmpty, "the run stored a step before it was killed (exited early: \(exited)); its log: \(String(decoding: FileManager.default.contents(atPath: log.path) ?? Data(), as: UTF8.self))")
+        try #require(
+            !kept.isEmpty,
+            "the run stored a step before it was killed (exited early: \(exited)); its log: \(String(decoding: FileManager.default.contents(atPath: log.path) ?? Data(), as: UTF8.self))"
+        )
 
         let resumed = try CLI.run(["agents", "resume", "victim", "--db", db, "--threads", "1"])
         if killed.stdout.contains("math, running") {
             #expect(resumed.status == 0, "\(resumed.stderr)")
         } else {
-            #expect(resumed.stderr.contains("already ended")) // it finished before the kill landed
+            #expect(resumed.stderr.contains("already ended"))  // it finished before the kill landed
         }
         let after = Self.steps(try CLI.run(["agents", "show", "victim", "--db", db]).stdout)
         #expect(Array(after.prefix(kept.count)) == kept, "completed steps are kept as they were")
@@ -193,25 +219,34 @@ struct AgentCLITests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let spec = dir.appendingPathComponent("math.yaml")
-        try "name: math\ninstructions: Use the calculator, then give the final answer.\ntools: [calculator]\nmax_steps: 3\nmax_tokens_per_step: 64\n"
+        try
+            "name: math\ninstructions: Use the calculator, then give the final answer.\ntools: [calculator]\nmax_steps: 3\nmax_tokens_per_step: 64\n"
             .write(to: spec, atomically: true, encoding: .utf8)
         let tasks = dir.appendingPathComponent("tasks.jsonl")
-        try (0..<6).map { #"{"task":"What is \#($0) + 2?","expected":"\#($0 + 2)"}"# }.joined(separator: "\n").write(to: tasks, atomically: true, encoding: .utf8)
+        try (0..<6).map { #"{"task":"What is \#($0) + 2?","expected":"\#($0 + 2)"}"# }.joined(separator: "\n").write(
+            to: tasks, atomically: true, encoding: .utf8)
         let port = 18_000 + Int.random(in: 0..<2000)
         let server = Process()
         server.executableURL = CLI.binary
         server.arguments = ["serve", "--port", String(port), "--model-name", "smol"]
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
         try #require(CLI.waitForPort(port), "colony serve did not start listening")
-        let r = try CLI.run(["agents", "swarm", "--spec", spec.path, "--tasks", tasks.path, "--agents", "6",
-                             "--endpoint", "http://127.0.0.1:\(port)", "--endpoint-model", "smol", "--db", dir.appendingPathComponent("db.sqlite").path])
+        let r = try CLI.run([
+            "agents", "swarm", "--spec", spec.path, "--tasks", tasks.path, "--agents", "6",
+            "--endpoint", "http://127.0.0.1:\(port)", "--endpoint-model", "smol", "--db", dir.appendingPathComponent("db.sqlite").path,
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("runs            6 (0 failed), 6 agents at once"), "\(r.stdout)")
         #expect(r.stdout.contains("success         "))
         #expect(r.stderr.contains("6/6 runs"))
-        let bad = try CLI.run(["agents", "swarm", "--spec", spec.path, "--tasks", spec.path, "--db", dir.appendingPathComponent("db.sqlite").path])
+        let bad = try CLI.run([
+            "agents", "swarm", "--spec", spec.path, "--tasks", spec.path, "--db", dir.appendingPathComponent("db.sqlite").path,
+        ])
         #expect(bad.stderr.contains("math.yaml:1: expected {\"task\""), "\(bad.stderr)")
     }
 
@@ -236,29 +271,32 @@ struct AgentCLITests {
             .appendingPathComponent("ColonyAgentsTests/Fixtures/mcp_server.py").path
         let spec = dir.appendingPathComponent("mcp.yaml")
         try """
-            name: adder
-            instructions: Use calc.add to add numbers, then give the final answer.
-            max_steps: 2
-            mcp_servers:
-              - name: calc
-                command: [python3, \(server)]
-            """.write(to: spec, atomically: true, encoding: .utf8)
+        name: adder
+        instructions: Use calc.add to add numbers, then give the final answer.
+        max_steps: 2
+        mcp_servers:
+          - name: calc
+            command: [python3, \(server)]
+        """.write(to: spec, atomically: true, encoding: .utf8)
         let db = dir.appendingPathComponent("db.sqlite").path
         let r = try CLI.run(["agents", "run", "--spec", spec.path, "--task", "What is 20 + 22?", "--db", db, "--run-id", "mcp1"])
         #expect(r.status == 0, "\(r.stderr)")
         // The MCP tools are described in the prompt: the same agent without the server sees a shorter one.
         let plain = dir.appendingPathComponent("plain.yaml")
-        try "name: adder\ninstructions: Use calc.add to add numbers, then give the final answer.\nmax_steps: 2\n".write(to: plain, atomically: true, encoding: .utf8)
+        try "name: adder\ninstructions: Use calc.add to add numbers, then give the final answer.\nmax_steps: 2\n".write(
+            to: plain, atomically: true, encoding: .utf8)
         let r2 = try CLI.run(["agents", "run", "--spec", plain.path, "--task", "What is 20 + 22?", "--db", db, "--run-id", "plain1"])
         #expect(r2.status == 0, "\(r2.stderr)")
         func firstPrompt(_ run: String) throws -> Int? {
             let show = try CLI.run(["agents", "show", run, "--db", db]).stdout
             return show.components(separatedBy: "step 1 (").dropFirst().first?.split(separator: " ").first.flatMap { Int($0) }
         }
-        let withMCP = try #require(try firstPrompt("mcp1")), without = try #require(try firstPrompt("plain1"))
+        let withMCP = try #require(try firstPrompt("mcp1"))
+        let without = try #require(try firstPrompt("plain1"))
         #expect(withMCP > without + 20, "prompt tokens with the MCP server's tools \(withMCP), without \(without)")
         let broken = dir.appendingPathComponent("broken.yaml")
-        try "name: b\ninstructions: x\nmcp_servers:\n  - name: gone\n    command: [colony-no-such-server]\n".write(to: broken, atomically: true, encoding: .utf8)
+        try "name: b\ninstructions: x\nmcp_servers:\n  - name: gone\n    command: [colony-no-such-server]\n".write(
+            to: broken, atomically: true, encoding: .utf8)
         let failed = try CLI.run(["agents", "run", "--spec", broken.path, "--task", "x", "--db", db])
         #expect(failed.status != 0)
         #expect(failed.stderr.contains("MCP server 'gone'"), "\(failed.stderr)")

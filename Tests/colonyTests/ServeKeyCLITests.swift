@@ -1,8 +1,9 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The status of `GET path` on 127.0.0.1:`port`, read from the status line of a raw HTTP/1.0 exchange.
 private func httpStatus(port: Int, path: String, headers: [String: String] = [:]) -> Int? {
@@ -36,14 +37,16 @@ struct ServeKeyCLITests {
         return path
     }
 
-    @Test("two key sources, an empty key file or a missing one are refused before the model loads", arguments: [
-        (["--api-key", "a", "--api-key-file", "FILE"], [:], "an API key is given by both --api-key and --api-key-file"),
-        (["--api-key", "a"], ["COLONY_API_KEY": "b"], "an API key is given by both --api-key and COLONY_API_KEY"),
-        (["--api-key-file", "FILE"], ["COLONY_API_KEY": "b"], "an API key is given by both --api-key-file and COLONY_API_KEY"),
-        (["--api-key-file", "EMPTY"], [:], "--api-key-file 'EMPTY' must not be empty"),
-        (["--api-key-file", "MISSING"], [:], "cannot read --api-key-file 'MISSING': no such file"),
-        (["--api-key", ""], [:], "--api-key must not be empty"),
-    ] as [([String], [String: String], String)])
+    @Test(
+        "two key sources, an empty key file or a missing one are refused before the model loads",
+        arguments: [
+            (["--api-key", "a", "--api-key-file", "FILE"], [:], "an API key is given by both --api-key and --api-key-file"),
+            (["--api-key", "a"], ["COLONY_API_KEY": "b"], "an API key is given by both --api-key and COLONY_API_KEY"),
+            (["--api-key-file", "FILE"], ["COLONY_API_KEY": "b"], "an API key is given by both --api-key-file and COLONY_API_KEY"),
+            (["--api-key-file", "EMPTY"], [:], "--api-key-file 'EMPTY' must not be empty"),
+            (["--api-key-file", "MISSING"], [:], "cannot read --api-key-file 'MISSING': no such file"),
+            (["--api-key", ""], [:], "--api-key must not be empty"),
+        ] as [([String], [String: String], String)])
     func refused(arguments: [String], environment: [String: String], message: String) throws {
         let paths = ["FILE": try Self.keyFile("k\n"), "EMPTY": try Self.keyFile("\n"), "MISSING": try Self.keyFile(nil)]
         let resolved = arguments.map { paths[$0] ?? $0 }
@@ -59,12 +62,18 @@ struct ServeKeyCLITests {
         let port = 20_000 + Int.random(in: 0..<2000)
         let server = Process()
         server.executableURL = CLI.binary
-        server.arguments = ["serve", "--model", CLI.tinyModel, "--port", String(port)]
+        server.arguments =
+            ["serve", "--model", CLI.tinyModel, "--port", String(port)]
             + (source == "file" ? ["--api-key-file", try Self.keyFile("sesame\n")] : [])
-        if source == "env" { server.environment = ProcessInfo.processInfo.environment.merging(["COLONY_API_KEY": "sesame"]) { _, new in new } }
+        if source == "env" {
+            server.environment = ProcessInfo.processInfo.environment.merging(["COLONY_API_KEY": "sesame"]) { _, new in new }
+        }
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
         try #require(CLI.waitForPort(port), "colony serve did not start listening")
         #expect(httpStatus(port: port, path: "/v1/models") == 401)
         #expect(httpStatus(port: port, path: "/v1/models", headers: ["Authorization": "Bearer sesame"]) == 200)

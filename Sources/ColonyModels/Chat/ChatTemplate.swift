@@ -94,9 +94,15 @@ public enum ChatTemplate: Sendable, Equatable {
             out = "<bos>"
             var pendingSystem: String?
             for m in messages {
-                if m.role == "system" { pendingSystem = m.content; continue }
+                if m.role == "system" {
+                    pendingSystem = m.content
+                    continue
+                }
                 var content = m.content.trimmingWhitespace()
-                if let system = pendingSystem, m.role == "user" { content = system + "\n\n" + content; pendingSystem = nil }
+                if let system = pendingSystem, m.role == "user" {
+                    content = system + "\n\n" + content
+                    pendingSystem = nil
+                }
                 let role = m.role == "assistant" ? "model" : m.role
                 out += "<start_of_turn>\(role)\n\(content)<end_of_turn>\n"
             }
@@ -109,7 +115,8 @@ public enum ChatTemplate: Sendable, Equatable {
     /// message; its text sits between the first `<|im_start|>system\n` and `<|im_end|>`.
     private static func chatmlDefaultSystem(in jinja: String) -> String? {
         guard jinja.contains("!= 'system'"), let start = jinja.range(of: "<|im_start|>system\n"),
-              let end = jinja.range(of: "<|im_end|>", range: start.upperBound..<jinja.endIndex) else { return nil }
+            let end = jinja.range(of: "<|im_end|>", range: start.upperBound..<jinja.endIndex)
+        else { return nil }
         return String(jinja[start.upperBound..<end.lowerBound])
     }
 }
@@ -118,7 +125,8 @@ extension String {
     func trimmingWhitespace() -> String {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
         return String(scalars[first...last])
     }
 }

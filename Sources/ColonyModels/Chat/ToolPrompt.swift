@@ -4,7 +4,9 @@
 /// a model is trained on exactly the prompts it is later served.
 public enum ToolPrompt {
     /// `messages` with the tool block appended to the system message (or added as one).
-    public static func apply(_ tools: [(name: String, description: String, parametersJSON: String)], to messages: [ChatMessage]) -> [ChatMessage] {
+    public static func apply(_ tools: [(name: String, description: String, parametersJSON: String)], to messages: [ChatMessage])
+        -> [ChatMessage]
+    {
         guard let block = render(tools) else { return messages }
         var messages = messages
         if messages.first?.role == "system" {

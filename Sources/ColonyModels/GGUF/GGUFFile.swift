@@ -88,15 +88,20 @@ public struct GGUFFile: Sendable {
         var index: [String: Int] = [:]
         for info in infos {
             guard index[info.name] == nil else { throw .invalidTensor(name: info.name, reason: "appears twice") }
-            let tensor = Tensor(name: info.name, dtype: info.type, shape: info.shape, storage: storage,
-                                byteOffset: dataOffset + info.offset)
+            let tensor = Tensor(
+                name: info.name, dtype: info.type, shape: info.shape, storage: storage,
+                byteOffset: dataOffset + info.offset)
             if info.type.isSupported {
                 if info.shape[0] % info.type.blockElements != 0 {
-                    throw .invalidTensor(name: info.name, reason: "rows of \(info.shape[0]) are not a multiple of the \(info.type) block size \(info.type.blockElements)")
+                    throw .invalidTensor(
+                        name: info.name,
+                        reason: "rows of \(info.shape[0]) are not a multiple of the \(info.type) block size \(info.type.blockElements)")
                 }
                 let end = tensor.byteOffset + tensor.byteCount
                 guard end <= storage.byteCount else {
-                    throw .truncated(what: "data of tensor '\(info.name)' (\(tensor.byteCount) bytes)", offset: tensor.byteOffset, fileSize: storage.byteCount)
+                    throw .truncated(
+                        what: "data of tensor '\(info.name)' (\(tensor.byteCount) bytes)", offset: tensor.byteOffset,
+                        fileSize: storage.byteCount)
                 }
             }
             index[info.name] = tensors.count
@@ -125,7 +130,7 @@ public struct GGUFFile: Sendable {
             let rawElement = try c.read(UInt32.self, "element type of '\(key)'")
             guard let element = GGUFValueType(rawValue: rawElement) else { throw .invalidValueType(rawElement, key: key) }
             let n = try c.read(UInt64.self, "length of '\(key)'")
-            try c.need(Int(clamping: n), "\(n) elements of '\(key)'") // each element is ≥ 1 byte
+            try c.need(Int(clamping: n), "\(n) elements of '\(key)'")  // each element is ≥ 1 byte
             var items: [GGUFValue] = []
             items.reserveCapacity(Int(n))
             for _ in 0..<Int(n) { items.append(try readValue(&c, rawType: rawElement, key: key)) }

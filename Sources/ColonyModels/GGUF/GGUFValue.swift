@@ -1,13 +1,33 @@
 /// The value types a GGUF metadata entry can hold, numbered as the format numbers them.
 public enum GGUFValueType: UInt32, Sendable, CustomStringConvertible {
-    case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6
-    case bool = 7, string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
+    case uint8 = 0
+    case int8 = 1
+    case uint16 = 2
+    case int16 = 3
+    case uint32 = 4
+    case int32 = 5
+    case float32 = 6
+    case bool = 7
+    case string = 8
+    case array = 9
+    case uint64 = 10
+    case int64 = 11
+    case float64 = 12
 
     public var description: String {
         switch self {
-        case .uint8: "uint8"; case .int8: "int8"; case .uint16: "uint16"; case .int16: "int16"
-        case .uint32: "uint32"; case .int32: "int32"; case .float32: "float32"; case .bool: "bool"
-        case .string: "string"; case .array: "array"; case .uint64: "uint64"; case .int64: "int64"
+        case .uint8: "uint8"
+        case .int8: "int8"
+        case .uint16: "uint16"
+        case .int16: "int16"
+        case .uint32: "uint32"
+        case .int32: "int32"
+        case .float32: "float32"
+        case .bool: "bool"
+        case .string: "string"
+        case .array: "array"
+        case .uint64: "uint64"
+        case .int64: "int64"
         case .float64: "float64"
         }
     }
@@ -16,15 +36,34 @@ public enum GGUFValueType: UInt32, Sendable, CustomStringConvertible {
 /// One GGUF metadata value. Arrays keep their declared element type so that writing a
 /// file back reproduces it byte for byte, empty arrays included.
 public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
-    case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
-    case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
+    case uint8(UInt8)
+    case int8(Int8)
+    case uint16(UInt16)
+    case int16(Int16)
+    case uint32(UInt32)
+    case int32(Int32)
+    case float32(Float)
+    case bool(Bool)
+    case string(String)
+    case uint64(UInt64)
+    case int64(Int64)
+    case float64(Double)
     case array(GGUFValueType, [GGUFValue])
 
     public var type: GGUFValueType {
         switch self {
-        case .uint8: .uint8; case .int8: .int8; case .uint16: .uint16; case .int16: .int16
-        case .uint32: .uint32; case .int32: .int32; case .float32: .float32; case .bool: .bool
-        case .string: .string; case .uint64: .uint64; case .int64: .int64; case .float64: .float64
+        case .uint8: .uint8
+        case .int8: .int8
+        case .uint16: .uint16
+        case .int16: .int16
+        case .uint32: .uint32
+        case .int32: .int32
+        case .float32: .float32
+        case .bool: .bool
+        case .string: .string
+        case .uint64: .uint64
+        case .int64: .int64
+        case .float64: .float64
         case .array: .array
         }
     }
@@ -32,9 +71,14 @@ public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     /// The value as an integer, for any integer type.
     public var integer: Int? {
         switch self {
-        case .uint8(let v): Int(v); case .int8(let v): Int(v); case .uint16(let v): Int(v)
-        case .int16(let v): Int(v); case .uint32(let v): Int(v); case .int32(let v): Int(v)
-        case .uint64(let v): Int(exactly: v); case .int64(let v): Int(v)
+        case .uint8(let v): Int(v)
+        case .int8(let v): Int(v)
+        case .uint16(let v): Int(v)
+        case .int16(let v): Int(v)
+        case .uint32(let v): Int(v)
+        case .int32(let v): Int(v)
+        case .uint64(let v): Int(exactly: v)
+        case .int64(let v): Int(v)
         default: nil
         }
     }

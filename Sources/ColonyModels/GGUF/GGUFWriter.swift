@@ -1,6 +1,7 @@
 import ColonyTensor
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Builds a GGUF file (version 3) from metadata and tensors.
@@ -31,23 +32,39 @@ public struct GGUFWriter {
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        func putString(_ s: String) { put(UInt64(s.utf8.count)); out.append(contentsOf: s.utf8) }
+        func putString(_ s: String) {
+            put(UInt64(s.utf8.count))
+            out.append(contentsOf: s.utf8)
+        }
         func putValue(_ v: GGUFValue) {
             switch v {
-            case .uint8(let x): put(x); case .int8(let x): put(x); case .uint16(let x): put(x)
-            case .int16(let x): put(x); case .uint32(let x): put(x); case .int32(let x): put(x)
-            case .float32(let x): put(x.bitPattern); case .bool(let x): put(UInt8(x ? 1 : 0))
-            case .string(let s): putString(s); case .uint64(let x): put(x); case .int64(let x): put(x)
+            case .uint8(let x): put(x)
+            case .int8(let x): put(x)
+            case .uint16(let x): put(x)
+            case .int16(let x): put(x)
+            case .uint32(let x): put(x)
+            case .int32(let x): put(x)
+            case .float32(let x): put(x.bitPattern)
+            case .bool(let x): put(UInt8(x ? 1 : 0))
+            case .string(let s): putString(s)
+            case .uint64(let x): put(x)
+            case .int64(let x): put(x)
             case .float64(let x): put(x.bitPattern)
             case .array(let type, let items):
-                put(type.rawValue); put(UInt64(items.count)); items.forEach(putValue)
+                put(type.rawValue)
+                put(UInt64(items.count))
+                items.forEach(putValue)
             }
         }
         out.append(contentsOf: Array("GGUF".utf8))
         put(UInt32(3))
         put(UInt64(tensors.count))
         put(UInt64(entries.count))
-        for (key, value) in entries { putString(key); put(value.type.rawValue); putValue(value) }
+        for (key, value) in entries {
+            putString(key)
+            put(value.type.rawValue)
+            putValue(value)
+        }
         var offsets: [Int] = []
         var offset = 0
         for t in tensors {
@@ -57,7 +74,7 @@ public struct GGUFWriter {
         for (t, o) in zip(tensors, offsets) {
             putString(t.name)
             put(UInt32(t.shape.count))
-            t.shape.forEach { put(UInt64($0)) }
+            for n in t.shape { put(UInt64(n)) }
             put(t.dtype.rawValue)
             put(UInt64(o))
         }

@@ -19,7 +19,10 @@ public struct StopMatcher: Sendable {
         var held = 0
         for stop in stops {
             for n in stride(from: min(stop.count, buffer.count), to: 0, by: -1) where n > held {
-                if buffer.hasSuffix(stop.prefix(n)) { held = n; break }
+                if buffer.hasSuffix(stop.prefix(n)) {
+                    held = n
+                    break
+                }
             }
         }
         let cut = buffer.index(buffer.endIndex, offsetBy: -held)

@@ -39,7 +39,8 @@ public final class LlamaModel {
         weights = try LlamaWeights(gguf: gguf, config: config)
         pool = ThreadPool(threads: max(1, threads))
         scratch = LlamaScratch(config: config, capacity: 1)
-        let rot = config.ropeDimensions, base = Double(config.ropeFreqBase)
+        let rot = config.ropeDimensions
+        let base = Double(config.ropeFreqBase)
         inverseFrequencies = (0..<rot / 2).map { i in pow(base, -2.0 * Double(i) / Double(rot)) }
     }
 
@@ -60,13 +61,17 @@ public final class LlamaModel {
         let s = scratch
         let c = config
         let t = batch.count
-        let dim = c.embeddingLength, qDim = c.headCount * c.headDimension, kvDim = c.kvDimension, ffn = c.feedForwardLength
+        let dim = c.embeddingLength
+        let qDim = c.headCount * c.headDimension
+        let kvDim = c.kvDimension
+        let ffn = c.feedForwardLength
 
         // Embeddings and the rotation angles of each token.
         for (i, b) in batch.enumerated() {
-            ck_dequantize_row(Int32(weights.tokenEmbedding.dtype.rawValue),
-                              weights.tokenEmbedding.data + b.token * weights.tokenEmbedding.rowBytes,
-                              s.x.pointer + i * dim, Int64(dim))
+            ck_dequantize_row(
+                Int32(weights.tokenEmbedding.dtype.rawValue),
+                weights.tokenEmbedding.data + b.token * weights.tokenEmbedding.rowBytes,
+                s.x.pointer + i * dim, Int64(dim))
             let pos = Double(b.position) / Double(c.ropeScale)
             for (j, f) in inverseFrequencies.enumerated() {
                 s.cosTable[i * inverseFrequencies.count + j] = Float(cos(pos * f))
@@ -89,39 +94,47 @@ public final class LlamaModel {
         flat.withUnsafeBufferPointer { tablePointer in
             // The same for every layer: only the cache arrays change.
             let queries = batch.enumerated().map { i, b in
-                ck_attn_token(q: s.query.pointer + i * qDim, out: s.attention.pointer + i * qDim,
-                              block_table: tablePointer.baseAddress! + tableOffset[b.sequence]!,
-                              n_ctx: Int64(b.position + 1))
+                ck_attn_token(
+                    q: s.query.pointer + i * qDim, out: s.attention.pointer + i * qDim,
+                    block_table: tablePointer.baseAddress! + tableOffset[b.sequence]!,
+                    n_ctx: Int64(b.position + 1))
             }
             for (l, layer) in weights.layers.enumerated() {
                 // Attention block.
                 for i in 0..<t {
-                    ck_rmsnorm(s.x.pointer + i * dim, layer.attentionNorm.data.assumingMemoryBound(to: Float.self),
-                               s.normed.pointer + i * dim, Int64(dim), c.rmsEpsilon)
+                    ck_rmsnorm(
+                        s.x.pointer + i * dim, layer.attentionNorm.data.assumingMemoryBound(to: Float.self),
+                        s.normed.pointer + i * dim, Int64(dim), c.rmsEpsilon)
                 }
-                matmul([(layer.query, s.query, qDim), (layer.key, s.key, kvDim), (layer.value, s.value, kvDim)],
-                       input: s.normed, rows: t, k: dim)
-                let keys = cache.keys[l].pointer, values = cache.values[l].pointer
+                matmul(
+                    [(layer.query, s.query, qDim), (layer.key, s.key, kvDim), (layer.value, s.value, kvDim)],
+                    input: s.normed, rows: t, k: dim)
+                let keys = cache.keys[l].pointer
+                let values = cache.values[l].pointer
                 for i in 0..<t {
-                    ck_rope(s.query.pointer + i * qDim, Int64(c.headCount), Int64(c.headDimension), Int64(c.ropeDimensions),
-                            s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
-                    ck_rope(s.key.pointer + i * kvDim, Int64(c.kvHeadCount), Int64(c.headDimension), Int64(c.ropeDimensions),
-                            s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
+                    ck_rope(
+                        s.query.pointer + i * qDim, Int64(c.headCount), Int64(c.headDimension), Int64(c.ropeDimensions),
+                        s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
+                    ck_rope(
+                        s.key.pointer + i * kvDim, Int64(c.kvHeadCount), Int64(c.headDimension), Int64(c.ropeDimensions),
+                        s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
                     (keys + slots[i] * kvDim).update(from: s.key.pointer + i * kvDim, count: kvDim)
                     (values + slots[i] * kvDim).update(from: s.value.pointer + i * kvDim, count: kvDim)
                 }
                 let kv = ck_kv_layer(k: keys, v: values, block_size: Int64(cache.blockSize), kv_dim: Int64(kvDim))
                 queries.withUnsafeBufferPointer { q in
-                    ck_par_attention(pool.raw, q.baseAddress, Int64(t), kv, Int64(c.headCount), Int64(c.kvHeadCount),
-                                     Int64(c.headDimension), scale)
+                    ck_par_attention(
+                        pool.raw, q.baseAddress, Int64(t), kv, Int64(c.headCount), Int64(c.kvHeadCount),
+                        Int64(c.headDimension), scale)
                 }
                 matmul([(layer.attentionOutput, s.projection, dim)], input: s.attention, rows: t, k: qDim)
                 ck_add(s.x.pointer, s.projection.pointer, Int64(t * dim))
 
                 // Feed-forward block.
                 for i in 0..<t {
-                    ck_rmsnorm(s.x.pointer + i * dim, layer.ffnNorm.data.assumingMemoryBound(to: Float.self),
-                               s.normed.pointer + i * dim, Int64(dim), c.rmsEpsilon)
+                    ck_rmsnorm(
+                        s.x.pointer + i * dim, layer.ffnNorm.data.assumingMemoryBound(to: Float.self),
+                        s.normed.pointer + i * dim, Int64(dim), c.rmsEpsilon)
                 }
                 matmul([(layer.gate, s.gate, ffn), (layer.up, s.up, ffn)], input: s.normed, rows: t, k: dim)
                 ck_swiglu(s.gate.pointer, s.up.pointer, s.gate.pointer, Int64(t * ffn))
@@ -135,8 +148,9 @@ public final class LlamaModel {
         let wanted = batch.indices.filter { batch[$0].wantsLogits }
         guard !wanted.isEmpty else { return [] }
         for (o, i) in wanted.enumerated() {
-            ck_rmsnorm(s.x.pointer + i * dim, weights.outputNorm.data.assumingMemoryBound(to: Float.self),
-                       s.normed.pointer + o * dim, Int64(dim), c.rmsEpsilon)
+            ck_rmsnorm(
+                s.x.pointer + i * dim, weights.outputNorm.data.assumingMemoryBound(to: Float.self),
+                s.normed.pointer + o * dim, Int64(dim), c.rmsEpsilon)
         }
         if logits.count < wanted.count * c.vocabularySize { logits = FloatBuffer(uninitializedCount: wanted.count * c.vocabularySize) }
         matmul([(weights.output, logits, c.vocabularySize)], input: s.normed, rows: wanted.count, k: dim)
@@ -148,9 +162,10 @@ public final class LlamaModel {
         let integer = precision != .float32 && outputs.contains { $0.weight.packed != nil }
         let acts = integer ? scratch.quantize(input.pointer, rows: t, k: k, split: precision == .int16) : nil
         let jobs = outputs.map { o in
-            ck_matmul_job(type: Int32(o.weight.tensor.dtype.rawValue), w: o.weight.tensor.data,
-                          packed: integer ? o.weight.packed?.data : nil, n: Int64(o.rows),
-                          y: o.into.pointer, ldy: Int64(o.rows))
+            ck_matmul_job(
+                type: Int32(o.weight.tensor.dtype.rawValue), w: o.weight.tensor.data,
+                packed: integer ? o.weight.packed?.data : nil, n: Int64(o.rows),
+                y: o.into.pointer, ldy: Int64(o.rows))
         }
         jobs.withUnsafeBufferPointer { j in
             ck_par_matmul(pool.raw, j.baseAddress, Int32(j.count), Int64(k), input.pointer, acts, Int64(t))
@@ -171,13 +186,16 @@ public final class LlamaModel {
         guard cache.layerCount == config.blockCount, cache.kvDimension == config.kvDimension else {
             throw .invalidBatch("the KV cache was made for another model geometry")
         }
-        var next: [Int: Int] = [:] // sequence → position its next batch token must have
+        var next: [Int: Int] = [:]  // sequence → position its next batch token must have
         for b in batch {
-            guard b.token >= 0 && b.token < config.vocabularySize else { throw .tokenOutOfRange(b.token, vocabularySize: config.vocabularySize) }
+            guard b.token >= 0 && b.token < config.vocabularySize else {
+                throw .tokenOutOfRange(b.token, vocabularySize: config.vocabularySize)
+            }
             guard b.position >= 0 else { throw .invalidBatch("negative position \(b.position)") }
             if let expected = next[b.sequence] {
                 guard b.position == expected else {
-                    throw .invalidBatch("sequence \(b.sequence) jumps from position \(expected - 1) to \(b.position); positions must be consecutive")
+                    throw .invalidBatch(
+                        "sequence \(b.sequence) jumps from position \(expected - 1) to \(b.position); positions must be consecutive")
                 }
             } else {
                 guard let table = tables[b.sequence] else { throw .invalidBatch("sequence \(b.sequence) has no block table") }

@@ -35,7 +35,7 @@ final class LlamaScratch {
     }
 
     deinit {
-        descriptors.values.forEach { $0.deallocate() }
+        for d in descriptors.values { d.deallocate() }
         high.deallocate()
         low.deallocate()
         blockSums.deallocate()
@@ -49,16 +49,19 @@ final class LlamaScratch {
     /// (valid until the next call); `split` selects the 14-bit form (int16 precision).
     func quantize(_ source: UnsafeMutablePointer<Float>, rows count: Int, k: Int, split: Bool) -> UnsafePointer<ck_act> {
         let key = k * 2 + (split ? 1 : 0)
-        let acts = descriptors[key] ?? {
-            let acts = UnsafeMutablePointer<ck_act>.allocate(capacity: capacity)
-            for t in 0..<capacity {
-                let blocks = t * (k / 32)
-                acts[t] = ck_act(hi: high + t * k, lo: split ? low + t * k : nil, d: scales.pointer + blocks,
-                                 s: sums.pointer + blocks, isum: blockSums + blocks)
-            }
-            descriptors[key] = acts
-            return acts
-        }()
+        let acts =
+            descriptors[key]
+            ?? {
+                let acts = UnsafeMutablePointer<ck_act>.allocate(capacity: capacity)
+                for t in 0..<capacity {
+                    let blocks = t * (k / 32)
+                    acts[t] = ck_act(
+                        hi: high + t * k, lo: split ? low + t * k : nil, d: scales.pointer + blocks,
+                        s: sums.pointer + blocks, isum: blockSums + blocks)
+                }
+                descriptors[key] = acts
+                return acts
+            }()
         for t in 0..<count { ck_quantize_act(source + t * k, Int64(k), acts[t]) }
         return UnsafePointer(acts)
     }

@@ -35,20 +35,23 @@ struct LlamaWeights: Sendable {
         let qDim = c.headCount * c.headDimension
         tokenEmbedding = try tensor("token_embd.weight", [c.embeddingLength, c.vocabularySize])
         outputNorm = try tensor("output_norm.weight", [c.embeddingLength])
-        output = WeightMatrix(try gguf.tensor("output.weight").map { t throws(ModelError) in try Self.check(t, [c.embeddingLength, c.vocabularySize]) } ?? tokenEmbedding)
+        output = WeightMatrix(
+            try gguf.tensor("output.weight").map { t throws(ModelError) in try Self.check(t, [c.embeddingLength, c.vocabularySize]) }
+                ?? tokenEmbedding)
         var layers: [Layer] = []
         for i in 0..<c.blockCount {
             let p = "blk.\(i)."
-            layers.append(Layer(
-                attentionNorm: try tensor(p + "attn_norm.weight", [c.embeddingLength]),
-                query: WeightMatrix(try tensor(p + "attn_q.weight", [c.embeddingLength, qDim])),
-                key: WeightMatrix(try tensor(p + "attn_k.weight", [c.embeddingLength, c.kvDimension])),
-                value: WeightMatrix(try tensor(p + "attn_v.weight", [c.embeddingLength, c.kvDimension])),
-                attentionOutput: WeightMatrix(try tensor(p + "attn_output.weight", [qDim, c.embeddingLength])),
-                ffnNorm: try tensor(p + "ffn_norm.weight", [c.embeddingLength]),
-                gate: WeightMatrix(try tensor(p + "ffn_gate.weight", [c.embeddingLength, c.feedForwardLength])),
-                up: WeightMatrix(try tensor(p + "ffn_up.weight", [c.embeddingLength, c.feedForwardLength])),
-                down: WeightMatrix(try tensor(p + "ffn_down.weight", [c.feedForwardLength, c.embeddingLength]))))
+            layers.append(
+                Layer(
+                    attentionNorm: try tensor(p + "attn_norm.weight", [c.embeddingLength]),
+                    query: WeightMatrix(try tensor(p + "attn_q.weight", [c.embeddingLength, qDim])),
+                    key: WeightMatrix(try tensor(p + "attn_k.weight", [c.embeddingLength, c.kvDimension])),
+                    value: WeightMatrix(try tensor(p + "attn_v.weight", [c.embeddingLength, c.kvDimension])),
+                    attentionOutput: WeightMatrix(try tensor(p + "attn_output.weight", [qDim, c.embeddingLength])),
+                    ffnNorm: try tensor(p + "ffn_norm.weight", [c.embeddingLength]),
+                    gate: WeightMatrix(try tensor(p + "ffn_gate.weight", [c.embeddingLength, c.feedForwardLength])),
+                    up: WeightMatrix(try tensor(p + "ffn_up.weight", [c.embeddingLength, c.feedForwardLength])),
+                    down: WeightMatrix(try tensor(p + "ffn_down.weight", [c.feedForwardLength, c.embeddingLength]))))
         }
         self.layers = layers
         for norm in [outputNorm] + layers.flatMap({ [$0.attentionNorm, $0.ffnNorm] }) where norm.dtype != .f32 {

@@ -36,11 +36,14 @@ public struct Sampler: Sendable {
             var cumulative: Float = 0
             for (i, p) in probs.enumerated() {
                 cumulative += p / total
-                if cumulative >= parameters.topP { keep = i + 1; break }
+                if cumulative >= parameters.topP {
+                    keep = i + 1
+                    break
+                }
             }
         }
         if parameters.minP > 0 {
-            let threshold = parameters.minP // relative to the top probability, which is exp(0) = 1
+            let threshold = parameters.minP  // relative to the top probability, which is exp(0) = 1
             keep = min(keep, max(1, probs.prefix(keep).firstIndex { $0 < threshold } ?? keep))
         }
         candidates.removeSubrange(keep...)
@@ -76,7 +79,7 @@ public struct Sampler: Sendable {
 
     /// The k largest logits, sorted descending, in O(n log k).
     public static func topK(_ logits: [Float], _ k: Int) -> [(id: Int, logit: Float)] {
-        var heap: [(id: Int, logit: Float)] = [] // min-heap on logit, size ≤ k
+        var heap: [(id: Int, logit: Float)] = []  // min-heap on logit, size ≤ k
         heap.reserveCapacity(k)
         func less(_ a: (id: Int, logit: Float), _ b: (id: Int, logit: Float)) -> Bool {
             a.logit < b.logit || (a.logit == b.logit && a.id > b.id)
@@ -84,7 +87,8 @@ public struct Sampler: Sendable {
         func siftDown(_ i: Int) {
             var i = i
             while true {
-                let l = 2 * i + 1, r = l + 1
+                let l = 2 * i + 1
+                let r = l + 1
                 var m = i
                 if l < heap.count, less(heap[l], heap[m]) { m = l }
                 if r < heap.count, less(heap[r], heap[m]) { m = r }
@@ -97,7 +101,10 @@ public struct Sampler: Sendable {
             if heap.count < k {
                 heap.append((id, logit))
                 var c = heap.count - 1
-                while c > 0, less(heap[c], heap[(c - 1) / 2]) { heap.swapAt(c, (c - 1) / 2); c = (c - 1) / 2 }
+                while c > 0, less(heap[c], heap[(c - 1) / 2]) {
+                    heap.swapAt(c, (c - 1) / 2)
+                    c = (c - 1) / 2
+                }
             } else if less(heap[0], (id, logit)) {
                 heap[0] = (id, logit)
                 siftDown(0)

@@ -35,7 +35,9 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
         guard topK >= 0 else { throw fail("top-k must be ≥ 0 (0 disables it), got \(topK)") }
         guard topP > 0, topP <= 1 else { throw fail("top-p must be in (0, 1], got \(topP)") }
         guard minP >= 0, minP <= 1 else { throw fail("min-p must be in [0, 1], got \(minP)") }
-        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else { throw fail("repetition penalty must be > 0, got \(repetitionPenalty)") }
+        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else {
+            throw fail("repetition penalty must be > 0, got \(repetitionPenalty)")
+        }
         guard presencePenalty.isFinite, frequencyPenalty.isFinite else { throw fail("presence and frequency penalties must be finite") }
         guard penaltyWindow >= 0 else { throw fail("penalty window must be ≥ 0, got \(penaltyWindow)") }
     }

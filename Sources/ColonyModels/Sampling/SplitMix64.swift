@@ -24,7 +24,8 @@ public struct SplitMix64: Sendable {
 
     /// Standard normal (Box–Muller).
     public mutating func normal() -> Float {
-        let u = max(nextUnit(), 1e-12), v = nextUnit()
+        let u = max(nextUnit(), 1e-12)
+        let v = nextUnit()
         return Float((-2 * log(u)).squareRoot() * cos(2 * .pi * v))
     }
 

@@ -49,7 +49,10 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
         var indices: [String.Index] = []
         indices.reserveCapacity(s.count + 1)
         var idx = text.unicodeScalars.startIndex
-        for _ in 0..<s.count { indices.append(idx); idx = text.unicodeScalars.index(after: idx) }
+        for _ in 0..<s.count {
+            indices.append(idx)
+            idx = text.unicodeScalars.index(after: idx)
+        }
         indices.append(text.unicodeScalars.endIndex)
         var i = 0
         while i < s.count {

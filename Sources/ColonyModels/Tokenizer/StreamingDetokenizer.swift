@@ -29,7 +29,7 @@ public struct StreamingDetokenizer: Sendable {
         var i = n - 1
         while i >= 0, i >= n - 4 {
             let b = bytes[i]
-            if b & 0xC0 != 0x80 { // lead byte or ASCII
+            if b & 0xC0 != 0x80 {  // lead byte or ASCII
                 let need = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1
                 return n - i >= need ? n : i
             }

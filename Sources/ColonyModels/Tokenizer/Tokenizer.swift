@@ -6,7 +6,12 @@
 public struct Tokenizer: Sendable {
     /// GGUF token types (`tokenizer.ggml.token_type`).
     public enum TokenType: Int32, Sendable {
-        case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+        case normal = 1
+        case unknown = 2
+        case control = 3
+        case userDefined = 4
+        case unused = 5
+        case byte = 6
     }
 
     public let tokens: [String]
@@ -36,24 +41,31 @@ public struct Tokenizer: Sendable {
             let rawTypes = gguf.metadata["tokenizer.ggml.token_type"]?.array?.map { Int32($0.integer ?? 1) } ?? []
             let merges = try gguf.array("tokenizer.ggml.merges").map { $0.string ?? "" }
             let preName = gguf.metadata["tokenizer.ggml.pre"]?.string ?? "default"
-            guard let pre = PreTokenizer(ggmlName: preName) else { throw ModelError.unknownPreTokenizer(preName, known: PreTokenizer.knownNames) }
+            guard let pre = PreTokenizer(ggmlName: preName) else {
+                throw ModelError.unknownPreTokenizer(preName, known: PreTokenizer.knownNames)
+            }
             return (tokens, rawTypes.map { TokenType(rawValue: $0) ?? .normal }, merges, pre)
         }
-        try self.init(tokens: tokens, types: types, merges: merges, preTokenizer: pre,
-                      bosToken: gguf.metadata["tokenizer.ggml.bos_token_id"]?.integer,
-                      eosToken: gguf.metadata["tokenizer.ggml.eos_token_id"]?.integer,
-                      addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
+        try self.init(
+            tokens: tokens, types: types, merges: merges, preTokenizer: pre,
+            bosToken: gguf.metadata["tokenizer.ggml.bos_token_id"]?.integer,
+            eosToken: gguf.metadata["tokenizer.ggml.eos_token_id"]?.integer,
+            addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
     }
 
     /// Builds a tokenizer from its parts. `types` may be empty (all normal).
-    public init(tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
-                bosToken: Int? = nil, eosToken: Int? = nil, addBOS: Bool = false) throws(ModelError) {
+    public init(
+        tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
+        bosToken: Int? = nil, eosToken: Int? = nil, addBOS: Bool = false
+    ) throws(ModelError) {
         guard !tokens.isEmpty else { throw .invalidTokenizer("the vocabulary is empty") }
         guard types.isEmpty || types.count == tokens.count else {
             throw .invalidTokenizer("\(tokens.count) tokens but \(types.count) token types")
         }
         for (name, id) in [("bos", bosToken), ("eos", eosToken)] {
-            if let id, id < 0 || id >= tokens.count { throw .invalidTokenizer("\(name) token id \(id) is outside the vocabulary of \(tokens.count)") }
+            if let id, id < 0 || id >= tokens.count {
+                throw .invalidTokenizer("\(name) token id \(id) is outside the vocabulary of \(tokens.count)")
+            }
         }
         self.tokens = tokens
         self.types = types.isEmpty ? Array(repeating: .normal, count: tokens.count) : types
@@ -69,7 +81,8 @@ public struct Tokenizer: Sendable {
         for (rank, merge) in merges.enumerated() {
             let parts = merge.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2, let a = ids[String(parts[0])], let b = ids[String(parts[1])],
-                  let ab = ids[String(parts[0]) + String(parts[1])] else { continue }
+                let ab = ids[String(parts[0]) + String(parts[1])]
+            else { continue }
             let key = UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))
             if mergeTable[key] == nil { mergeTable[key] = (Int32(rank), ab) }
         }
@@ -127,7 +140,10 @@ public struct Tokenizer: Sendable {
         var i = 0
         while i < bytes.count {
             if parseSpecial, let candidates = specials[bytes[i]],
-               let match = candidates.first(where: { c in i + c.bytes.count <= bytes.count && bytes[i..<(i + c.bytes.count)].elementsEqual(c.bytes) }) {
+                let match = candidates.first(where: { c in
+                    i + c.bytes.count <= bytes.count && bytes[i..<(i + c.bytes.count)].elementsEqual(c.bytes)
+                })
+            {
                 encodeOrdinary(bytes[segmentStart..<i], into: &out)
                 out.append(Int(match.id))
                 i += match.bytes.count
@@ -150,14 +166,20 @@ public struct Tokenizer: Sendable {
 
     private func bpe(_ bytes: [UInt8], into out: inout [Int]) {
         var symbols = bytes.map { byteTokens[Int($0)] }
-        if symbols.contains(-1) { // a byte with no token: fall back to the unknown id 0
+        if symbols.contains(-1) {  // a byte with no token: fall back to the unknown id 0
             symbols = symbols.map { $0 < 0 ? 0 : $0 }
         }
         while symbols.count > 1 {
-            var best = Int32.max, bestAt = -1, bestId: Int32 = 0
+            var best = Int32.max
+            var bestAt = -1
+            var bestId: Int32 = 0
             for j in 0..<(symbols.count - 1) {
                 let key = UInt64(UInt32(symbols[j])) << 32 | UInt64(UInt32(symbols[j + 1]))
-                if let m = merges[key], m.rank < best { best = m.rank; bestAt = j; bestId = m.id }
+                if let m = merges[key], m.rank < best {
+                    best = m.rank
+                    bestAt = j
+                    bestId = m.id
+                }
             }
             if bestAt < 0 { break }
             symbols[bestAt] = bestId

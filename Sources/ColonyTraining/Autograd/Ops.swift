@@ -1,5 +1,6 @@
 import ColonyKernels
 import ColonyTensor
+import Foundation
 
 /// The differentiable operations of a Llama forward pass. Each returns a new variable and,
 /// when an input needs gradients, records how to send the output's gradient back.
@@ -9,7 +10,9 @@ extension Tape {
     /// `x[M×K] · wᵀ` for a weight `w[N×K]` (a row per output feature, as GGUF stores them).
     public func linear(_ x: Variable, _ w: Variable) -> Variable {
         precondition(x.cols == w.cols, "linear: x has \(x.cols) columns, weight expects \(w.cols)")
-        let m = x.rows, k = x.cols, n = w.rows
+        let m = x.rows
+        let k = x.cols
+        let n = w.rows
         let out = Variable(zeros: m, n, requiresGrad: x.requiresGrad || w.requiresGrad)
         sgemm(transB: true, m: m, n: n, k: k, a: x.value, lda: k, b: w.value, ldb: k, c: &out.value, ldc: n)
         guard out.requiresGrad else { return out }
@@ -33,7 +36,9 @@ extension Tape {
     /// allocates (and page-faults in) a whole expanded matrix.
     public func linear(_ x: Variable, frozen w: FrozenMatrix) -> Variable {
         precondition(x.cols == w.cols, "linear: x has \(x.cols) columns, \(w.tensor.name) expects \(w.cols)")
-        let m = x.rows, k = x.cols, n = w.rows
+        let m = x.rows
+        let k = x.cols
+        let n = w.rows
         let out = Variable(zeros: m, n, requiresGrad: x.requiresGrad)
         out.value.withUnsafeMutableBufferPointer { y in
             if let packed = w.packed, let runtime = w.runtime {
@@ -81,8 +86,14 @@ extension Tape {
         guard out.requiresGrad else { return out }
         record {
             guard !out.grad.isEmpty else { return }
-            if a.requiresGrad { a.ensureGrad(); Kernels.addProduct(&a.grad, out.grad, b.value) }
-            if b.requiresGrad { b.ensureGrad(); Kernels.addProduct(&b.grad, out.grad, a.value) }
+            if a.requiresGrad {
+                a.ensureGrad()
+                Kernels.addProduct(&a.grad, out.grad, b.value)
+            }
+            if b.requiresGrad {
+                b.ensureGrad()
+                Kernels.addProduct(&b.grad, out.grad, a.value)
+            }
         }
         return out
     }
@@ -162,7 +173,7 @@ extension Tape {
             guard !out.grad.isEmpty else { return }
             x.ensureGrad()
             var g = out.grad
-            Kernels.rope(&g, heads: heads, table: table, inverse: true) // a rotation's adjoint is its inverse
+            Kernels.rope(&g, heads: heads, table: table, inverse: true)  // a rotation's adjoint is its inverse
             Kernels.add(&x.grad, g)
         }
         return out
@@ -203,8 +214,11 @@ extension Tape {
         guard out.requiresGrad else { return out }
         record {
             guard !out.grad.isEmpty else { return }
-            var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = [Float](repeating: 0, count: v.count)
-            Kernels.attentionBackward(q.value, k.value, v.value, out.value, out.grad, probabilities, shape: shape, dq: &dq, dk: &dk, dv: &dv)
+            var dq = [Float](repeating: 0, count: q.count)
+            var dk = [Float](repeating: 0, count: k.count)
+            var dv = [Float](repeating: 0, count: v.count)
+            Kernels.attentionBackward(
+                q.value, k.value, v.value, out.value, out.grad, probabilities, shape: shape, dq: &dq, dk: &dk, dv: &dv)
             for (input, g) in [(q, dq), (k, dk), (v, dv)] where input.requiresGrad {
                 input.ensureGrad()
                 Kernels.add(&input.grad, g)
@@ -221,13 +235,15 @@ extension Tape {
         // into the logits' gradient (a T×V buffer fewer than storing it here).
         var logSumExp = [Float](repeating: 0, count: logits.rows)
         let (sum, counted) = Kernels.crossEntropyForward(logits.value, targets: targets, vocabulary: logits.cols, logSumExp: &logSumExp)
-        let out = Variable(rows: 1, cols: 1, value: [counted > 0 ? sum / Float(counted) : 0], requiresGrad: logits.requiresGrad && counted > 0)
+        let out = Variable(
+            rows: 1, cols: 1, value: [counted > 0 ? sum / Float(counted) : 0], requiresGrad: logits.requiresGrad && counted > 0)
         guard out.requiresGrad else { return out }
         record {
             guard !out.grad.isEmpty else { return }
             logits.ensureGrad()
-            Kernels.crossEntropyBackward(logits.value, targets: targets, vocabulary: logits.cols, logSumExp: logSumExp,
-                                         scale: out.grad[0] / Float(counted), into: &logits.grad)
+            Kernels.crossEntropyBackward(
+                logits.value, targets: targets, vocabulary: logits.cols, logSumExp: logSumExp,
+                scale: out.grad[0] / Float(counted), into: &logits.grad)
         }
         return out
     }
@@ -281,8 +297,9 @@ public struct FrozenMatrix: @unchecked Sendable {
             while first < rows {
                 let count = min(rowsPerSlice, rows - first)
                 for r in 0..<count {
-                    ck_dequantize_row(Int32(tensor.dtype.rawValue), tensor.data + (first + r) * tensor.rowBytes,
-                                      b.baseAddress! + r * cols, Int64(cols))
+                    ck_dequantize_row(
+                        Int32(tensor.dtype.rawValue), tensor.data + (first + r) * tensor.rowBytes,
+                        b.baseAddress! + r * cols, Int64(cols))
                 }
                 body(first, count, b.baseAddress!)
                 first += count
@@ -329,5 +346,3 @@ struct AttentionShape {
     let kvHeads: Int
     let headDim: Int
 }
-
-import Foundation

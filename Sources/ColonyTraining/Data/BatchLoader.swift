@@ -44,7 +44,10 @@ public struct BatchLoader: Sendable {
 
     /// The next batch; advances `position`.
     public mutating func next() -> TrainingBatch {
-        var tokens: [Int32] = [], positions: [Int] = [], starts: [Int32] = [], targets: [Int32] = []
+        var tokens: [Int32] = []
+        var positions: [Int] = []
+        var starts: [Int32] = []
+        var targets: [Int32] = []
         for _ in 0..<batchSize {
             var used = 0
             while true {
@@ -73,10 +76,11 @@ public struct BatchLoader: Sendable {
             for _ in used..<length {
                 tokens.append(0)
                 positions.append(0)
-                starts.append(Int32((tokens.count - 1) % length)) // padding attends to itself only
+                starts.append(Int32((tokens.count - 1) % length))  // padding attends to itself only
                 targets.append(-1)
             }
         }
-        return TrainingBatch(tokens: tokens, positions: positions, segmentStart: starts, targets: targets, sequences: batchSize, length: length)
+        return TrainingBatch(
+            tokens: tokens, positions: positions, segmentStart: starts, targets: targets, sequences: batchSize, length: length)
     }
 }

@@ -38,7 +38,9 @@ public struct ChatDataset: Sendable {
         }
         guard let text = String(data: data, encoding: .utf8) else { throw TrainingError.invalidData("\(path) is not UTF-8 text") }
         var examples: [TrainingExample] = []
-        var skipped = 0, truncated = 0, tooLong = 0
+        var skipped = 0
+        var truncated = 0
+        var tooLong = 0
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             let location = "\(path):\(n + 1)"
@@ -63,7 +65,8 @@ public struct ChatDataset: Sendable {
             var why: [String] = []
             if skipped > 0 { why.append("\(skipped) skipped for their reward") }
             if tooLong > 0 { why.append("\(tooLong) with no assistant token in the first \(maxLength) tokens: raise --seq-len") }
-            throw TrainingError.invalidData("\(path) holds no usable conversations" + (why.isEmpty ? "" : " (" + why.joined(separator: "; ") + ")"))
+            throw TrainingError.invalidData(
+                "\(path) holds no usable conversations" + (why.isEmpty ? "" : " (" + why.joined(separator: "; ") + ")"))
         }
         self.examples = examples
         skippedForReward = skipped
@@ -79,7 +82,9 @@ public struct ChatDataset: Sendable {
         } catch {
             throw TrainingError.invalidData("\(location): not valid JSON")
         }
-        guard let dict = object as? [String: Any] else { throw TrainingError.invalidData("\(location): expected a JSON object with \"messages\"") }
+        guard let dict = object as? [String: Any] else {
+            throw TrainingError.invalidData("\(location): expected a JSON object with \"messages\"")
+        }
         guard let list = dict["messages"] as? [Any], !list.isEmpty else {
             throw TrainingError.invalidData("\(location): \"messages\" must be a non-empty array of {\"role\", \"content\"}")
         }
@@ -89,7 +94,8 @@ public struct ChatDataset: Sendable {
                 throw TrainingError.invalidData("\(location): messages[\(i)] must be {\"role\": string, \"content\": string}")
             }
             guard ChatMessage.roles.contains(role) else {
-                throw TrainingError.invalidData("\(location): messages[\(i)] has role '\(role)'; expected one of \(ChatMessage.roles.joined(separator: ", "))")
+                throw TrainingError.invalidData(
+                    "\(location): messages[\(i)] has role '\(role)'; expected one of \(ChatMessage.roles.joined(separator: ", "))")
             }
             messages.append(ChatMessage(role: role, content: content))
         }
@@ -105,8 +111,10 @@ public struct ChatDataset: Sendable {
         if let t = dict["tools"], !(t is NSNull) {
             guard let list = t as? [Any] else { throw TrainingError.invalidData("\(location): \"tools\" must be an array") }
             for (i, item) in list.enumerated() {
-                guard let tool = item as? [String: Any], let name = tool["name"] as? String, let parameters = tool["parameters"] as? String else {
-                    throw TrainingError.invalidData("\(location): tools[\(i)] must be {\"name\": string, \"description\": string, \"parameters\": JSON Schema text}")
+                guard let tool = item as? [String: Any], let name = tool["name"] as? String, let parameters = tool["parameters"] as? String
+                else {
+                    throw TrainingError.invalidData(
+                        "\(location): tools[\(i)] must be {\"name\": string, \"description\": string, \"parameters\": JSON Schema text}")
                 }
                 tools.append((name, tool["description"] as? String ?? "", parameters))
             }
@@ -119,9 +127,11 @@ public struct ChatDataset: Sendable {
     /// The text is cut where each assistant turn starts and ends and each piece is encoded
     /// on its own, so the marked tokens are exactly the turn's (the template's turn
     /// markers are special tokens, so cutting there changes no merge).
-    static func tokenize(_ messages: [ChatMessage], tokenizer: Tokenizer, template: ChatTemplate, location: String) throws -> TrainingExample {
+    static func tokenize(_ messages: [ChatMessage], tokenizer: Tokenizer, template: ChatTemplate, location: String) throws
+        -> TrainingExample
+    {
         let full = template.render(messages, addGenerationPrompt: false)
-        var cuts: [(String.Index, Bool)] = [] // piece boundaries, and whether the piece ending there is trained
+        var cuts: [(String.Index, Bool)] = []  // piece boundaries, and whether the piece ending there is trained
         for (i, m) in messages.enumerated() where m.role == "assistant" {
             let before = template.render(Array(messages[..<i]), addGenerationPrompt: true)
             let through = template.render(Array(messages[...i]), addGenerationPrompt: false)
@@ -131,7 +141,8 @@ public struct ChatDataset: Sendable {
             cuts.append((full.index(full.startIndex, offsetBy: before.count), false))
             cuts.append((full.index(full.startIndex, offsetBy: through.count), true))
         }
-        var tokens: [Int32] = [], trained: [Bool] = []
+        var tokens: [Int32] = []
+        var trained: [Bool] = []
         if tokenizer.addBOS, let bos = tokenizer.bosToken {
             tokens.append(Int32(bos))
             trained.append(false)

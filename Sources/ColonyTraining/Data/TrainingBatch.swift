@@ -12,8 +12,9 @@ public struct TrainingBatch: Sendable, Equatable {
     public var length: Int
 
     public init(tokens: [Int32], positions: [Int], segmentStart: [Int32], targets: [Int32], sequences: Int, length: Int) {
-        precondition([positions.count, segmentStart.count, targets.count].allSatisfy { $0 == tokens.count } && tokens.count == sequences * length,
-                     "a batch needs sequences × length values in every array")
+        precondition(
+            [positions.count, segmentStart.count, targets.count].allSatisfy { $0 == tokens.count } && tokens.count == sequences * length,
+            "a batch needs sequences × length values in every array")
         self.tokens = tokens
         self.positions = positions
         self.segmentStart = segmentStart

@@ -18,9 +18,11 @@ extension TrainableLlama {
         } else {
             let c = config
             writer.set("general.architecture", .string("llama"))
-            for (key, value) in [("context_length", c.contextLength), ("embedding_length", c.embeddingLength), ("block_count", c.blockCount),
-                                 ("feed_forward_length", c.feedForwardLength), ("attention.head_count", c.headCount),
-                                 ("attention.head_count_kv", c.kvHeadCount), ("rope.dimension_count", c.ropeDimensions), ("vocab_size", c.vocabularySize)] {
+            for (key, value) in [
+                ("context_length", c.contextLength), ("embedding_length", c.embeddingLength), ("block_count", c.blockCount),
+                ("feed_forward_length", c.feedForwardLength), ("attention.head_count", c.headCount),
+                ("attention.head_count_kv", c.kvHeadCount), ("rope.dimension_count", c.ropeDimensions), ("vocab_size", c.vocabularySize),
+            ] {
                 writer.set("llama.\(key)", .uint32(UInt32(value)))
             }
             writer.set("llama.rope.freq_base", .float32(c.ropeFreqBase))

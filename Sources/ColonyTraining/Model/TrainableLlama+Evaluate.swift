@@ -4,10 +4,13 @@ extension TrainableLlama {
     ///
     /// - Parameter onProgress: hears the examples scored so far after each batch.
     /// - Returns: the mean loss (nil when no example has a scored token) and the tokens scored.
-    public func meanLoss(over examples: [TrainingExample], batchSize: Int, length: Int,
-                         onProgress: (Int) -> Void = { _ in }) -> (loss: Double?, tokens: Int) {
+    public func meanLoss(
+        over examples: [TrainingExample], batchSize: Int, length: Int,
+        onProgress: (Int) -> Void = { _ in }
+    ) -> (loss: Double?, tokens: Int) {
         var loader = BatchLoader(examples: examples, batchSize: batchSize, length: length, seed: 0)
-        var sum: Double = 0, count = 0
+        var sum: Double = 0
+        var count = 0
         // One pass: stop once every example has been packed once.
         while loader.position.epoch == 0 {
             let part = summedLoss(loader.next())

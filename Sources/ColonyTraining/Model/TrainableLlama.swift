@@ -48,7 +48,9 @@ public struct LoRAConfiguration: Sendable, Equatable, Codable {
     public func validate() throws(TrainingError) {
         guard (1...256).contains(rank) else { throw .invalidArgument("LoRA rank must be between 1 and 256, got \(rank)") }
         guard alpha > 0 else { throw .invalidArgument("LoRA alpha must be > 0, got \(alpha)") }
-        guard !targets.isEmpty else { throw .invalidArgument("LoRA needs at least one target projection; choose from \(Self.allTargets.joined(separator: ", "))") }
+        guard !targets.isEmpty else {
+            throw .invalidArgument("LoRA needs at least one target projection; choose from \(Self.allTargets.joined(separator: ", "))")
+        }
         if let bad = targets.first(where: { !Self.allTargets.contains($0) }) {
             throw .invalidArgument("unknown LoRA target '\(bad)'; choose from \(Self.allTargets.joined(separator: ", "))")
         }
@@ -64,7 +66,9 @@ public final class LoRAAdapter {
     /// `A` small random, `B` zero: training starts exactly at the base model.
     init(inFeatures: Int, outFeatures: Int, config: LoRAConfiguration, rng: inout SplitMix64) {
         let bound = 1 / Float(inFeatures).squareRoot()
-        a = Variable(rows: config.rank, cols: inFeatures, value: (0..<config.rank * inFeatures).map { _ in rng.uniform(-bound, bound) }, requiresGrad: true)
+        a = Variable(
+            rows: config.rank, cols: inFeatures, value: (0..<config.rank * inFeatures).map { _ in rng.uniform(-bound, bound) },
+            requiresGrad: true)
         b = Variable(zeros: outFeatures, config.rank, requiresGrad: true)
         scale = config.alpha / Float(config.rank)
     }
@@ -96,8 +100,9 @@ public final class Projection {
     func merged() -> [Float] {
         var w = base.floats
         if let lora {
-            sgemm(m: base.rows, n: base.cols, k: lora.a.rows, alpha: lora.scale, a: lora.b.value, lda: lora.b.cols,
-                  b: lora.a.value, ldb: lora.a.cols, beta: 1, c: &w, ldc: base.cols)
+            sgemm(
+                m: base.rows, n: base.cols, k: lora.a.rows, alpha: lora.scale, a: lora.b.value, lda: lora.b.cols,
+                b: lora.a.value, ldb: lora.a.cols, beta: 1, c: &w, ldc: base.cols)
         }
         return w
     }
@@ -112,12 +117,19 @@ public final class TrainableLlama {
         public let ffnNorm: Variable
         public let gate, up, down: Projection
 
-        init(attentionNorm: Variable, q: Projection, k: Projection, v: Projection, o: Projection,
-             ffnNorm: Variable, gate: Projection, up: Projection, down: Projection) {
+        init(
+            attentionNorm: Variable, q: Projection, k: Projection, v: Projection, o: Projection,
+            ffnNorm: Variable, gate: Projection, up: Projection, down: Projection
+        ) {
             self.attentionNorm = attentionNorm
-            self.q = q; self.k = k; self.v = v; self.o = o
+            self.q = q
+            self.k = k
+            self.v = v
+            self.o = o
             self.ffnNorm = ffnNorm
-            self.gate = gate; self.up = up; self.down = down
+            self.gate = gate
+            self.up = up
+            self.down = down
         }
 
         var projections: [Projection] { [q, k, v, o, gate, up, down] }
@@ -148,12 +160,15 @@ public final class TrainableLlama {
                 Projection(name: "blk.\(i).\(name).weight", base: .trainable(dense(rows, cols)), lora: nil)
             }
             let qDim = c.headCount * c.headDimension
-            layers.append(Layer(attentionNorm: ones(c.embeddingLength),
-                                q: proj("attn_q", qDim, c.embeddingLength), k: proj("attn_k", c.kvDimension, c.embeddingLength),
-                                v: proj("attn_v", c.kvDimension, c.embeddingLength), o: proj("attn_output", c.embeddingLength, qDim),
-                                ffnNorm: ones(c.embeddingLength),
-                                gate: proj("ffn_gate", c.feedForwardLength, c.embeddingLength), up: proj("ffn_up", c.feedForwardLength, c.embeddingLength),
-                                down: proj("ffn_down", c.embeddingLength, c.feedForwardLength)))
+            layers.append(
+                Layer(
+                    attentionNorm: ones(c.embeddingLength),
+                    q: proj("attn_q", qDim, c.embeddingLength), k: proj("attn_k", c.kvDimension, c.embeddingLength),
+                    v: proj("attn_v", c.kvDimension, c.embeddingLength), o: proj("attn_output", c.embeddingLength, qDim),
+                    ffnNorm: ones(c.embeddingLength),
+                    gate: proj("ffn_gate", c.feedForwardLength, c.embeddingLength),
+                    up: proj("ffn_up", c.feedForwardLength, c.embeddingLength),
+                    down: proj("ffn_down", c.embeddingLength, c.feedForwardLength)))
         }
         self.layers = layers
         outputNorm = ones(c.embeddingLength)
@@ -167,7 +182,9 @@ public final class TrainableLlama {
     /// only the adapters train. `frozen` keeps every weight frozen (evaluation only).
     /// `packedRuntime` makes forward products of frozen quantized weights use the integer
     /// kernels (faster, near-exact); without it they are exact f32.
-    public init(gguf: GGUFFile, lora: LoRAConfiguration? = nil, frozen: Bool = false, packedRuntime: PackedRuntime? = nil, seed: UInt64 = 0) throws {
+    public init(gguf: GGUFFile, lora: LoRAConfiguration? = nil, frozen: Bool = false, packedRuntime: PackedRuntime? = nil, seed: UInt64 = 0)
+        throws
+    {
         let c = try LlamaConfiguration(gguf: gguf)
         try lora?.validate()
         let frozenBase = frozen || lora != nil
@@ -182,24 +199,30 @@ public final class TrainableLlama {
             return Variable(rows: 1, cols: t.elementCount, value: t.dequantized(), requiresGrad: !frozenBase)
         }
         func weight(_ t: Tensor) -> Weight {
-            frozenBase ? .frozen(FrozenMatrix(t, runtime: packedRuntime)) : .trainable(Variable(rows: t.rowCount, cols: t.rowLength, value: t.dequantized(), requiresGrad: true))
+            frozenBase
+                ? .frozen(FrozenMatrix(t, runtime: packedRuntime))
+                : .trainable(Variable(rows: t.rowCount, cols: t.rowLength, value: t.dequantized(), requiresGrad: true))
         }
         func projection(_ layer: Int, _ name: String, _ target: String) throws -> Projection {
             let full = "blk.\(layer).\(name).weight"
             let t = try tensor(full)
-            let adapter = lora.flatMap { l in l.targets.contains(target) ? LoRAAdapter(inFeatures: t.rowLength, outFeatures: t.rowCount, config: l, rng: &rng) : nil }
+            let adapter = lora.flatMap { l in
+                l.targets.contains(target) ? LoRAAdapter(inFeatures: t.rowLength, outFeatures: t.rowCount, config: l, rng: &rng) : nil
+            }
             return Projection(name: full, base: weight(t), lora: adapter)
         }
         config = c
         embedding = weight(try tensor("token_embd.weight"))
         var layers: [Layer] = []
         for i in 0..<c.blockCount {
-            layers.append(Layer(attentionNorm: try norm("blk.\(i).attn_norm.weight"),
-                                q: try projection(i, "attn_q", "q"), k: try projection(i, "attn_k", "k"),
-                                v: try projection(i, "attn_v", "v"), o: try projection(i, "attn_output", "o"),
-                                ffnNorm: try norm("blk.\(i).ffn_norm.weight"),
-                                gate: try projection(i, "ffn_gate", "gate"), up: try projection(i, "ffn_up", "up"),
-                                down: try projection(i, "ffn_down", "down")))
+            layers.append(
+                Layer(
+                    attentionNorm: try norm("blk.\(i).attn_norm.weight"),
+                    q: try projection(i, "attn_q", "q"), k: try projection(i, "attn_k", "k"),
+                    v: try projection(i, "attn_v", "v"), o: try projection(i, "attn_output", "o"),
+                    ffnNorm: try norm("blk.\(i).ffn_norm.weight"),
+                    gate: try projection(i, "ffn_gate", "gate"), up: try projection(i, "ffn_up", "up"),
+                    down: try projection(i, "ffn_down", "down")))
         }
         self.layers = layers
         outputNorm = try norm("output_norm.weight")
@@ -245,8 +268,9 @@ public final class TrainableLlama {
     /// Logits of every row of `batch`.
     public func logits(_ batch: TrainingBatch, tape t: Tape) -> Variable {
         let c = config
-        let table = RopeTable(positions: batch.positions, headDimension: c.headDimension, dimensions: c.ropeDimensions,
-                              base: c.ropeFreqBase, scale: c.ropeScale)
+        let table = RopeTable(
+            positions: batch.positions, headDimension: c.headDimension, dimensions: c.ropeDimensions,
+            base: c.ropeFreqBase, scale: c.ropeScale)
         var h: Variable
         switch embedding {
         case .trainable(let e): h = t.embedding(batch.tokens, e)
@@ -257,7 +281,8 @@ public final class TrainableLlama {
             let q = t.rope(l.q.apply(t, n), heads: c.headCount, table: table)
             let k = t.rope(l.k.apply(t, n), heads: c.kvHeadCount, table: table)
             let v = l.v.apply(t, n)
-            let a = t.attention(q: q, k: k, v: v, heads: c.headCount, kvHeads: c.kvHeadCount, length: batch.length, segmentStart: batch.segmentStart)
+            let a = t.attention(
+                q: q, k: k, v: v, heads: c.headCount, kvHeads: c.kvHeadCount, length: batch.length, segmentStart: batch.segmentStart)
             h = t.add(h, l.o.apply(t, a))
             let n2 = t.rmsNorm(h, l.ffnNorm, epsilon: c.rmsEpsilon)
             h = t.add(h, l.down.apply(t, t.swiglu(l.gate.apply(t, n2), l.up.apply(t, n2))))

@@ -36,14 +36,19 @@ public final class SGD: Optimizer {
         if state.buffers.isEmpty { state.buffers = [parameters.map { [Float](repeating: 0, count: $0.count) }] }
         state.steps += 1
         for (i, p) in parameters.enumerated() where !p.grad.isEmpty {
-            let n = p.count, mu = momentum, wd = weightDecay
-            p.value.withUnsafeMutableBufferPointer { w in p.grad.withUnsafeBufferPointer { g in
-            state.buffers[0][i].withUnsafeMutableBufferPointer { v in
-                for j in 0..<n {
-                    v[j] = mu * v[j] + g[j]
-                    w[j] -= lr * (v[j] + wd * w[j])
+            let n = p.count
+            let mu = momentum
+            let wd = weightDecay
+            p.value.withUnsafeMutableBufferPointer { w in
+                p.grad.withUnsafeBufferPointer { g in
+                    state.buffers[0][i].withUnsafeMutableBufferPointer { v in
+                        for j in 0..<n {
+                            v[j] = mu * v[j] + g[j]
+                            w[j] -= lr * (v[j] + wd * w[j])
+                        }
+                    }
                 }
-            } } }
+            }
         }
     }
 }
@@ -71,24 +76,34 @@ public final class AdamW: Optimizer {
         }
         state.steps += 1
         let t = Float(state.steps)
-        let c1 = 1 - Foundation.pow(beta1, t), c2 = 1 - Foundation.pow(beta2, t)
-        let b1 = beta1, b2 = beta2, eps = epsilon, decay = 1 - lr * weightDecay
+        let c1 = 1 - Foundation.pow(beta1, t)
+        let c2 = 1 - Foundation.pow(beta2, t)
+        let b1 = beta1
+        let b2 = beta2
+        let eps = epsilon
+        let decay = 1 - lr * weightDecay
         // Moved out (not copied) so both moments can be written at once without two
         // simultaneous accesses to `state`.
-        var first = state.buffers[0], second = state.buffers[1]
+        var first = state.buffers[0]
+        var second = state.buffers[1]
         state.buffers = []
         defer { state.buffers = [first, second] }
         for (i, p) in parameters.enumerated() where !p.grad.isEmpty {
             let n = p.count
-            p.value.withUnsafeMutableBufferPointer { w in p.grad.withUnsafeBufferPointer { g in
-            first[i].withUnsafeMutableBufferPointer { m in second[i].withUnsafeMutableBufferPointer { v in
-                for j in 0..<n {
-                    m[j] = b1 * m[j] + (1 - b1) * g[j]
-                    v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
-                    let update = (m[j] / c1) / ((v[j] / c2).squareRoot() + eps)
-                    w[j] = w[j] * decay - lr * update
+            p.value.withUnsafeMutableBufferPointer { w in
+                p.grad.withUnsafeBufferPointer { g in
+                    first[i].withUnsafeMutableBufferPointer { m in
+                        second[i].withUnsafeMutableBufferPointer { v in
+                            for j in 0..<n {
+                                m[j] = b1 * m[j] + (1 - b1) * g[j]
+                                v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
+                                let update = (m[j] / c1) / ((v[j] / c2).squareRoot() + eps)
+                                w[j] = w[j] * decay - lr * update
+                            }
+                        }
+                    }
                 }
-            } } } }
+            }
         }
     }
 }

@@ -16,7 +16,8 @@ public struct ParallelConfiguration: Sendable {
     public var bucketValues: Int
     public var wire: WireFormat
 
-    public init(collective: any Collective, zeroStage: Int = 0, bucketValues: Int = 1 << 22, wire: WireFormat = .f32) throws(TrainingError) {
+    public init(collective: any Collective, zeroStage: Int = 0, bucketValues: Int = 1 << 22, wire: WireFormat = .f32) throws(TrainingError)
+    {
         guard (0...3).contains(zeroStage) else { throw .invalidArgument("--zero must be 0, 1, 2 or 3, got \(zeroStage)") }
         guard bucketValues >= 1 else { throw .invalidArgument("bucket size must be ≥ 1") }
         self.collective = collective
@@ -36,9 +37,10 @@ public struct MemoryFootprint: Equatable, Sendable, Codable {
     /// a multiple of `ranks`) and an optimiser with `buffers` values of state per parameter.
     public static func theory(parameters: Int, ranks: Int, stage: Int, optimizerBuffers: Int) -> MemoryFootprint {
         let shard = (parameters + ranks - 1) / ranks
-        return MemoryFootprint(parameterBytes: 4 * (stage >= 3 ? shard : parameters),
-                               gradientBytes: 4 * (stage >= 2 ? shard : parameters),
-                               optimizerBytes: 4 * optimizerBuffers * (stage >= 1 ? shard : parameters))
+        return MemoryFootprint(
+            parameterBytes: 4 * (stage >= 3 ? shard : parameters),
+            gradientBytes: 4 * (stage >= 2 ? shard : parameters),
+            optimizerBytes: 4 * optimizerBuffers * (stage >= 1 ? shard : parameters))
     }
 }
 
@@ -52,8 +54,12 @@ struct FlatLayout {
 
     init(_ parameters: [Variable], ranks: Int) {
         counts = parameters.map(\.count)
-        var offsets: [Int] = [], at = 0
-        for c in counts { offsets.append(at); at += c }
+        var offsets: [Int] = []
+        var at = 0
+        for c in counts {
+            offsets.append(at)
+            at += c
+        }
         self.offsets = offsets
         total = at
         shardCount = (at + ranks - 1) / ranks

@@ -21,7 +21,9 @@ public struct Checkpoint: Codable, Equatable {
     /// Checkpoint files in `directory`, oldest first.
     public static func list(in directory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".ckpt") }.sorted().map { (directory as NSString).appendingPathComponent($0) }
+        return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".ckpt") }.sorted().map {
+            (directory as NSString).appendingPathComponent($0)
+        }
     }
 
     /// Writes atomically (a temporary file renamed into place), then keeps the newest `keep`.
@@ -54,7 +56,9 @@ public struct Checkpoint: Codable, Equatable {
 
     /// Reads a checkpoint written by `write`.
     public static func read(_ path: String) throws -> Checkpoint {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError.invalidCheckpoint("cannot read checkpoint '\(path)'") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.invalidCheckpoint("cannot read checkpoint '\(path)'")
+        }
         func damaged(_ why: String) -> TrainingError { .invalidCheckpoint("checkpoint '\(path)' is damaged: \(why)") }
         var offset = 0
         func take(_ n: Int) throws -> Data {

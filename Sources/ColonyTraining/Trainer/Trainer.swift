@@ -39,7 +39,10 @@ public final class Trainer {
     /// ZeRO ≥ 1: this rank's slice of the flat parameters, with its gradient slice.
     private let shard: Variable?
 
-    public init(model: TrainableLlama, config: TrainingConfiguration, loader: BatchLoader, evalLoader: BatchLoader? = nil, parallel: ParallelConfiguration? = nil) throws {
+    public init(
+        model: TrainableLlama, config: TrainingConfiguration, loader: BatchLoader, evalLoader: BatchLoader? = nil,
+        parallel: ParallelConfiguration? = nil
+    ) throws {
         try config.validate()
         Allocator.tuned
         self.model = model
@@ -85,7 +88,8 @@ public final class Trainer {
     /// positions stay equal (so any rank's checkpoint resumes the data for all).
     @discardableResult
     public func trainStep() throws -> StepReport {
-        let ranks = parallel?.collective.size ?? 1, rank = parallel?.collective.rank ?? 0
+        let ranks = parallel?.collective.size ?? 1
+        let rank = parallel?.collective.rank ?? 0
         let all = (0..<config.accumulation * ranks).map { _ in loader.next() }
         return try trainStep(batches: all.enumerated().filter { $0.offset % ranks == rank }.map(\.element))
     }
@@ -95,13 +99,14 @@ public final class Trainer {
     public func trainStep(batches: [TrainingBatch]) throws -> StepReport {
         let started = DispatchTime.now().uptimeNanoseconds
         try gatherParametersIfSharded()
-        var lossSum: Double = 0, count = 0
+        var lossSum: Double = 0
+        var count = 0
         for batch in batches {
             let n = batch.targetCount
             guard n > 0 else { continue }
             let tape = Tape()
             let loss = model.loss(batch, tape: tape)
-            tape.backward(from: loss, seed: Float(n)) // summed-token gradient; divided by the total below
+            tape.backward(from: loss, seed: Float(n))  // summed-token gradient; divided by the total below
             lossSum += Double(loss.value[0]) * Double(n)
             count += n
         }
@@ -114,9 +119,10 @@ public final class Trainer {
         step += 1
         let loss = totals[0] / Float(totalCount)
         losses.append(loss)
-        return StepReport(step: step, loss: loss, learningRate: lr, gradientNorm: norm, tokens: Int(totals[1]),
-                          processedTokens: batches.reduce(0) { $0 + $1.tokens.count },
-                          seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        return StepReport(
+            step: step, loss: loss, learningRate: lr, gradientNorm: norm, tokens: Int(totals[1]),
+            processedTokens: batches.reduce(0) { $0 + $1.tokens.count },
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
     }
 
     /// Mean loss and perplexity on the first `evalBatches` batches of the eval data.
@@ -124,8 +130,10 @@ public final class Trainer {
         guard var eval = evalLoader else { return nil }
         try gatherParametersIfSharded()
         eval.position = DataPosition()
-        let ranks = parallel?.collective.size ?? 1, rank = parallel?.collective.rank ?? 0
-        var sum: Double = 0, count = 0
+        let ranks = parallel?.collective.size ?? 1
+        let rank = parallel?.collective.rank ?? 0
+        var sum: Double = 0
+        var count = 0
         for i in 0..<config.evalBatches {
             let batch = eval.next()
             guard i % ranks == rank else { continue }
@@ -223,8 +231,9 @@ public final class Trainer {
     public func checkpoint() -> Checkpoint {
         let values: [[Float]] = shard.map { [$0.value] } ?? parameters.map(\.value)
         let names = shard == nil ? self.names : ["zero.shard.\(parallel!.collective.rank)"]
-        return Checkpoint(config: config, step: step, data: loader.position, losses: losses,
-                          parameterNames: names, parameters: values, optimizer: optimizer.state)
+        return Checkpoint(
+            config: config, step: step, data: loader.position, losses: losses,
+            parameterNames: names, parameters: values, optimizer: optimizer.state)
     }
 
     /// Continues from `checkpoint`, which must come from the same configuration and model.
@@ -235,7 +244,8 @@ public final class Trainer {
         let expected = shard == nil ? names : ["zero.shard.\(parallel!.collective.rank)"]
         let counts = shard == nil ? layout.counts : [layout.shardCount]
         guard checkpoint.parameterNames == expected, checkpoint.parameters.map(\.count) == counts else {
-            throw TrainingError.invalidCheckpoint("the checkpoint's parameters do not match this model (another base model or LoRA setting?)")
+            throw TrainingError.invalidCheckpoint(
+                "the checkpoint's parameters do not match this model (another base model or LoRA setting?)")
         }
         if let shard {
             shard.value = checkpoint.parameters[0]

@@ -31,7 +31,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard (1...1024).contains(accumulation) else { throw fail("--accumulation must be between 1 and 1024, got \(accumulation)") }
         guard learningRate > 0 && learningRate < 10 else { throw fail("--lr must be in (0, 10), got \(learningRate)") }
         guard warmupSteps >= 0 else { throw fail("--warmup must be ≥ 0, got \(warmupSteps)") }
-        guard (0...1).contains(minLearningRateRatio) else { throw fail("the minimum learning-rate ratio must be in [0, 1], got \(minLearningRateRatio)") }
+        guard (0...1).contains(minLearningRateRatio) else {
+            throw fail("the minimum learning-rate ratio must be in [0, 1], got \(minLearningRateRatio)")
+        }
         guard weightDecay >= 0 else { throw fail("--weight-decay must be ≥ 0, got \(weightDecay)") }
         guard clipNorm >= 0 else { throw fail("--clip must be ≥ 0, got \(clipNorm)") }
         guard evalEvery >= 0 && evalBatches >= 1 else { throw fail("--eval-every must be ≥ 0 and --eval-batches ≥ 1") }

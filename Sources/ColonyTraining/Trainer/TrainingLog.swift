@@ -19,8 +19,10 @@ struct TrainingLog {
 
     /// One optimiser step: `step`, `loss`, `lr`, `grad_norm`, `tokens`.
     func write(_ report: StepReport) {
-        write(["step": report.step, "loss": Double(report.loss), "lr": Double(report.learningRate),
-               "grad_norm": Double(report.gradientNorm), "tokens": report.tokens])
+        write([
+            "step": report.step, "loss": Double(report.loss), "lr": Double(report.learningRate),
+            "grad_norm": Double(report.gradientNorm), "tokens": report.tokens,
+        ])
     }
 
     /// One evaluation: `step`, `eval_loss`, `eval_perplexity`.
@@ -30,7 +32,8 @@ struct TrainingLog {
 
     private func write(_ fields: [String: Any]) {
         guard enabled, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]),
-              let handle = FileHandle(forWritingAtPath: path) else { return }
+            let handle = FileHandle(forWritingAtPath: path)
+        else { return }
         defer { try? handle.close() }
         _ = try? handle.seekToEnd()
         try? handle.write(contentsOf: data + Data("\n".utf8))

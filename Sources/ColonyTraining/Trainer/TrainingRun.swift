@@ -141,7 +141,7 @@ public struct TrainingRun {
         }
         try evaluate()
         try checkpoint()
-        try trainer.gatherParameters() // every rank takes part: ZeRO-3 holds only a shard between steps
+        try trainer.gatherParameters()  // every rank takes part: ZeRO-3 holds only a shard between steps
         guard isLead else { return .finished(model: nil) }
         try trainer.model.export(to: modelPath, type: exportType)
         return .finished(model: modelPath)
