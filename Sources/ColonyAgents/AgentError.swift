@@ -17,6 +17,8 @@ public enum AgentError: Error, Equatable, CustomStringConvertible {
     case toolParametersNotJSON(tool: String, parameters: String)
     /// A swarm task file line is not `{"task": …, "expected": …}`.
     case invalidTaskLine(file: String, line: Int)
+    /// A file the command needs cannot be read; `what` says which ("spec", "tasks").
+    case cannotRead(what: String, path: String)
     /// A swarm task file holds no task.
     case noTasks(file: String)
 
@@ -31,6 +33,7 @@ public enum AgentError: Error, Equatable, CustomStringConvertible {
         case .toolParametersNotJSON(let tool, let parameters): "tool '\(tool)' has parameters that are not JSON: \(parameters)"
         case .invalidTaskLine(let file, let line): "\(file):\(line): expected {\"task\": \"...\", \"expected\": \"...\"}"
         case .noTasks(let file): "\(file) holds no tasks"
+        case .cannotRead(let what, let path): "cannot read \(what) '\(path)'"
         }
     }
 }

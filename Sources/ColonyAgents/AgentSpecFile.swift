@@ -60,6 +60,13 @@ public struct AgentSpecFile: Decodable, Sendable {
     /// Tool names a spec may list.
     public static let knownTools = ["calculator", "memory.save", "memory.search", "workspace"]
 
+    /// Reads and parses a spec file; returns its text too (kept with each run).
+    /// - Throws: `AgentError.cannotRead` or what `parse` throws.
+    public static func load(path: String) throws -> (text: String, spec: AgentSpecFile) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw AgentError.cannotRead(what: "spec", path: path) }
+        return (text, try parse(text))
+    }
+
     /// Parses and validates YAML text.
     public static func parse(_ yaml: String) throws -> AgentSpecFile {
         let spec: AgentSpecFile

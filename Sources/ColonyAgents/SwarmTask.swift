@@ -11,6 +11,23 @@ public struct SwarmTask: Decodable, Sendable, Equatable {
         self.expected = expected
     }
 
+    /// Reads and parses a tasks file.
+    /// - Throws: `AgentError.cannotRead` or what `parse` throws.
+    public static func load(path: String) throws -> [SwarmTask] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw AgentError.cannotRead(what: "tasks", path: path) }
+        return try parse(text, file: path)
+    }
+
+    /// The trajectories of a swarm's finished runs (`runs[i]` ran `tasks[i]`; nil: it failed),
+    /// each rewarded when its task says what a correct answer holds.
+    public static func trajectories(of runs: [AgentRun?], tasks: [SwarmTask], agent: String) -> [Trajectory] {
+        zip(tasks, runs).compactMap { line, run in
+            guard let run else { return nil }
+            let reward = line.expected.map { SuiteTask.reward(run.answer, expected: $0) }
+            return Trajectory(run: run, agent: agent, task: line.task, reward: reward)
+        }
+    }
+
     /// Parses JSON lines (blank lines skipped); `file` names the source in errors.
     ///
     /// - Throws: `AgentError` naming the file and line of the first bad line, or saying the file holds no tasks.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one progress line of Colony's long commands (training, swarms, benchmarks, load
 /// tests): text that redraws itself in place on a terminal's stderr.
 ///
@@ -27,5 +29,12 @@ public struct ProgressBar: Sendable {
     /// The bar followed by `label`, redrawn in place: `\r\e[K[####....] label`.
     public func line(_ done: Int, of total: Int, _ label: String) -> String {
         Self.status(bar(done, of: total) + " " + label)
+    }
+
+    /// A time left for a progress line: `75s`, `3m05s`; `?` while there is no pace yet.
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }

@@ -49,18 +49,8 @@ public struct ChatModel: Sendable {
     public func complete(_ chat: ChatCompletion, sampling: SamplingParameters = .greedy, maxTokens: Int) async throws -> Reply {
         let request = request(chat, sampling: sampling, maxTokens: maxTokens)
         let stream = try await backend.submit(request)
-        var text = ""
-        var reason = FinishReason.cancelled
-        var usage = Usage(promptTokens: request.promptTokens.count, completionTokens: 0, cachedPromptTokens: 0)
-        for try await event in stream {
-            switch event {
-            case .token(_, let piece): text += piece
-            case .finished(let r, let u, let tail):
-                text += tail
-                reason = r
-                usage = u
-            }
-        }
+        let collected = try await CollectedReply.collect(stream, promptTokens: request.promptTokens.count)
+        let (text, reason, usage) = (collected.text, collected.finishReason, collected.usage)
         let call = chat.toolCall(in: text)
         return Reply(text: call == nil ? text : "", toolCall: call, finishReason: reason, usage: usage)
     }

@@ -18,6 +18,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case contextFull(sequence: Int, needed: Int, capacity: Int)
     case blockTableTooShort(sequence: Int, positions: Int, blocks: Int, blockSize: Int)
     case invalidSampling(String)
+    /// No file at `path`; `hint` says how to get one.
+    case modelNotFound(path: String, hint: String?)
 
     public var description: String {
         switch self {
@@ -43,6 +45,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             "sequence \(seq) needs \(needed) positions but the context holds \(capacity)"
         case .blockTableTooShort(let sequence, let positions, let blocks, let blockSize):
             "sequence \(sequence) writes \(positions) positions but its block table holds \(blocks) blocks of \(blockSize)"
+        case .modelNotFound(let path, let hint): "model file '\(path)' not found" + (hint.map { "; \($0)" } ?? "")
         case .invalidSampling(let why): "invalid sampling parameters: \(why)"
         }
     }

@@ -150,18 +150,8 @@ public struct OpenAIServer: Sendable {
         if fields.stream == true {
             return sse(stream, id: id, chat: chat, includeUsage: fields.streamOptions?.includeUsage == true, tools: tools)
         }
-        var text = ""
-        var reason: FinishReason = .cancelled
-        var usage = Usage(promptTokens: tokens.count, completionTokens: 0, cachedPromptTokens: 0)
-        for try await event in stream {
-            switch event {
-            case .token(_, let piece): text += piece
-            case .finished(let r, let u, let tail):
-                text += tail
-                reason = r
-                usage = u
-            }
-        }
+        let reply = try await CollectedReply.collect(stream, promptTokens: tokens.count)
+        let (text, reason, usage) = (reply.text, reply.finishReason, reply.usage)
         let now = Int(Date().timeIntervalSince1970)
         if chat {
             let message: ChatCompletionResponse.Message

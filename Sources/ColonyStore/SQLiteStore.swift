@@ -6,11 +6,16 @@ import GRDB
 public final class SQLiteStore: RunStore, MemoryStore {
     private let db: DatabaseQueue
 
-    /// Opens (and migrates) the database at `path`; ":memory:" for a private in-memory one.
+    /// Opens (and migrates) the database at `path`, creating it and its folder when
+    /// missing; ":memory:" for a private in-memory one.
     ///
     /// Safe to call from many processes at once on the same file, fresh or not: the
     /// schema is applied under an exclusive lock (see `SQLiteSchema`).
     public init(path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        if path != ":memory:", !folder.isEmpty {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
         // Other processes (`colony agents show` during a run) read the same file: WAL lets
         // them read while a step is written, and a busy timeout makes writers wait, not fail.
         var config = Configuration()

@@ -21,21 +21,18 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Append each finished run's trajectory to this JSONL file.")
     var trajectories: String?
 
-    func open() throws -> SQLiteStore {
-        let dir = (db as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        return try SQLiteStore(path: db)
-    }
+    func open() throws -> SQLiteStore { try SQLiteStore(path: db) }
 
     func workspace(for run: String) -> URL {
         URL(fileURLWithPath: (db as NSString).deletingLastPathComponent).appendingPathComponent("workspaces/\(run)")
     }
 }
 
-/// The text and parsed form of an agent spec file.
-func readSpec(_ path: String) throws -> (String, AgentSpecFile) {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read spec '\(path)'") }
-    return (text, try AgentSpecFile.parse(text))
+/// The text and parsed form of an agent spec file; an unreadable file is a usage error.
+func readSpec(_ path: String) throws -> (text: String, spec: AgentSpecFile) {
+    do { return try AgentSpecFile.load(path: path) } catch AgentError.cannotRead(let what, let path) {
+        throw ValidationError(AgentError.cannotRead(what: what, path: path).description)
+    }
 }
 
 extension ModelOptions {

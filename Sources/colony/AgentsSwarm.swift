@@ -36,11 +36,8 @@ struct AgentsSwarm: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(verbose: modelOptions.verbose)
         let (_, specFile) = try readSpec(spec)
-        guard let taskText = try? String(contentsOfFile: tasks, encoding: .utf8) else {
-            throw ValidationError("cannot read tasks '\(tasks)'")
-        }
         let lines: [SwarmTask]
-        do { lines = try SwarmTask.parse(taskText, file: tasks) } catch let error as AgentError { throw ValidationError(error.description) }
+        do { lines = try SwarmTask.load(path: tasks) } catch let error as AgentError { throw ValidationError(error.description) }
         let store = try storeOptions.open()
         let client: any LLMClient
         var engine: Engine?
@@ -66,11 +63,7 @@ struct AgentsSwarm: AsyncParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         let summary = SwarmSummary(runs: runs, expected: lines.map(\.expected))
         if let path = storeOptions.trajectories {
-            for (line, run) in zip(lines, runs) {
-                guard let run else { continue }
-                let reward = line.expected.map { SuiteTask.reward(run.answer, expected: $0) }
-                try Trajectory(run: run, agent: specFile.name, task: line.task, reward: reward).append(to: path)
-            }
+            for t in SwarmTask.trajectories(of: runs, tasks: lines, agent: specFile.name) { try t.append(to: path) }
         }
         writeOut(summary.table(agents: agents, seconds: seconds))
     }

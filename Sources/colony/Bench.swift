@@ -55,10 +55,6 @@ struct BenchModel: ParsableCommand {
                 if !json { writeErr(ProgressBar.status("run \(r)/\(runs)")) }
             }
         if !json { writeErr(ProgressBar.clear) }
-        if json {
-            try writeJSON(report)
-        } else {
-            writeOut(report.table)
-        }
+        writeOut(try report.rendered(json: json))
     }
 }

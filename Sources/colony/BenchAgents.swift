@@ -50,10 +50,6 @@ struct BenchAgents: AsyncParsableCommand {
             if !json { writeErr(ProgressBar.status(phase)) }
         }
         if !json { writeErr(ProgressBar.clear) }
-        if json {
-            try writeJSON(report)
-        } else {
-            writeOut(report.table)
-        }
+        writeOut(try report.rendered(json: json))
     }
 }

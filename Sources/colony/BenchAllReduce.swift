@@ -66,13 +66,7 @@ struct BenchAllReduce: ParsableCommand {
         let bench = AllReduceBench(iterations: iterations, wire: wire, check: check)
         let report = try bench.run(world, sizes: sizeList) { writeErr($0) }
         try MPICollective.finalize()
-        if world.rank == 0 {
-            if json {
-                try writeJSON(report)
-            } else {
-                writeOut(report.table)
-            }
-        }
+        if world.rank == 0 { writeOut(try report.rendered(json: json)) }
         if report.wrongValues > 0 { throw ExitCode.failure }
     }
 }

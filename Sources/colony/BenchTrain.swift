@@ -69,11 +69,7 @@ struct BenchTrain: ParsableCommand {
             case .lora: report.loraTokensPerSecond = speed
             }
         }
-        if json {
-            try writeJSON(report)
-        } else {
-            writeErr(ProgressBar.clear)
-            writeOut(report.table)
-        }
+        if !json { writeErr(ProgressBar.clear) }
+        writeOut(try report.rendered(json: json))
     }
 }

@@ -11,7 +11,7 @@ struct Inspect: ParsableCommand {
     var allTensors = false
 
     func run() throws {
-        let file = try modelOptions.openFile()
+        let file = try ModelOptions.open(modelOptions.model)
         var out =
             "GGUF v\(file.version), \(file.fileSize) bytes, \(file.keys.count) metadata keys, \(file.tensors.count) tensors, alignment \(file.alignment)\n\nMetadata:\n"
         let width = file.keys.map(\.count).max() ?? 0

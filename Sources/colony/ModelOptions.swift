@@ -19,14 +19,7 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .long, help: "Log details to stderr.")
     var verbose = false
 
-    static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-    var modelPath: String { Self.path(model) }
-
-    /// `given`, else $COLONY_MODEL, else the default model.
-    static func path(_ given: String?) -> String {
-        given ?? ProcessInfo.processInfo.environment["COLONY_MODEL"] ?? defaultModel
-    }
+    var modelPath: String { ModelLocation.path(model) }
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
@@ -38,33 +31,21 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
-    /// Opens the GGUF file, with an actionable message when it is missing.
-    func openFile() throws -> GGUFFile { try Self.open(model) }
-
-    /// Opens the model `given` by `option` (or the default), with an actionable message
-    /// when it is missing.
+    /// Opens the model `given` by `option` (or the default); a missing file is a usage error.
     static func open(_ given: String?, option: String = "--model") throws -> GGUFFile {
-        let path = path(given)
-        guard FileManager.default.fileExists(atPath: path) else {
-            if given == nil {
-                throw ValidationError(
-                    "model file '\(path)' not found; run ./scripts/setup to fetch the default model, or pass \(option) PATH")
-            }
-            throw ValidationError("model file '\(path)' not found")
-        }
-        return try GGUFFile(contentsOf: path)
-    }
-
-    func loadTokenizer() throws -> (GGUFFile, Tokenizer) {
-        let file = try openFile()
-        return (file, try Tokenizer(gguf: file))
+        try usage { try ModelLocation.open(given, option: option) }
     }
 
     func loadModel() throws -> (LlamaModel, Tokenizer) {
-        let (file, tokenizer) = try loadTokenizer()
-        let model = try LlamaModel(gguf: file, threads: threadCount)
-        model.precision = ActivationPrecision(rawValue: precision)!
-        return (model, tokenizer)
+        try Self.usage { try ModelLocation.load(model, threads: threadCount, precision: ActivationPrecision(rawValue: precision)!) }
+    }
+
+    /// A missing model file reported as a usage error, as ArgumentParser shows them.
+    private static func usage<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as ModelError {
+            if case .modelNotFound = error { throw ValidationError(error.description) }
+            throw error
+        }
     }
 }
 
@@ -121,13 +102,6 @@ struct SamplingOptions: ParsableArguments {
 /// Writes to stdout without buffering a whole line, so streamed tokens appear at once.
 func writeOut(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
-}
-
-/// Writes `value` as one line of JSON (sorted keys) to stdout: the `--json` output of commands.
-func writeJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    writeOut(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n")
 }
 
 func writeErr(_ text: String) {

@@ -137,11 +137,7 @@ struct Loadgen: ParsableCommand {
         let quiet = json
         let r = try generator.run { done in if !quiet { writeErr(ProgressBar.status("\(done)/\(total) requests")) } }
         if !json { writeErr("\n") }
-        if json {
-            try writeJSON(r)
-            return
-        }
-        writeOut(r.table)
-        if let e = r.firstError { writeErr("first error: \(e)\n") }
+        writeOut(try r.rendered(json: json))
+        if !json, let e = r.firstError { writeErr("first error: \(e)\n") }
     }
 }

@@ -15,7 +15,7 @@ struct Tokenize: ParsableCommand {
     var noSpecial = false
 
     func run() throws {
-        let (_, tokenizer) = try modelOptions.loadTokenizer()
+        let tokenizer = try Tokenizer(gguf: ModelOptions.open(modelOptions.model))
         let ids = tokenizer.encode(text, parseSpecial: !noSpecial)
         writeOut("[" + ids.map(String.init).joined(separator: ",") + "]\n")
     }
@@ -31,7 +31,7 @@ struct Detokenize: ParsableCommand {
     var ids: [String]
 
     func run() throws {
-        let (_, tokenizer) = try modelOptions.loadTokenizer()
+        let tokenizer = try Tokenizer(gguf: ModelOptions.open(modelOptions.model))
         let joined = ids.joined(separator: " ")
         let parts = joined.split { " ,[]\n\t".contains($0) }
         var tokens: [Int] = []

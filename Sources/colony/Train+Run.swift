@@ -22,11 +22,10 @@ extension Train {
         let evalData = try eval.map { try ChatDataset(path: $0, tokenizer: tokenizer, template: template, maxLength: seqLen) }
         say("data: \(trainData.summary(length: seqLen))" + (evalData.map { "; eval: \($0.examples.count) conversations" } ?? "") + "\n")
 
-        let runtime = lora == nil ? nil : try precision.packedRuntime(threads: threads)
-        let model = try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: runtime, seed: seed)
-        let loader = BatchLoader(examples: trainData.examples, batchSize: batch, length: seqLen, seed: seed)
-        let evalLoader = evalData.map { BatchLoader(examples: $0.examples, batchSize: batch, length: seqLen, seed: seed &+ 1) }
-        let trainer = try Trainer(model: model, config: settings, loader: loader, evalLoader: evalLoader, parallel: parallel)
+        let trainer = try Trainer(
+            gguf: gguf, lora: lora, precision: precision, threads: threads, train: trainData, eval: evalData, config: settings,
+            parallel: parallel)
+        let model = trainer.model
         say(
             "model: \(model.config.blockCount) layers, \(lora.map { "LoRA rank \($0.rank) on \($0.targets.joined(separator: ","))" } ?? "full fine-tune"), "
                 + "\(trainer.parameterCount) trainable parameters\(parallel.map { ", \($0.collective.size) ranks, ZeRO \($0.zeroStage)" } ?? "")\n"
@@ -50,7 +49,7 @@ extension Train {
                             report.step, of: progress.totalSteps,
                             String(
                                 format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %@", report.step, progress.totalSteps, report.loss,
-                                report.learningRate, progress.tokensPerSecond, Self.duration(progress.etaSeconds))))
+                                report.learningRate, progress.tokensPerSecond, ProgressBar.duration(progress.etaSeconds))))
                 case .stepsDone:
                     say("\n")
                 }
@@ -66,12 +65,5 @@ extension Train {
         case .finished(nil):
             break
         }
-    }
-
-    /// `75s`, `3m05s`; `?` before the first step has a pace.
-    static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "?" }
-        let s = Int(seconds.rounded())
-        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }

@@ -18,4 +18,11 @@ struct ProgressBarTests {
         #expect(ProgressBar.status("run 2/5") == "\r\u{1B}[Krun 2/5")
         #expect(ProgressBar.clear == "\r\u{1B}[K")
     }
+
+    @Test("time left reads as seconds, then minutes and seconds; unknown as ?")
+    func duration() {
+        #expect(ProgressBar.duration(74.6) == "75s")
+        #expect(ProgressBar.duration(185) == "3m05s")
+        #expect(ProgressBar.duration(.infinity) == "?")
+    }
 }

@@ -1,0 +1,49 @@
+import ArgumentParser
+import ColonyModels
+import ColonyTraining
+import Foundation
+
+extension Train {
+    func validate() throws {
+        guard loraRank >= 0 else { throw ValidationError("--lora-rank must be ≥ 0, got \(loraRank)") }
+        guard TrainingConfiguration.OptimizerKind(rawValue: optimizer) != nil else {
+            throw ValidationError("--optimizer must be adamw or sgd, got '\(optimizer)'")
+        }
+        guard TrainableLlama.exportTypes[exportType] != nil else {
+            throw ValidationError(
+                "--export-type must be one of \(TrainableLlama.exportTypes.keys.sorted().joined(separator: ", ")), got '\(exportType)'")
+        }
+        guard (0...3).contains(zero) else { throw ValidationError("--zero must be 0, 1, 2 or 3, got \(zero)") }
+        if loraRank > 0 { try lora?.validate() }
+        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be ≥ 1, got \(stopAfter)") }
+        guard ["none", "mpi"].contains(collective) else { throw ValidationError("--collective must be none or mpi, got '\(collective)'") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        try settings.validate()
+    }
+
+    var lora: LoRAConfiguration? {
+        loraRank > 0
+            ? LoRAConfiguration(
+                rank: loraRank, alpha: loraAlpha, targets: loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            ) : nil
+    }
+
+    var settings: TrainingConfiguration {
+        var c = TrainingConfiguration()
+        c.steps = steps
+        c.batchSize = batch
+        c.sequenceLength = seqLen
+        c.accumulation = accumulation
+        c.optimizer = TrainingConfiguration.OptimizerKind(rawValue: optimizer) ?? .adamw
+        c.learningRate = lr
+        c.warmupSteps = warmup
+        c.weightDecay = weightDecay
+        c.clipNorm = clip
+        c.evalEvery = evalEvery
+        c.evalBatches = evalBatches
+        c.checkpointEvery = checkpointEvery
+        c.keepCheckpoints = keep
+        c.seed = seed
+        return c
+    }
+}
