@@ -65,8 +65,9 @@ public actor MCPServer {
         self.pipes = pipes
     }
 
-    /// Starts the server and completes the MCP handshake within `timeout` seconds.
-    public static func launch(_ config: MCPServerConfiguration, timeout: Double = 10) async throws -> MCPServer {
+    /// Starts the server and completes the MCP handshake within `timeout` seconds (30 by
+    /// default: servers started through npx or uvx may fetch packages on their first start).
+    public static func launch(_ config: MCPServerConfiguration, timeout: Double = 30) async throws -> MCPServer {
         guard let program = config.command.first, !program.isEmpty else {
             throw MCPServerError.emptyCommand(server: config.name)
         }

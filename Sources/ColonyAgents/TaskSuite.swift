@@ -86,9 +86,10 @@ public enum TaskSuite {
                 return run?.answer ?? "no answer (\(run?.finish.rawValue ?? "failed"))"
             }
             await bus.register(namespace)
-            agent = Agent(
-                spec: spec(namespace, supervisorInstructions, [SendMessageTool(bus: bus, sender: namespace, recipients: [worker])]),
-                client: client)
+            var supervisor = spec(namespace, supervisorInstructions, [SendMessageTool(bus: bus, sender: namespace, recipients: [worker])])
+            // `send_message` waits for the worker's whole run: give it the time of that many steps.
+            supervisor.toolTimeout *= Double(maxSteps)
+            agent = Agent(spec: supervisor, client: client)
         } else {
             agent = Agent(
                 spec: spec(

@@ -31,7 +31,7 @@ public struct ProgressBar: Sendable {
         Self.status(bar(done, of: total) + " " + label)
     }
 
-    /// A time left for a progress line: `75s`, `3m05s`; `?` while there is no pace yet.
+    /// A time left for a progress line: `45s`, `3m05s`; `?` while there is no pace yet.
     public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "?" }
         let s = Int(seconds.rounded())

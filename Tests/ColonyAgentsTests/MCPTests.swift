@@ -8,7 +8,7 @@ struct MCPTests {
     static let serverScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/mcp_server.py")
         .path
 
-    static func launch(_ extra: [String] = [], timeout: Double = 10) async throws -> MCPServer {
+    static func launch(_ extra: [String] = [], timeout: Double = 60) async throws -> MCPServer {
         try await MCPServer.launch(MCPServerConfiguration(name: "calc", command: ["python3", serverScript] + extra), timeout: timeout)
     }
 

@@ -21,7 +21,8 @@ struct ProgressBarTests {
 
     @Test("time left reads as seconds, then minutes and seconds; unknown as ?")
     func duration() {
-        #expect(ProgressBar.duration(74.6) == "75s")
+        #expect(ProgressBar.duration(44.6) == "45s")
+        #expect(ProgressBar.duration(74.6) == "1m15s")
         #expect(ProgressBar.duration(185) == "3m05s")
         #expect(ProgressBar.duration(.infinity) == "?")
     }
