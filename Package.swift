@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "ColonyTraining", targets: ["ColonyTraining"]),
         .library(name: "ColonyCollectives", targets: ["ColonyCollectives"]),
         .library(name: "ColonyBench", targets: ["ColonyBench"]),
+        .library(name: "ColonyRouting", targets: ["ColonyRouting"]),
+        .library(name: "ColonyCluster", targets: ["ColonyCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +33,10 @@ let package = Package(
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         .package(url: "https://github.com/apple/swift-system", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // -O3 even in debug builds: tests run the real model through these kernels.
@@ -65,6 +71,20 @@ let package = Package(
             dependencies: ["ColonyModels", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftNumericFlags
         ),
+        // Routing policies, the KV index and discovery: pure values, no network code.
+        .target(name: "ColonyRouting", dependencies: ["ColonyEngine"]),
+        // Workers and the router over gRPC; Generated/ comes from Protos/ (scripts/generate-protos).
+        .target(
+            name: "ColonyCluster",
+            dependencies: [
+                "ColonyEngine", "ColonyModels", "ColonyRouting",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "ColonyStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "ColonyHTTP"),
         .target(name: "ColonyOpenAI", dependencies: ["ColonyEngine"]),
@@ -91,7 +111,7 @@ let package = Package(
             name: "ColonyBench",
             dependencies: [
                 "ColonyTensor", "ColonyModels", "ColonyEngine", "ColonyOpenAI", "ColonyHTTP", "ColonyStore", "ColonyAgents",
-                "ColonyTraining", "ColonyCollectives",
+                "ColonyTraining", "ColonyCollectives", "ColonyRouting",
             ]
         ),
         .executableTarget(
@@ -107,6 +127,8 @@ let package = Package(
                 "ColonyTraining",
                 "ColonyCollectives",
                 "ColonyBench",
+                "ColonyRouting",
+                "ColonyCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -120,6 +142,10 @@ let package = Package(
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
         .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),
         .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ColonyRoutingTests", dependencies: ["ColonyRouting", "ColonyEngine"]),
+        .testTarget(
+            name: "ColonyClusterTests",
+            dependencies: ["ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP"]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
         .testTarget(

@@ -48,7 +48,8 @@ public struct AllReduceBenchReport: Codable, Sendable {
 }
 
 extension String {
-    fileprivate func leftPadded(_ width: Int) -> String {
+    /// The string right-aligned in `width` columns (report tables).
+    func leftPadded(_ width: Int) -> String {
         String(repeating: " ", count: max(0, width - count)) + self
     }
 }

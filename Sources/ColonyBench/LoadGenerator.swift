@@ -79,7 +79,12 @@ public struct LoadGenerator: Sendable {
     }
 
     private func discoverModel() throws(HTTPClient.Failure) -> String {
-        let r = try HTTPClient.send("GET", endpoint, path: "/v1/models", headers: authorization)
+        try Self.discoverModel(endpoint, headers: authorization)
+    }
+
+    /// The first model the server lists.
+    static func discoverModel(_ endpoint: HTTPClient.Endpoint, headers: [String: String]) throws(HTTPClient.Failure) -> String {
+        let r = try HTTPClient.send("GET", endpoint, path: "/v1/models", headers: headers)
         guard r.status == 200, let id = (try? JSONDecoder().decode(ModelList.self, from: r.body))?.data.first?.id else {
             throw HTTPClient.Failure(description: "GET /v1/models answered \(r.status); pass --model")
         }
@@ -89,56 +94,22 @@ public struct LoadGenerator: Sendable {
     private var authorization: [String: String] { apiKey.map { ["Authorization": "Bearer \($0)"] } ?? [:] }
 
     /// A deterministic block of ordinary text, about one token per word.
-    static func prefix(words: Int) -> String {
+    static func prefix(words: Int, seed: Int = 0) -> String {
         let vocabulary = [
             "river", "mountain", "quiet", "engine", "garden", "signal", "orange", "window", "paper", "cloud",
             "stone", "market", "silver", "forest", "lamp", "harbor",
         ]
-        return (0..<words).map { vocabulary[($0 * 7 + $0 / 3) % vocabulary.count] }.joined(separator: " ")
+        return (0..<words).map { vocabulary[($0 * 7 + $0 / 3 + seed * ($0 % 5 + 1)) % vocabulary.count] }.joined(separator: " ")
     }
 
     private func one(_ index: Int, model: String, prefix: String?) -> Sample {
-        var sample = Sample(index: index)
         var messages: [ChatCompletionRequest.Message] = []
         if let prefix { messages.append(.init(role: "system", content: "Context: " + prefix)) }
         messages.append(.init(role: "user", content: "Request \(index): tell a short story about topic number \(index % 17)."))
         let options = CompletionOptions(
             model: model, maxTokens: maxTokens, temperature: 0, stream: true,
             streamOptions: .init(includeUsage: true))
-        let data = try! JSONEncoder().encode(ChatCompletionRequest(options: options, messages: messages))  // strings and numbers only
-        let start = Date()
-        var last = start
-        var parser = SSEParser()
-        var usageTokens: Int?
-        do {
-            let response = try HTTPClient.send(
-                "POST", endpoint, path: "/v1/chat/completions",
-                headers: authorization.merging(["Content-Type": "application/json"]) { a, _ in a },
-                body: data
-            ) { chunk in
-                let now = Date()
-                for event in parser.feed(chunk) where event != "[DONE]" {
-                    guard let chunk = try? JSONDecoder().decode(ChatCompletionChunk.self, from: Data(event.utf8)) else { continue }
-                    if let usage = chunk.usage { usageTokens = usage.completionTokens }
-                    if let content = chunk.choices.first?.delta.content, !content.isEmpty {
-                        if sample.ttft == nil {
-                            sample.ttft = now.timeIntervalSince(start)
-                        } else {
-                            sample.gaps.append(now.timeIntervalSince(last))
-                        }
-                        last = now
-                        sample.tokens += 1
-                    }
-                }
-                return true
-            }
-            if response.status != 200 {
-                sample.error = "HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))"
-            }
-        } catch {
-            sample.error = error.description
-        }
-        if let usageTokens { sample.tokens = usageTokens }
-        return sample
+        let reply = StreamedChat.send(ChatCompletionRequest(options: options, messages: messages), to: endpoint, headers: authorization)
+        return Sample(ttft: reply.ttft, gaps: reply.gaps, tokens: reply.tokens, error: reply.error, index: index)
     }
 }

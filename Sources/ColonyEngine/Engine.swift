@@ -59,7 +59,7 @@ public final class Engine: InferenceBackend {
     /// - Throws: `EngineError` for an invalid request, a full queue or a shutdown; the
     ///   engine is unchanged then.
     public func submit(_ request: EngineRequest) throws(EngineError) -> AsyncThrowingStream<EngineEvent, Error> {
-        try validate(request)
+        try request.validate(vocabularySize: modelConfig.vocabularySize, contextLimit: maxContextTokens)
         let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
         try inbox.locked { state throws(EngineError) in
             guard !state.stopping else { throw .shuttingDown }
@@ -104,20 +104,6 @@ public final class Engine: InferenceBackend {
                 c.resume()
             }
         }
-    }
-
-    private func validate(_ r: EngineRequest) throws(EngineError) {
-        guard !r.promptTokens.isEmpty else { throw .invalidRequest("the prompt is empty") }
-        if let bad = r.promptTokens.first(where: { $0 < 0 || $0 >= modelConfig.vocabularySize }) {
-            throw .invalidRequest("token id \(bad) is outside the vocabulary 0..<\(modelConfig.vocabularySize)")
-        }
-        let limit = maxContextTokens
-        guard r.promptTokens.count < limit else { throw .promptTooLong(tokens: r.promptTokens.count, limit: limit) }
-        guard r.maxTokens > 0 else { throw .invalidRequest("max_tokens must be > 0, got \(r.maxTokens)") }
-        guard (0...r.maxTokens).contains(r.minTokens) else {
-            throw .invalidRequest("min_tokens must be between 0 and max_tokens (\(r.maxTokens)), got \(r.minTokens)")
-        }
-        do { try r.sampling.validate() } catch { throw .invalidRequest(error.description) }
     }
 
     // MARK: - Engine thread

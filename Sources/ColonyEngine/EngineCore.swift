@@ -84,6 +84,7 @@ public final class EngineCore {
         s.preemptions = scheduler.preemptions
         s.waiting = scheduler.waitingCount
         s.running = scheduler.runningCount
+        s.queuedPrefillTokens = scheduler.queuedPrefillTokens
         s.kvBlocksUsed = scheduler.pool.usedBlocks
         s.kvBlocksFree = scheduler.pool.availableBlocks
         s.prefixCacheHitRate = scheduler.pool.hitRate

@@ -27,12 +27,15 @@ public struct EngineRequest: Sendable {
     /// Separates this request's prefix-cache entries from requests with another salt (as
     /// vLLM's `cache_salt`): cached blocks are shared only between equal salts.
     public var cacheSalt: String?
+    /// The conversation this request belongs to (OpenAI's `user`, or an `x-session-id`
+    /// header): a router keeps a session on one worker; an engine ignores it.
+    public var session: String?
 
     public init(
         id: String = UUID().uuidString, promptTokens: [Int], sampling: SamplingParameters = .greedy,
         maxTokens: Int = 128, stopTokens: Set<Int> = [], stopStrings: [String] = [],
         priority: Int = 0, arrival: Date = Date(), constraint: OutputConstraint? = nil,
-        minTokens: Int = 0, ignoreEOS: Bool = false, cacheSalt: String? = nil
+        minTokens: Int = 0, ignoreEOS: Bool = false, cacheSalt: String? = nil, session: String? = nil
     ) {
         self.id = id
         self.promptTokens = promptTokens
@@ -46,6 +49,24 @@ public struct EngineRequest: Sendable {
         self.minTokens = minTokens
         self.ignoreEOS = ignoreEOS
         self.cacheSalt = cacheSalt
+        self.session = session
+    }
+}
+
+extension EngineRequest {
+    /// Checks what any backend would refuse: an empty prompt, token ids outside the
+    /// vocabulary, a prompt that leaves no room in `contextLimit`, token limits, sampling.
+    public func validate(vocabularySize: Int, contextLimit: Int) throws(EngineError) {
+        guard !promptTokens.isEmpty else { throw .invalidRequest("the prompt is empty") }
+        if let bad = promptTokens.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw .invalidRequest("token id \(bad) is outside the vocabulary 0..<\(vocabularySize)")
+        }
+        guard promptTokens.count < contextLimit else { throw .promptTooLong(tokens: promptTokens.count, limit: contextLimit) }
+        guard maxTokens > 0 else { throw .invalidRequest("max_tokens must be > 0, got \(maxTokens)") }
+        guard (0...maxTokens).contains(minTokens) else {
+            throw .invalidRequest("min_tokens must be between 0 and max_tokens (\(maxTokens)), got \(minTokens)")
+        }
+        do { try sampling.validate() } catch { throw .invalidRequest(error.description) }
     }
 }
 
@@ -79,6 +100,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case promptTooLong(tokens: Int, limit: Int)
     case duplicateID(String)
     case shuttingDown
+    /// Nothing can serve the request now (a router with no ready worker); retry later.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -87,6 +110,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
         case .promptTooLong(let tokens, let limit): "the prompt has \(tokens) tokens; this model's context holds \(limit)"
         case .duplicateID(let id): "a request with id '\(id)' is already running"
         case .shuttingDown: "the engine is shutting down"
+        case .unavailable(let why): why
         }
     }
 }

@@ -33,6 +33,8 @@ public struct EngineStats: Sendable, Equatable {
     public var running = 0
     public var kvBlocksUsed = 0
     public var kvBlocksFree = 0
+    /// Prompt tokens waiting for prefill (see `Scheduler.queuedPrefillTokens`).
+    public var queuedPrefillTokens = 0
     public var prefixCacheHitRate = 0.0
     public var promptTokens = 0
     public var generatedTokens = 0

@@ -1,5 +1,5 @@
 /// What a request's output must be.
-public enum OutputConstraint: Sendable, Equatable {
+public enum OutputConstraint: Sendable, Equatable, Codable {
     /// One JSON object (OpenAI's `response_format: {"type": "json_object"}`).
     case jsonObject
     /// One JSON value valid for the schema (`json_schema`, and tool calls).

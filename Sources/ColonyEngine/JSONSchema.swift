@@ -6,7 +6,7 @@ import Foundation
 /// An object's listed properties are all emitted, sorted by name, and no others: the output is
 /// valid for the schema whether or not a property is `required`. Keywords outside this
 /// subset are refused when parsing, so nothing is silently ignored.
-public indirect enum JSONSchema: Sendable, Equatable {
+public indirect enum JSONSchema: Sendable, Equatable, Codable {
     /// Any JSON value.
     case any
     /// An object with any keys and values.
@@ -23,7 +23,7 @@ public indirect enum JSONSchema: Sendable, Equatable {
     /// `{"name": <one of the tools>, "arguments": <that tool's parameters>}`.
     case toolCall([Tool])
 
-    public struct Property: Sendable, Equatable {
+    public struct Property: Sendable, Equatable, Codable {
         public var name: String
         public var schema: JSONSchema
         public init(name: String, schema: JSONSchema) {
@@ -32,7 +32,7 @@ public indirect enum JSONSchema: Sendable, Equatable {
         }
     }
 
-    public struct Tool: Sendable, Equatable {
+    public struct Tool: Sendable, Equatable, Codable {
         public var name: String
         public var parameters: JSONSchema
         public init(name: String, parameters: JSONSchema) {

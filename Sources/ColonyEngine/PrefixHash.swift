@@ -23,6 +23,13 @@ public struct PrefixHash: Hashable, Sendable, CustomStringConvertible {
         return PrefixHash(value: (h ^ 0xff) &* prime &* prime)
     }
 
+    /// The root for a request: the engine's salt and the request's, joined (nil entries are
+    /// skipped; none at all gives the unsalted chain). Routers use it to hash as workers do.
+    public static func root(salts: [String?]) -> PrefixHash {
+        let given = salts.compactMap { $0 }
+        return root(salt: given.isEmpty ? nil : given.joined(separator: "\u{1f}"))
+    }
+
     /// The hash of this prefix followed by one more block of `tokens`.
     public func appending(_ tokens: ArraySlice<Int>) -> PrefixHash {
         var h = value
@@ -38,8 +45,13 @@ public struct PrefixHash: Hashable, Sendable, CustomStringConvertible {
 
     /// The hash of every full block of `tokens`, in order (a partial last block has none).
     public static func blocks(of tokens: [Int], blockSize: Int, salt: String? = nil) -> [PrefixHash] {
+        blocks(of: tokens, blockSize: blockSize, root: root(salt: salt))
+    }
+
+    /// The hash of every full block of `tokens`, chained from `root`.
+    public static func blocks(of tokens: [Int], blockSize: Int, root: PrefixHash) -> [PrefixHash] {
         var hashes: [PrefixHash] = []
-        var h = root(salt: salt)
+        var h = root
         for start in stride(from: 0, to: tokens.count - blockSize + 1, by: blockSize) {
             h = h.appending(tokens[start..<(start + blockSize)])
             hashes.append(h)

@@ -38,11 +38,16 @@ public final class Scheduler {
     /// Ids of the requests running, in the order of the last step.
     public var runningIDs: [String] { running.map(\.request.id) }
 
+    /// Prompt tokens not yet run through the model, over every waiting and running request:
+    /// the prefill work queued (what an autoscaler or router weighs, beside queue length).
+    public var queuedPrefillTokens: Int {
+        (waiting + running).reduce(0) { $0 + max(0, $1.request.promptTokens.count - $1.computed) }
+    }
+
     /// Queues a request; `sequence` is its KV sequence number in the model's batches.
     public func add(_ request: EngineRequest, sequence: Int) {
-        let salt = [configuration.prefixCacheSalt, request.cacheSalt].compactMap { $0 }
-        let entry = Entry(
-            request: request, sequence: sequence, root: PrefixHash.root(salt: salt.isEmpty ? nil : salt.joined(separator: "\u{1f}")))
+        let root = PrefixHash.root(salts: [configuration.prefixCacheSalt, request.cacheSalt])
+        let entry = Entry(request: request, sequence: sequence, root: root)
         byID[request.id] = entry
         enqueue(entry)
     }

@@ -25,9 +25,11 @@ public struct CompletionOptions: Codable, Sendable, Equatable {
     public var ignoreEOS: Bool?
     /// Generate at least this many tokens before an end token may end the reply (vLLM's extension).
     public var minTokens: Int?
+    /// The end user (OpenAI's field); a router keeps requests with the same one on one worker.
+    public var user: String?
 
     enum CodingKeys: String, CodingKey {
-        case model, temperature, seed, stop, stream, n, priority
+        case model, temperature, seed, stop, stream, n, priority, user
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
         case topP = "top_p"

@@ -41,7 +41,7 @@ public struct APIError: Error, HTTPResponseError, Equatable {
     init(_ error: EngineError) {
         switch error {
         case .queueFull: self.init(status: .tooManyRequests, message: error.description, type: "rate_limit_error", code: "queue_full")
-        case .shuttingDown: self.init(status: .serviceUnavailable, message: error.description, type: "server_error")
+        case .shuttingDown, .unavailable: self.init(status: .serviceUnavailable, message: error.description, type: "server_error")
         case .promptTooLong: self.init(status: .badRequest, message: error.description, param: "messages", code: "context_length_exceeded")
         case .invalidRequest, .duplicateID: self.init(status: .badRequest, message: error.description)
         }

@@ -19,6 +19,11 @@ public struct OpenAIServer: Sendable {
     public let apiKey: String?
     /// Largest accepted request body.
     public var maxBodyBytes = 4 << 20
+    /// Extra read-only JSON routes, path → body (a router's `/v1/cluster`), so that the server
+    /// serves what a backend knows without importing its module.
+    public var statusRoutes: [String: @Sendable () async throws -> Data] = [:]
+    /// More Prometheus text appended to `/metrics` (a router's per-worker gauges).
+    public var extraMetrics: (@Sendable () async -> String)?
     let metrics = ServerMetrics()
     private let created = Int(Date().timeIntervalSince1970)
     private let logger = Logger(label: "colony.server")
@@ -45,10 +50,16 @@ public struct OpenAIServer: Sendable {
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats))))
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats) + (await extraMetrics?() ?? ""))))
         }
         router.get("/v1/models") { _, _ in
             try json(ModelList(data: [.init(id: modelName, created: created, ownedBy: "colony")]))
+        }
+        for (path, body) in statusRoutes {
+            router.get(RouterPath(path)) { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try await body())))
+            }
         }
         router.post("/v1/chat/completions") { request, _ in try await counted { try await chat(request) } }
         router.post("/v1/completions") { request, _ in try await counted { try await complete(request) } }
@@ -112,7 +123,9 @@ public struct OpenAIServer: Sendable {
         let chat = try ChatCompletion(request: wire)
         do { try template.validate(chat.messages) } catch { throw APIError.badRequest(error.description, param: "messages") }
         let model = ChatModel(backend: engine, template: template)
-        return try await generate(model.promptTokens(chat), wire.options, chat: true, extraStops: model.stopStrings, completion: chat)
+        return try await generate(
+            model.promptTokens(chat), wire.options, chat: true, extraStops: model.stopStrings, session: session(request, wire.options),
+            completion: chat)
     }
 
     func complete(_ request: Request) async throws -> Response {
@@ -124,12 +137,17 @@ public struct OpenAIServer: Sendable {
         case .text(let text): tokens = engine.tokenizer.encode(text)
         case .tokens(let ids): tokens = ids
         }
-        return try await generate(tokens, completion.options, chat: false, extraStops: [])
+        return try await generate(tokens, completion.options, chat: false, extraStops: [], session: session(request, completion.options))
+    }
+
+    /// The conversation a request belongs to: the `x-session-id` header, else the `user` field.
+    private func session(_ request: Request, _ fields: CompletionOptions) -> String? {
+        request.headers.first { $0.name.canonicalName == "x-session-id" }?.value ?? fields.user
     }
 
     /// Runs one request for either endpoint; `completion` is the chat layer's view of a chat request.
     private func generate(
-        _ tokens: [Int], _ fields: CompletionOptions, chat: Bool, extraStops: [String],
+        _ tokens: [Int], _ fields: CompletionOptions, chat: Bool, extraStops: [String], session: String?,
         completion: ChatCompletion? = nil
     ) async throws -> Response {
         let maxTokens = try fields.checkedMaxTokens()
@@ -142,7 +160,7 @@ public struct OpenAIServer: Sendable {
             stopStrings: (fields.stop?.values ?? []) + extraStops,
             priority: fields.priority ?? 0, constraint: try completion?.constraint ?? fields.constraint(),
             minTokens: try fields.checkedMinTokens(maxTokens: effectiveMaxTokens),
-            ignoreEOS: fields.ignoreEOS ?? false)
+            ignoreEOS: fields.ignoreEOS ?? false, session: session)
         let stream: AsyncThrowingStream<EngineEvent, Error>
         do { stream = try await engine.submit(request) } catch { throw APIError(error) }
 

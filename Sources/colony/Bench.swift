@@ -5,8 +5,8 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks: the model (default), the agent runtime, training, all-reduce.",
-        subcommands: [BenchModel.self, BenchAgents.self, BenchTrain.self, BenchAllReduce.self],
+        abstract: "Benchmarks: the model (default), the agent runtime, training, all-reduce, routing.",
+        subcommands: [BenchModel.self, BenchAgents.self, BenchTrain.self, BenchAllReduce.self, BenchRouting.self],
         defaultSubcommand: BenchModel.self)
 }
 

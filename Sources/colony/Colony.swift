@@ -12,7 +12,8 @@ struct Colony: AsyncParsableCommand {
             (fetched by ./scripts/setup). Results go to stdout, logs to stderr.
             """,
         subcommands: [
-            Generate.self, Chat.self, Serve.self, Loadgen.self, Agents.self, Train.self, Eval.self, Tokenize.self, Detokenize.self,
+            Generate.self, Chat.self, Serve.self, Worker.self, Router.self, Cluster.self, Loadgen.self, Agents.self, Train.self, Eval.self,
+            Tokenize.self, Detokenize.self,
             Inspect.self, Bench.self,
         ]
     )

@@ -23,6 +23,16 @@ struct ModelOptions: ParsableArguments {
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
+    /// The model id a server shows and expects: `override`, else the file name without extension.
+    func servedName(_ override: String?) -> String {
+        override ?? ((modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
+    /// The flags as given, to pass on to a child process.
+    var arguments: [String] {
+        ["--model", modelPath, "--precision", precision] + (threads.map { ["--threads", "\($0)"] } ?? []) + (verbose ? ["--verbose"] : [])
+    }
+
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         guard ActivationPrecision(rawValue: precision) != nil else {

@@ -27,6 +27,12 @@ struct TemplateOptions: ParsableArguments {
         return try ChatTemplate(gguf: file)
     }
 
+    /// For servers: the template `name`d, else the model's own, else none (completions only).
+    static func template(named name: String?, gguf file: GGUFFile) throws -> ChatTemplate? {
+        if let name { return try ChatTemplate(named: name) }
+        return try? ChatTemplate(gguf: file)
+    }
+
     /// The conversation's opening messages (the system message, if any).
     var openingMessages: [ChatMessage] { system.map { [ChatMessage(role: "system", content: $0)] } ?? [] }
 }

@@ -1,0 +1,87 @@
+import ColonyEngine
+import ColonyRouting
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+
+/// A worker process: its engine served over gRPC, listed in discovery while it runs.
+///
+/// ```swift
+/// let node = WorkerNode(engine: engine, identity: identity, discovery: discovery)
+/// try await node.run(host: "127.0.0.1", port: 0) { port in print("listening on \(port)") }
+/// ```
+public final class WorkerNode: Sendable {
+    public let engine: Engine
+    public let identity: WorkerIdentity
+    public let discovery: (any Discovery)?
+    /// The address it listens on, and advertises.
+    public let host: String
+    /// How long a drain waits for requests in flight before cancelling them.
+    public let drainTimeout: Duration
+    private let service: WorkerService
+    private let server: GRPCServer<HTTP2ServerTransport.Posix>
+    private let transport: HTTP2ServerTransport.Posix
+    private let logger = Logger(label: "colony.worker")
+
+    /// - Parameter engine: should publish KV events (`publishesKVEvents`), else routers see
+    ///   an empty cache and `kv` routing degrades to load balancing.
+    public init(
+        engine: Engine, identity: WorkerIdentity, discovery: (any Discovery)?, host: String, port: Int,
+        drainTimeout: Duration = .seconds(30)
+    ) {
+        self.engine = engine
+        self.identity = identity
+        self.discovery = discovery
+        self.host = host
+        self.drainTimeout = drainTimeout
+        let hub = KVEventHub()
+        service = WorkerService(engine: engine, identity: identity, hub: hub)
+        transport = .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: .plaintext)
+        server = GRPCServer(transport: transport, services: [service])
+        Task { await hub.consume(engine.kvEvents) }
+    }
+
+    /// Serves until `drain` ends it. `onListening` gets the bound port, after the worker
+    /// registered itself in discovery.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.server.serve() }
+            let port = try await boundPort()
+            if let discovery {
+                let member = ClusterMember(
+                    id: identity.id, role: identity.role, address: "\(host):\(port)",
+                    pid: Int(ProcessInfo.processInfo.processIdentifier))
+                do { try discovery.register(member) } catch {
+                    server.beginGracefulShutdown()
+                    throw error
+                }
+            }
+            await onListening(port)
+            try await group.waitForAll()
+        }
+    }
+
+    /// The port the server listens on, once bound.
+    public func boundPort() async throws -> Int {
+        guard let address = try await transport.listeningAddress.ipv4 else {
+            throw RPCError(code: .internalError, message: "not an IPv4 address")
+        }
+        return address.port
+    }
+
+    /// Stops admitting, leaves discovery, waits (up to `drainTimeout`) for the requests in
+    /// flight, cancels any left, then stops the server so `run` returns.
+    public func drain() async {
+        service.startDraining()
+        if let discovery { try? discovery.deregister(id: identity.id) }
+        let deadline = ContinuousClock.now + drainTimeout
+        while ContinuousClock.now < deadline {
+            let s = engine.stats
+            if s.running + s.waiting == 0 { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        await engine.shutdown(cancelInFlight: true)
+        server.beginGracefulShutdown()
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import ColonyHTTP
+import ColonyRouting
+import Foundation
+
+struct Cluster: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Colony cluster on this machine, or show a cluster's members.",
+        subcommands: [ClusterUp.self, ClusterStatusCommand.self]
+    )
+}
+
+struct ClusterUp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start a router and N workers (plus spares) as child processes, with file discovery.",
+        discussion: """
+            The router serves the OpenAI API on --port; workers take free gRPC ports and list themselves in the \
+            discovery file. Without --threads each worker gets an equal share of the cores. Nothing is restarted \
+            yet. SIGTERM or Ctrl-C drains and stops them all.
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var engineOptions: EngineOptions
+
+    @Option(name: .long, help: "Active workers.")
+    var workers = 2
+
+    @Option(name: .long, help: "Spare workers: loaded and warm, not routed to.")
+    var spares = 0
+
+    @Option(name: .long, help: "The router's HTTP port.")
+    var port = 8080
+
+    @Option(name: .long, help: "Address the router and workers listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "kv, least-load or round-robin.")
+    var routing = "kv"
+
+    @Option(name: .long, help: "The discovery file (default: a new one in the temporary directory).")
+    var discoveryFile: String?
+
+    func validate() throws {
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be between 1 and 64, got \(workers)") }
+        guard (0...64).contains(spares) else { throw ValidationError("--spares must be between 0 and 64, got \(spares)") }
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, got \(port)") }
+        guard RoutingStrategy(rawValue: routing) != nil else {
+            throw ValidationError(
+                "--routing must be one of \(RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(routing)'")
+        }
+        guard FileManager.default.fileExists(atPath: modelOptions.modelPath) else {
+            throw ValidationError("no model at \(modelOptions.modelPath): run ./scripts/setup or pass --model PATH")
+        }
+    }
+
+    func run() async throws {
+        let file = discoveryFile ?? NSTemporaryDirectory() + "colony-cluster-\(ProcessInfo.processInfo.processIdentifier).json"
+        try Data("[]".utf8).write(to: URL(fileURLWithPath: file))
+        var model = modelOptions
+        if model.threads == nil { model.threads = max(1, ProcessInfo.processInfo.activeProcessorCount / (workers + spares)) }
+        let shared = model.arguments + ["--host", host, "--discovery", "file:" + file]
+        var specs: [(String, [String])] = []
+        for i in 1...workers {
+            specs.append(("worker-\(i)", ["worker", "--id", "worker-\(i)", "--role", "active"] + shared + engineOptions.arguments))
+        }
+        for i in stride(from: 1, through: spares, by: 1) {
+            specs.append(("spare-\(i)", ["worker", "--id", "spare-\(i)", "--role", "spare"] + shared + engineOptions.arguments))
+        }
+        specs.append(("router", ["router", "--port", "\(port)", "--routing", routing] + shared))
+        let supervisor = try Supervisor(specs)
+        let signals = onTermination { supervisor.stop() }
+        defer { for s in signals { s.cancel() } }
+        writeErr("colony: cluster of \(workers) workers and \(spares) spares; router on http://\(host):\(port); members in \(file)\n")
+        let code = await supervisor.wait()
+        try? FileManager.default.removeItem(atPath: file)
+        try? FileManager.default.removeItem(atPath: file + ".lock")
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct ClusterStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show every member of a cluster, as its router sees it.")
+
+    @Option(name: .long, help: "The router's base URL.")
+    var url = "http://127.0.0.1:8080"
+
+    @Flag(name: .long, help: #"Print {"members": [...]} as JSON instead of a table."#)
+    var json = false
+
+    func validate() throws {
+        do { _ = try HTTPClient.Endpoint(url: url) } catch { throw ValidationError(error.description) }
+    }
+
+    func run() throws {
+        let response: HTTPClient.Response
+        do { response = try HTTPClient.send("GET", try HTTPClient.Endpoint(url: url), path: "/v1/cluster", timeout: 10) } catch {
+            throw ValidationError("cannot reach the router at \(url): \(error.description)")
+        }
+        guard response.status == 200 else {
+            throw ValidationError("\(url)/v1/cluster answered HTTP \(response.status): is this a Colony router (not 'colony serve')?")
+        }
+        let status = try JSONDecoder().decode(ClusterStatus.self, from: response.body)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            writeOut(String(decoding: try encoder.encode(status), as: UTF8.self) + "\n")
+            return
+        }
+        let rows = status.members.map { m in
+            [
+                m.id, m.role, m.state.rawValue, m.pid.map(String.init) ?? "-", m.address, "\(m.running)", "\(m.waiting)",
+                m.kvBlocksTotal > 0 ? "\(m.kvBlocksUsed)/\(m.kvBlocksTotal)" : "-", m.detail ?? "",
+            ]
+        }
+        writeOut(table(header: ["ID", "ROLE", "STATE", "PID", "ADDRESS", "RUNNING", "WAITING", "KV BLOCKS", "DETAIL"], rows: rows))
+    }
+
+    private func table(header: [String], rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        .map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n") + "\n"
+    }
+}

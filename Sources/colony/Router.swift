@@ -1,0 +1,72 @@
+import ArgumentParser
+import ColonyCluster
+import ColonyModels
+import ColonyRouting
+import ColonyServer
+import Foundation
+
+struct Router: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the OpenAI-compatible API over Colony workers, routing each request.",
+        discussion: """
+            The same endpoints as 'colony serve', plus GET /v1/cluster (every member and its load). It loads the \
+            model's tokenizer and chat template (not its weights) so it hashes prompts as the workers do, and \
+            refuses workers that serve another model file. Routing: kv (default; cost = α·uncached prompt \
+            blocks + active blocks, with session affinity by 'user' or x-session-id and an imbalance guard), \
+            least-load, or round-robin.
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "HTTP port (0 picks a free one).")
+    var port = 8080
+
+    @Option(name: .long, help: "Where the workers are listed: file:PATH.")
+    var discovery: String
+
+    @Option(name: .long, help: "kv, least-load or round-robin.")
+    var routing = "kv"
+
+    @Option(name: .long, help: "Weight α of an uncached prompt block against an active block (kv routing).")
+    var kvAlpha = 1.0
+
+    @Option(name: .long, help: "Model id shown in /v1/models and expected in requests (default: the file name).")
+    var modelName: String?
+
+    @Option(name: .long, help: "Chat template instead of the model's: chatml, llama3, gemma.")
+    var chatTemplate: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, got \(port)") }
+        guard RoutingStrategy(rawValue: routing) != nil else {
+            throw ValidationError(
+                "--routing must be one of \(RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(routing)'")
+        }
+        guard kvAlpha.isFinite, kvAlpha >= 0 else { throw ValidationError("--kv-alpha must be ≥ 0, got \(kvAlpha)") }
+        do { _ = try openDiscovery(discovery) } catch { throw ValidationError(error.description) }
+        try TemplateOptions.check(chatTemplate)
+    }
+
+    func run() async throws {
+        bootstrapLogging(verbose: modelOptions.verbose)
+        let file = try ModelOptions.open(modelOptions.model)
+        let tokenizer = try Tokenizer(gguf: file)
+        let name = modelOptions.servedName(modelName)
+        var config = RouterConfiguration(model: name, modelDigest: try ModelDigest.of(path: modelOptions.modelPath))
+        config.routing = RoutingPolicy(strategy: RoutingStrategy(rawValue: routing)!, kvAlpha: kvAlpha)
+        config.address = "\(host):\(port)"
+        let backend = RoutedBackend(
+            tokenizer: tokenizer, contextLength: try LlamaConfiguration(gguf: file).contextLength, configuration: config,
+            discovery: try openDiscovery(discovery))
+        var server = OpenAIServer(engine: backend, modelName: name, template: try TemplateOptions.template(named: chatTemplate, gguf: file))
+        server.statusRoutes["/v1/cluster"] = { try JSONEncoder().encode(backend.clusterStatus) }
+        server.extraMetrics = { backend.prometheusText }
+        try await server.run(host: host, port: port) { bound in
+            writeErr("colony: routing '\(name)' (\(routing)) on http://\(host):\(bound), workers from \(discovery)\n")
+        }
+    }
+}

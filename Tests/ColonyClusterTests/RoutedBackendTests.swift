@@ -1,0 +1,161 @@
+import ColonyEngine
+import ColonyRouting
+import Foundation
+import Testing
+
+@testable import ColonyCluster
+
+@Suite("router and workers over loopback gRPC", .serialized)
+struct RoutedBackendTests {
+    @Test("greedy output through the router equals a single engine's, stop strings included")
+    func greedyEqualsEngine() async throws {
+        let cluster = try await TinyCluster()
+        let engine = try TinyCluster.engine()
+        for (i, stops) in [[], ["e"], ["\n", "th"]].enumerated() {
+            for seed in 0..<3 {
+                let r = EngineRequest(
+                    id: "r\(i)-\(seed)", promptTokens: prompt(seed, 5 + seed * 3), maxTokens: 16, stopTokens: [-1], stopStrings: stops)
+                let direct = try await Outcome.collect(try engine.submit(r))
+                var routed = try await Outcome.collect(try await cluster.backend.submit(r))
+                #expect(routed.tokens == direct.tokens)
+                #expect(routed.text == direct.text)
+                #expect(routed.reason == direct.reason)
+                // Cached prompt tokens depend on which worker served it before; the rest match.
+                routed.usage?.cachedPromptTokens = direct.usage?.cachedPromptTokens ?? 0
+                #expect(routed.usage == direct.usage)
+            }
+        }
+        await engine.shutdown()
+        await cluster.stop()
+    }
+
+    @Test("a client that disconnects, or a cancel by id, frees the request's blocks on the worker")
+    func cancelAndDisconnect() async throws {
+        let cluster = try await TinyCluster(workers: 1)
+        let worker = cluster.worker("w1")
+        // Disconnect: read two tokens, then drop the stream.
+        do {
+            let stream = try await cluster.backend.submit(
+                EngineRequest(id: "gone", promptTokens: prompt(1, 9), maxTokens: 200, stopTokens: [-1]))
+            var seen = 0
+            for try await _ in stream {
+                seen += 1
+                if seen == 2 { break }
+            }
+        }
+        try await until("the worker idle after a disconnect") { worker.engine.stats.running == 0 && worker.engine.stats.kvBlocksUsed == 0 }
+        // Cancel by id: the stream ends with .finished(.cancelled).
+        let stream = try await cluster.backend.submit(
+            EngineRequest(id: "stop-me", promptTokens: prompt(2, 9), maxTokens: 200, stopTokens: [-1]))
+        var outcome = Outcome()
+        for try await event in stream {
+            switch event {
+            case .token(let id, _):
+                outcome.tokens.append(id)
+                if outcome.tokens.count == 2 { await cluster.backend.cancel("stop-me") }
+            case .finished(let reason, _, _): outcome.reason = reason
+            }
+        }
+        #expect(outcome.reason == .cancelled)
+        #expect(outcome.tokens.count < 200)
+        try await until("the worker idle after a cancel") { worker.engine.stats.running == 0 && worker.engine.stats.kvBlocksUsed == 0 }
+        try await until("router load back to zero") { cluster.loads["w1"]! == (0, 0) }
+        await cluster.stop()
+    }
+
+    @Test("load counts return to zero after 200 mixed requests: finished, stopped, refused, cancelled, disconnected")
+    func loadAccounting() async throws {
+        let cluster = try await TinyCluster(engine: { $0.maxQueue = 4 })
+        let backend = cluster.backend
+        let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let kind = i % 5
+                    let r = EngineRequest(
+                        id: "m\(i)", promptTokens: kind == 2 ? [] : prompt(i % 7, 6 + i % 5), maxTokens: 6 + i % 4, stopTokens: [-1],
+                        stopStrings: kind == 1 ? ["e"] : [])
+                    let stream: AsyncThrowingStream<EngineEvent, Error>
+                    do { stream = try await backend.submit(r) } catch { return "refused" }
+                    switch kind {
+                    case 3:
+                        for try await _ in stream { break }
+                        return "disconnected"
+                    case 4:
+                        for try await event in stream {
+                            if case .token = event { await backend.cancel(r.id) }
+                        }
+                        return "cancelled"
+                    default:
+                        _ = try await Outcome.collect(stream)
+                        return "finished"
+                    }
+                }
+            }
+            var counts: [String: Int] = [:]
+            for try await o in group { counts[o, default: 0] += 1 }
+            return counts
+        }
+        #expect(outcomes.values.reduce(0, +) == 200)
+        #expect(outcomes["refused", default: 0] >= 40)  // every empty prompt, plus any queue-full refusals
+        #expect(outcomes["finished", default: 0] > 0)
+        try await until("router load back to zero") { cluster.loads.values.allSatisfy { $0 == (0, 0) } }
+        try await until("no requests in flight at the router") { backend.stats.running == 0 }
+        for w in cluster.workers {
+            try await until("worker \(w.identity.id) idle") { w.engine.stats.running == 0 && w.engine.stats.kvBlocksUsed == 0 }
+        }
+        await cluster.stop()
+    }
+
+    @Test("the router learns each worker's cache from its events and routes a repeated prompt back to it")
+    func kvEventsDriveRouting() async throws {
+        let cluster = try await TinyCluster()
+        let p = prompt(4, 14)  // 3 full blocks of 4
+        let first = try await Outcome.collect(
+            try await cluster.backend.submit(EngineRequest(promptTokens: p, maxTokens: 2, stopTokens: [-1])))
+        #expect(first.reason == .length)
+        let hashes = PrefixHash.blocks(of: p, blockSize: 4)
+        try await until("the index holds the prompt's blocks") {
+            cluster.backend.state.withLock { s in hashes.prefix(3).allSatisfy { !s.index.holders(of: $0).isEmpty } }
+        }
+        let holder = cluster.backend.state.withLock { $0.index.holders(of: hashes[0]).first! }
+        for _ in 0..<3 {
+            let again = try await Outcome.collect(
+                try await cluster.backend.submit(EngineRequest(promptTokens: p, maxTokens: 2, stopTokens: [-1])))
+            #expect(again.usage?.cachedPromptTokens == 12)
+        }
+        let decisions = cluster.backend.state.withLock { $0.decisions }
+        #expect(decisions["kv|kv_cost"] == 4)
+        #expect(cluster.worker(holder).engine.stats.prefixCacheHitRate > 0)
+        await cluster.stop()
+    }
+
+    @Test("a worker serving another model file is refused and never routed to")
+    func otherModelRefused() async throws {
+        let cluster = try await TinyCluster(workers: 2, digests: ["w2": "c64:0000000000000000"])
+        try await until("w2 marked dead") { cluster.backend.clusterStatus.members.first { $0.id == "w2" }?.state == .dead }
+        let w2 = cluster.backend.clusterStatus.members.first { $0.id == "w2" }!
+        #expect(w2.detail?.contains("serves model 'tiny' (c64:0000000000000000)") == true)
+        for i in 0..<4 {
+            _ = try await Outcome.collect(try await cluster.backend.submit(EngineRequest(promptTokens: prompt(i, 5), maxTokens: 2)))
+        }
+        #expect(cluster.worker("w2").engine.stats.steps == 0)
+        #expect(cluster.backend.health == .degraded("1 of 2 workers are suspect or dead"))
+        await cluster.stop()
+    }
+
+    @Test("a draining worker refuses new requests and leaves discovery; with none ready the router answers 503-style")
+    func drainAndUnavailable() async throws {
+        let cluster = try await TinyCluster(workers: 1)
+        await cluster.worker("w1").drain()
+        try await until("w1 gone from the router") { cluster.backend.state.withLock { $0.routable.isEmpty } }
+        var config = cluster.backend.configuration
+        config.dispatchTimeout = .milliseconds(200)
+        await #expect(throws: EngineError.unavailable("no worker is ready to serve 'tiny'; retry later")) {
+            _ = try await RoutedBackend(
+                tokenizer: cluster.tokenizer, contextLength: 256, configuration: config, discovery: cluster.backend.discovery
+            ).submit(EngineRequest(promptTokens: [5], maxTokens: 1))
+        }
+        if case .unavailable = await cluster.backend.health {} else { Issue.record("health should be unavailable") }
+        await cluster.stop()
+    }
+}

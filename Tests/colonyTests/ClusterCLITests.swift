@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("colony cluster, worker and router on the command line", .serialized)
+struct ClusterCLITests {
+    @Test("cluster up starts a router and two workers; status --json lists them ready; SIGTERM stops them all")
+    func upStatusDown() async throws {
+        let port = 22_000 + Int.random(in: 0..<2000)
+        let up = Process()
+        up.executableURL = CLI.binary
+        up.arguments = [
+            "cluster", "up", "--model", CLI.tinyModel, "--workers", "2", "--port", String(port), "--threads", "1", "--kv-blocks", "64",
+        ]
+        up.standardError = FileHandle.nullDevice
+        try up.run()
+        defer { if up.isRunning { kill(up.processIdentifier, SIGKILL) } }
+        try #require(CLI.waitForPort(port), "the router did not start listening")
+
+        var members: [[String: Any]] = []
+        for _ in 0..<150 {
+            let r = try CLI.run(["cluster", "status", "--url", "http://127.0.0.1:\(port)", "--json"])
+            if r.status == 0, let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] {
+                members = object["members"] as? [[String: Any]] ?? []
+                if members.count == 3, members.allSatisfy({ $0["state"] as? String == "ready" }) { break }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(members.map { $0["id"] as? String } == ["router", "worker-1", "worker-2"])
+        #expect(members.map { $0["role"] as? String } == ["router", "active", "active"])
+        #expect(members.allSatisfy { $0["state"] as? String == "ready" })
+        let keys: Set<String> = [
+            "id", "role", "state", "pid", "address", "running", "waiting", "kv_blocks_used", "kv_blocks_total", "model", "model_digest",
+        ]
+        #expect(members.allSatisfy { keys.isSubset(of: Set($0.keys)) })
+        #expect(members.dropFirst().allSatisfy { $0["kv_blocks_total"] as? Int == 64 && $0["model"] as? String == "tiny-llama-tied" })
+        let digests = Set(members.compactMap { $0["model_digest"] as? String })
+        #expect(digests.count == 1 && digests.first!.hasPrefix("c64:"))
+        let pids = members.compactMap { $0["pid"] as? Int }
+        #expect(pids.count == 3)
+
+        let table = try CLI.run(["cluster", "status", "--url", "http://127.0.0.1:\(port)"])
+        #expect(table.stdout.contains("worker-2  active  ready"))
+
+        up.terminate()
+        for _ in 0..<300 where up.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!up.isRunning)
+        #expect(up.terminationStatus == 0)
+        #expect(pids.allSatisfy { kill(pid_t($0), 0) != 0 })
+    }
+
+    @Test(
+        "bad cluster input gives a clear error",
+        arguments: [
+            (["router", "--discovery", "zk://127.0.0.1:2181"], "unknown discovery URL 'zk://127.0.0.1:2181'"),
+            (["router", "--discovery", "file:/tmp/x.json", "--routing", "random"], "--routing must be one of kv, round-robin, least-load"),
+            (["worker", "--role", "boss"], "--role must be active or spare"),
+            (["worker", "--id", "two words"], "--id must be non-empty without spaces"),
+            (["cluster", "up", "--workers", "0"], "--workers must be between 1 and 64"),
+            (["cluster", "status", "--url", "http://127.0.0.1:1"], "cannot reach the router at http://127.0.0.1:1"),
+        ])
+    func badInput(arguments: [String], message: String) throws {
+        let r = try CLI.run(arguments)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(message))
+    }
+}
