@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.0"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // -O3 even in debug builds: tests run the real model through these kernels.
@@ -104,6 +106,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Benchmark runners and client doubles: they import what they measure.
@@ -142,7 +146,7 @@ let package = Package(
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
         .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),
         .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ColonyRoutingTests", dependencies: ["ColonyRouting", "ColonyEngine"]),
+        .testTarget(name: "ColonyRoutingTests", dependencies: ["ColonyRouting", "ColonyEngine", "ColonyModels"]),
         .testTarget(
             name: "ColonyClusterTests",
             dependencies: ["ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP"]),

@@ -76,6 +76,20 @@ public struct KVIndex: Sendable {
         return n
     }
 
+    /// `matchedBlocks` for every worker that holds at least the first block, in one walk
+    /// down the prompt: the cost follows the workers that still match, not all workers ×
+    /// all blocks.
+    public func matchedBlocks(_ hashes: [PrefixHash]) -> [String: Int] {
+        guard let first = hashes.first, var alive = holders[first] else { return [:] }
+        var matched: [String: Int] = [:]
+        for (i, h) in hashes.enumerated() {
+            if i > 0 { alive.formIntersection(holders[h] ?? []) }
+            if alive.isEmpty { break }
+            for w in alive { matched[w] = i + 1 }
+        }
+        return matched
+    }
+
     /// Blocks cached on `worker`.
     public func blockCount(of worker: String) -> Int { blocks[worker]?.count ?? 0 }
 

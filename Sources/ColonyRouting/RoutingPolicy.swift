@@ -46,13 +46,15 @@ public struct RoutingPolicy: Sendable {
             let w = workers.min { ($0.inFlight, $0.activeBlocks, $0.id) < ($1.inFlight, $1.activeBlocks, $1.id) }!
             return RoutingDecision(worker: w.id, reason: .leastLoad, cachedBlocks: cached(w))
         case .kv:
-            return routeByCost(request, workers: workers, cached: cached, now: now)
+            return routeByCost(request, workers: workers, index: index, now: now)
         }
     }
 
     private mutating func routeByCost(
-        _ request: RouteRequest, workers: [WorkerLoad], cached: (WorkerLoad) -> Int, now: Date
+        _ request: RouteRequest, workers: [WorkerLoad], index: KVIndex, now: Date
     ) -> RoutingDecision {
+        let matched = index.matchedBlocks(request.promptBlocks)
+        let cached = { (w: WorkerLoad) in matched[w.id] ?? 0 }
         expireSessions(now: now)
         let allowed = imbalanceGuard.restrict(workers)
         let candidates = allowed ?? workers

@@ -162,7 +162,7 @@ public struct OpenAIServer: Sendable {
             minTokens: try fields.checkedMinTokens(maxTokens: effectiveMaxTokens),
             ignoreEOS: fields.ignoreEOS ?? false, session: session)
         let stream: AsyncThrowingStream<EngineEvent, Error>
-        do { stream = try await engine.submit(request) } catch { throw APIError(error) }
+        do { stream = metrics.timed(try await engine.submit(request), since: request.arrival) } catch { throw APIError(error) }
 
         let tools = completion.flatMap { $0.tools.isEmpty ? nil : $0 }
         if fields.stream == true {

@@ -1,58 +1,119 @@
 import ColonyEngine
+import CoreMetrics
 import Foundation
+import Prometheus
 import Synchronization
 
-/// Request outcomes counted by the server, rendered with the engine's gauges and
-/// histograms in Prometheus' text format.
+/// The server's metrics, recorded through swift-metrics and exported in Prometheus' text
+/// format by swift-prometheus, from a registry of this server's own (so servers in one
+/// process never mix their counts).
+///
+/// Request outcomes and latencies are recorded as they happen; the backend's gauges are
+/// read at each scrape, and its cumulative counts (finish reasons, tokens, preemptions)
+/// advance the counters by what changed since the last scrape.
 final class ServerMetrics: Sendable {
-    private let outcomes = Mutex<[String: Int]>([:])
+    private let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
     private let started = Date()
+    private let last = Mutex(EngineStats())
+    private let timeToFirstToken: CoreMetrics.Timer
+    private let interTokenLatency: CoreMetrics.Timer
 
-    func count(_ outcome: String) { outcomes.withLock { $0[outcome, default: 0] += 1 } }
-
-    func render(_ s: EngineStats) -> String {
-        var out = ""
-        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for (labels, value) in samples { out += "\(name)\(labels) \(Self.format(value))\n" }
+    init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        let factory = PrometheusMetricsFactory(registry: registry)
+        self.factory = factory
+        let bounds = LatencyHistogram.bounds.map { Duration.nanoseconds(Int64($0 * 1e9)) }
+        func timer(_ name: String, _ help: String) -> CoreMetrics.Timer {
+            CoreMetrics.Timer(
+                label: name, dimensions: [],
+                handler: registry.makeDurationHistogram(descriptor: Self.descriptor(name, help), buckets: bounds),
+                factory: factory)
         }
-        let counts = outcomes.withLock { $0 }
-        metric(
-            "colony_requests_total", "counter", "HTTP generation requests by outcome.",
-            counts.sorted { $0.key < $1.key }.map { ("{outcome=\"\($0.key)\"}", Double($0.value)) })
-        metric(
-            "colony_engine_finished_total", "counter", "Engine requests finished, by finish reason.",
-            s.finished.sorted { $0.key < $1.key }.map { ("{reason=\"\($0.key)\"}", Double($0.value)) })
-        metric("colony_prompt_tokens_total", "counter", "Prompt tokens of finished requests.", [("", Double(s.promptTokens))])
-        metric("colony_generated_tokens_total", "counter", "Tokens generated.", [("", Double(s.generatedTokens))])
-        let uptime = Date().timeIntervalSince(started)
-        metric(
-            "colony_generated_tokens_per_second", "gauge", "Tokens generated per second since start.",
-            [("", uptime > 0 ? Double(s.generatedTokens) / uptime : 0)])
-        metric("colony_queue_depth", "gauge", "Requests waiting for admission.", [("", Double(s.waiting))])
-        metric("colony_running_requests", "gauge", "Requests in the running batch.", [("", Double(s.running))])
-        metric(
-            "colony_kv_blocks", "gauge", "KV cache blocks by state.",
-            [("{state=\"used\"}", Double(s.kvBlocksUsed)), ("{state=\"free\"}", Double(s.kvBlocksFree))])
-        metric(
-            "colony_prefix_cache_hit_rate", "gauge", "Share of prompt tokens served from the prefix cache.", [("", s.prefixCacheHitRate)])
-        metric("colony_preemptions_total", "counter", "Requests preempted for lack of KV blocks.", [("", Double(s.preemptions))])
-        histogram(&out, "colony_time_to_first_token_seconds", "Time from arrival to the first token.", s.timeToFirstToken)
-        histogram(&out, "colony_inter_token_latency_seconds", "Time between consecutive tokens of a request.", s.interTokenLatency)
+        timeToFirstToken = timer("colony_time_to_first_token_seconds", "Time from arrival to the first token.")
+        interTokenLatency = timer("colony_inter_token_latency_seconds", "Time between consecutive tokens of a request.")
+        // Families shown from the first scrape, before anything happened.
+        _ = counter("colony_requests_total", "HTTP generation requests by outcome.", [("outcome", "ok")])
+    }
+
+    /// Counts one HTTP generation request by outcome (`ok`, `rejected`, …).
+    func count(_ outcome: String) {
+        counter("colony_requests_total", "HTTP generation requests by outcome.", [("outcome", outcome)]).increment()
+    }
+
+    /// `stream`, with its time to first token and gaps between tokens recorded as they pass.
+    func timed(_ stream: AsyncThrowingStream<EngineEvent, Error>, since arrival: Date) -> AsyncThrowingStream<EngineEvent, Error> {
+        let (out, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
+        let (ttft, itl) = (timeToFirstToken, interTokenLatency)
+        let relay = Task {
+            var previous: Date?
+            do {
+                for try await event in stream {
+                    if case .token = event {
+                        let now = Date()
+                        if let previous {
+                            itl.recordSeconds(now.timeIntervalSince(previous))
+                        } else {
+                            ttft.recordSeconds(now.timeIntervalSince(arrival))
+                        }
+                        previous = now
+                    }
+                    continuation.yield(event)
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        // A client that goes away drops `out`; the relay then drops `stream`, which cancels the request.
+        continuation.onTermination = { termination in if case .cancelled = termination { relay.cancel() } }
         return out
     }
 
-    private func histogram(_ out: inout String, _ name: String, _ help: String, _ h: LatencyHistogram) {
-        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
-        var cumulative = 0
-        for (bound, c) in zip(LatencyHistogram.bounds, h.counts) {
-            cumulative += c
-            out += "\(name)_bucket{le=\"\(Self.format(bound))\"} \(cumulative)\n"
+    /// Everything in Prometheus' text format, after bringing the backend's figures up to `s`.
+    func render(_ s: EngineStats) -> String {
+        let before = last.withLock { previous in
+            defer { previous = s }
+            return previous
         }
-        out += "\(name)_bucket{le=\"+Inf\"} \(h.count)\n\(name)_sum \(Self.format(h.sum))\n\(name)_count \(h.count)\n"
+        for (reason, n) in s.finished where n > before.finished[reason, default: 0] {
+            counter("colony_engine_finished_total", "Engine requests finished, by finish reason.", [("reason", reason)])
+                .increment(by: Int64(n - before.finished[reason, default: 0]))
+        }
+        func advance(_ name: String, _ help: String, _ now: Int, _ then: Int) {
+            let c = counter(name, help)
+            if now > then { c.increment(by: Int64(now - then)) }
+        }
+        advance("colony_prompt_tokens_total", "Prompt tokens of finished requests.", s.promptTokens, before.promptTokens)
+        advance("colony_generated_tokens_total", "Tokens generated.", s.generatedTokens, before.generatedTokens)
+        advance("colony_preemptions_total", "Requests preempted for lack of KV blocks.", s.preemptions, before.preemptions)
+        let uptime = Date().timeIntervalSince(started)
+        gauge("colony_generated_tokens_per_second", "Tokens generated per second since start.")
+            .record(uptime > 0 ? Double(s.generatedTokens) / uptime : 0)
+        gauge("colony_queue_depth", "Requests waiting for admission.").record(Double(s.waiting))
+        gauge("colony_running_requests", "Requests in the running batch.").record(Double(s.running))
+        gauge("colony_kv_blocks", "KV cache blocks by state.", [("state", "used")]).record(Double(s.kvBlocksUsed))
+        gauge("colony_kv_blocks", "KV cache blocks by state.", [("state", "free")]).record(Double(s.kvBlocksFree))
+        gauge("colony_prefix_cache_hit_rate", "Share of prompt tokens served from the prefix cache.").record(s.prefixCacheHitRate)
+        return registry.emitToString()
     }
 
-    private static func format(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+    private func counter(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> CoreMetrics.Counter {
+        let descriptor = Self.descriptor(name, help)
+        let handler =
+            labels.isEmpty ? registry.makeCounter(descriptor: descriptor) : registry.makeCounter(descriptor: descriptor, labels: labels)
+        return CoreMetrics.Counter(label: name, dimensions: labels, handler: handler, factory: factory)
+    }
+
+    private func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> CoreMetrics.Recorder {
+        let descriptor = Self.descriptor(name, help)
+        let handler =
+            labels.isEmpty ? registry.makeGauge(descriptor: descriptor) : registry.makeGauge(descriptor: descriptor, labels: labels)
+        return CoreMetrics.Recorder(label: name, dimensions: labels, aggregate: false, handler: handler)
+    }
+
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }

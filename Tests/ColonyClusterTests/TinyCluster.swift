@@ -32,10 +32,10 @@ final class TinyCluster: Sendable {
         return try Engine(model: model, tokenizer: tokenizer, configuration: c)
     }
 
-    /// Starts `count` workers (ids w1, w2, …) and a router with `routing`; `digests` overrides
+    /// Starts `count` workers (ids w1, w2, …) and `spares` spares (s1, …) and a router with `routing`; `digests` overrides
     /// what some workers advertise. Returns once every worker with the router's digest is ready.
     init(
-        workers count: Int = 2, routing: RoutingStrategy = .kv, digests: [String: String] = [:],
+        workers count: Int = 2, spares: Int = 0, routing: RoutingStrategy = .kv, digests: [String: String] = [:],
         engine edit: @escaping (inout EngineConfiguration) -> Void = { _ in }
     ) async throws {
         discoveryPath = NSTemporaryDirectory() + "colony-cluster-test-\(UUID().uuidString).json"
@@ -43,9 +43,9 @@ final class TinyCluster: Sendable {
         let digest = try ModelDigest.of(path: Self.modelPath)
         var nodes: [WorkerNode] = []
         var tasks: [Task<Void, Error>] = []
-        for i in 1...count {
-            let id = "w\(i)"
-            let identity = WorkerIdentity(id: id, role: .active, model: "tiny", modelDigest: digests[id] ?? digest)
+        for i in 1...(count + spares) {
+            let id = i <= count ? "w\(i)" : "s\(i - count)"
+            let identity = WorkerIdentity(id: id, role: i <= count ? .active : .spare, model: "tiny", modelDigest: digests[id] ?? digest)
             let node = WorkerNode(
                 engine: try Self.engine(edit), identity: identity, discovery: discovery, host: "127.0.0.1", port: 0,
                 drainTimeout: .seconds(5))

@@ -1,4 +1,5 @@
 import ColonyEngine
+import ColonyModels
 import Testing
 
 @testable import ColonyRouting
@@ -36,6 +37,23 @@ struct KVIndexTests {
         #expect(index.matchedBlocks(h, on: "w") == 3)
         #expect(index.apply(.event(id: 8, .removed([h[0]])), from: "w") == .applied)
         #expect(index.matchedBlocks(h, on: "w") == 0)
+    }
+
+    @Test("matching every worker in one walk agrees with matching each worker alone")
+    func matchAll() {
+        var index = KVIndex()
+        var rng = SplitMix64(seed: 7)
+        for w in 0..<12 {
+            // Each worker holds a random subset, so chains break at different places.
+            let held = h.filter { _ in rng.next() % 4 != 0 }
+            _ = index.apply(.dump(id: 1, held), from: "w\(w)")
+        }
+        let all = index.matchedBlocks(h)
+        for w in 0..<12 {
+            let alone = index.matchedBlocks(h, on: "w\(w)")
+            #expect((all["w\(w)"] ?? 0) == alone)
+        }
+        #expect(all.values.contains { $0 > 1 })
     }
 
     @Test("removing a worker fences it out of every block")

@@ -182,7 +182,7 @@ struct ServerTests {
         let counter = Counter()
         _ = try await s.send(
             "POST", "/v1/chat/completions",
-            json: #"{"messages":[{"role":"user","content":"x"}],"max_tokens":5000,"stream":true}"#
+            json: #"{"messages":[{"role":"user","content":"x"}],"max_tokens":5000,"ignore_eos":true,"stream":true}"#
         ) { _ in counter.increment() < 5 }
         var stats = s.engine.stats
         for _ in 0..<200 where stats.running > 0 || stats.finished.values.reduce(0, +) != 1 {
@@ -191,8 +191,9 @@ struct ServerTests {
         }
         #expect(stats.running == 0)
         #expect(stats.kvBlocksUsed == 0)
-        // Cancelled, unless the tiny model filled its 256-token context before the hang-up landed.
-        #expect(stats.finished["cancelled", default: 0] + stats.finished["context_full", default: 0] == 1)
+        // Cancelled, unless the tiny model filled its 256-token context before the hang-up landed
+        // (ignore_eos keeps a sampled end token from ending it first on a slow, loaded machine).
+        #expect(stats.finished["cancelled", default: 0] + stats.finished["context_full", default: 0] == 1, "finished: \(stats.finished)")
         await s.stop()
     }
 

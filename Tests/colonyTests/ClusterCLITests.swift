@@ -7,13 +7,14 @@ import Testing
 
 @Suite("colony cluster, worker and router on the command line", .serialized)
 struct ClusterCLITests {
-    @Test("cluster up starts a router and two workers; status --json lists them ready; SIGTERM stops them all")
+    @Test("cluster up starts a router, two workers and a spare; status --json lists them ready; SIGTERM stops them all")
     func upStatusDown() async throws {
         let port = 22_000 + Int.random(in: 0..<2000)
         let up = Process()
         up.executableURL = CLI.binary
         up.arguments = [
-            "cluster", "up", "--model", CLI.tinyModel, "--workers", "2", "--port", String(port), "--threads", "1", "--kv-blocks", "64",
+            "cluster", "up", "--model", CLI.tinyModel, "--workers", "2", "--spares", "1", "--port", String(port), "--threads", "1",
+            "--kv-blocks", "64",
         ]
         up.standardError = FileHandle.nullDevice
         try up.run()
@@ -25,12 +26,12 @@ struct ClusterCLITests {
             let r = try CLI.run(["cluster", "status", "--url", "http://127.0.0.1:\(port)", "--json"])
             if r.status == 0, let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] {
                 members = object["members"] as? [[String: Any]] ?? []
-                if members.count == 3, members.allSatisfy({ $0["state"] as? String == "ready" }) { break }
+                if members.count == 4, members.allSatisfy({ $0["state"] as? String == "ready" }) { break }
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        #expect(members.map { $0["id"] as? String } == ["router", "worker-1", "worker-2"])
-        #expect(members.map { $0["role"] as? String } == ["router", "active", "active"])
+        #expect(members.map { $0["id"] as? String } == ["router", "spare-1", "worker-1", "worker-2"])
+        #expect(members.map { $0["role"] as? String } == ["router", "spare", "active", "active"])
         #expect(members.allSatisfy { $0["state"] as? String == "ready" })
         let keys: Set<String> = [
             "id", "role", "state", "pid", "address", "running", "waiting", "kv_blocks_used", "kv_blocks_total", "model", "model_digest",
@@ -40,7 +41,7 @@ struct ClusterCLITests {
         let digests = Set(members.compactMap { $0["model_digest"] as? String })
         #expect(digests.count == 1 && digests.first!.hasPrefix("c64:"))
         let pids = members.compactMap { $0["pid"] as? Int }
-        #expect(pids.count == 3)
+        #expect(pids.count == 4)
 
         let table = try CLI.run(["cluster", "status", "--url", "http://127.0.0.1:\(port)"])
         #expect(table.stdout.contains("worker-2  active  ready"))
