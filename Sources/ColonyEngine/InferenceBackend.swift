@@ -26,6 +26,12 @@ public protocol InferenceBackend: Sendable {
     var health: BackendHealth { get async }
     /// Stops taking requests, then finishes (or cancels) the ones in flight.
     func shutdown(cancelInFlight: Bool) async
+    /// Figures beyond `stats` for `/metrics` (none for an engine).
+    var metricSamples: [MetricSample] { get async }
+}
+
+extension InferenceBackend {
+    public var metricSamples: [MetricSample] { [] }
 }
 
 /// Whether a backend takes requests, and if not, why.

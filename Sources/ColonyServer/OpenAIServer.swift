@@ -22,8 +22,6 @@ public struct OpenAIServer: Sendable {
     /// Extra read-only JSON routes, path → body (a router's `/v1/cluster`), so that the server
     /// serves what a backend knows without importing its module.
     public var statusRoutes: [String: @Sendable () async throws -> Data] = [:]
-    /// More Prometheus text appended to `/metrics` (a router's per-worker gauges).
-    public var extraMetrics: (@Sendable () async -> String)?
     let metrics = ServerMetrics()
     private let created = Int(Date().timeIntervalSince1970)
     private let logger = Logger(label: "colony.server")
@@ -50,7 +48,7 @@ public struct OpenAIServer: Sendable {
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats) + (await extraMetrics?() ?? ""))))
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats, await engine.metricSamples))))
         }
         router.get("/v1/models") { _, _ in
             try json(ModelList(data: [.init(id: modelName, created: created, ownedBy: "colony")]))

@@ -16,6 +16,8 @@ final class ServerMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let started = Date()
     private let last = Mutex(EngineStats())
+    /// The last value of each backend counter, by name and labels.
+    private let lastTotals = Mutex<[String: Double]>([:])
     private let timeToFirstToken: CoreMetrics.Timer
     private let interTokenLatency: CoreMetrics.Timer
 
@@ -71,8 +73,10 @@ final class ServerMetrics: Sendable {
         return out
     }
 
-    /// Everything in Prometheus' text format, after bringing the backend's figures up to `s`.
-    func render(_ s: EngineStats) -> String {
+    /// Everything in Prometheus' text format, after bringing the backend's figures up to `s`
+    /// and its own `samples`.
+    func render(_ s: EngineStats, _ samples: [MetricSample] = []) -> String {
+        record(samples)
         let before = last.withLock { previous in
             defer { previous = s }
             return previous
@@ -97,6 +101,23 @@ final class ServerMetrics: Sendable {
         gauge("colony_kv_blocks", "KV cache blocks by state.", [("state", "free")]).record(Double(s.kvBlocksFree))
         gauge("colony_prefix_cache_hit_rate", "Share of prompt tokens served from the prefix cache.").record(s.prefixCacheHitRate)
         return registry.emitToString()
+    }
+
+    private func record(_ samples: [MetricSample]) {
+        for sample in samples {
+            let labels = sample.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            switch sample.kind {
+            case .gauge: gauge(sample.name, sample.help, labels).record(sample.value)
+            case .counter:
+                let key = sample.name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+                let before = lastTotals.withLock { totals in
+                    defer { totals[key] = sample.value }
+                    return totals[key] ?? 0
+                }
+                let c = counter(sample.name, sample.help, labels)
+                if sample.value > before { c.increment(by: Int64(sample.value - before)) }
+            }
+        }
     }
 
     private func counter(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> CoreMetrics.Counter {

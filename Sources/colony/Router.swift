@@ -64,7 +64,6 @@ struct Router: AsyncParsableCommand {
             discovery: try openDiscovery(discovery))
         var server = OpenAIServer(engine: backend, modelName: name, template: try TemplateOptions.template(named: chatTemplate, gguf: file))
         server.statusRoutes["/v1/cluster"] = { try JSONEncoder().encode(backend.clusterStatus) }
-        server.extraMetrics = { backend.prometheusText }
         try await server.run(host: host, port: port) { bound in
             writeErr("colony: routing '\(name)' (\(routing)) on http://\(host):\(bound), workers from \(discovery)\n")
         }

@@ -1,5 +1,7 @@
 import ColonyEngine
+import ColonyHTTP
 import ColonyRouting
+import ColonyServer
 import Foundation
 import Testing
 
@@ -176,6 +178,39 @@ struct RoutedBackendTests {
             ).submit(EngineRequest(promptTokens: [5], maxTokens: 1))
         }
         if case .unavailable = await cluster.backend.health {} else { Issue.record("health should be unavailable") }
+        await cluster.stop()
+    }
+}
+
+@Suite("the router's HTTP face")
+struct RouterHTTPTests {
+    @Test("/metrics carries the router's figures and /v1/cluster its members, through the same OpenAIServer")
+    func metricsAndCluster() async throws {
+        let cluster = try await TinyCluster()
+        for i in 0..<3 {
+            _ = try await Outcome.collect(try await cluster.backend.submit(EngineRequest(promptTokens: prompt(i, 6), maxTokens: 2)))
+        }
+        var server = OpenAIServer(engine: cluster.backend, modelName: "tiny", template: nil)
+        let backend = cluster.backend
+        server.statusRoutes["/v1/cluster"] = { try JSONEncoder().encode(backend.clusterStatus) }
+        let (portStream, portSink) = AsyncStream<Int>.makeStream()
+        let serving = Task { try await server.run(host: "127.0.0.1", port: 0) { portSink.yield($0) } }
+        var port = 0
+        for await p in portStream {
+            port = p
+            break
+        }
+        let endpoint = try HTTPClient.Endpoint(url: "http://127.0.0.1:\(port)")
+        let metrics = String(decoding: try HTTPClient.send("GET", endpoint, path: "/metrics", timeout: 10).body, as: UTF8.self)
+        #expect(metrics.contains(#"colony_router_decisions_total{policy="kv",reason="kv_cost"} 3"#))
+        #expect(metrics.contains(#"colony_router_worker_state{state="ready",worker="w1"} 1.0"#))
+        #expect(metrics.contains(#"colony_router_worker_state{state="dead",worker="w2"} 0.0"#))
+        #expect(metrics.contains("# TYPE colony_router_queue_depth gauge"))
+        let body = try HTTPClient.send("GET", endpoint, path: "/v1/cluster", timeout: 10).body
+        let status = try JSONDecoder().decode(ClusterStatus.self, from: body)
+        #expect(status.members.map(\.id) == ["router", "w1", "w2"])
+        serving.cancel()
+        _ = try? await serving.value
         await cluster.stop()
     }
 }
