@@ -7,6 +7,8 @@ import Foundation
 actor KVEventHub {
     private var log: KVEventLog
     private var subscribers: [UUID: AsyncStream<KVUpdate>.Continuation] = [:]
+    /// The engine stopped: no more events will come.
+    private var ended = false
 
     init(capacity: Int = 10_000) { log = KVEventLog(capacity: capacity) }
 
@@ -19,6 +21,7 @@ actor KVEventHub {
             let update = log.append(event)
             for c in subscribers.values { c.yield(update) }
         }
+        ended = true
         for c in subscribers.values { c.finish() }
         subscribers = [:]
     }
@@ -30,6 +33,12 @@ actor KVEventHub {
         // Room for a full replay on top of the live buffer, so the replay itself never overflows.
         let (stream, continuation) = AsyncStream<KVUpdate>.makeStream(bufferingPolicy: .bufferingNewest(log.capacity + buffer))
         for update in log.updates(after: id) { continuation.yield(update) }
+        // A router that subscribes after the engine stopped (a drain) gets what there is and
+        // an end, not a stream that stays open and holds up the server's shutdown.
+        if ended {
+            continuation.finish()
+            return stream
+        }
         let key = UUID()
         subscribers[key] = continuation
         continuation.onTermination = { _ in Task { await self.unsubscribe(key) } }

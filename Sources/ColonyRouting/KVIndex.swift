@@ -22,8 +22,12 @@ public enum KVUpdate: Sendable, Equatable {
 /// applying past it, and the caller asks that worker for a replay or a dump. A worker that
 /// leaves is fenced out with `remove`, so cache affinity never picks a dead worker.
 public struct KVIndex: Sendable {
-    private var holders: [PrefixHash: Set<String>] = [:]
+    /// Each block's holders as a bit set over worker slots, so matching a prompt against
+    /// every worker is one AND per block, whatever the number of workers.
+    private var holders: [PrefixHash: WorkerBits] = [:]
     private var blocks: [String: Set<PrefixHash>] = [:]
+    private var slots: [String: Int] = [:]
+    private var names: [String?] = []
     /// The id of the last update applied, per worker.
     public private(set) var lastEventID: [String: UInt64] = [:]
 
@@ -65,6 +69,7 @@ public struct KVIndex: Sendable {
         replace(worker, with: [])
         blocks[worker] = nil
         lastEventID[worker] = nil
+        if let i = slots.removeValue(forKey: worker) { names[i] = nil }
     }
 
     /// How many leading blocks of a prompt `worker` holds: the prefix it can reuse (a chain
@@ -77,16 +82,19 @@ public struct KVIndex: Sendable {
     }
 
     /// `matchedBlocks` for every worker that holds at least the first block, in one walk
-    /// down the prompt: the cost follows the workers that still match, not all workers ×
-    /// all blocks.
+    /// down the prompt.
     public func matchedBlocks(_ hashes: [PrefixHash]) -> [String: Int] {
         guard let first = hashes.first, var alive = holders[first] else { return [:] }
         var matched: [String: Int] = [:]
-        for (i, h) in hashes.enumerated() {
-            if i > 0 { alive.formIntersection(holders[h] ?? []) }
-            if alive.isEmpty { break }
-            for w in alive { matched[w] = i + 1 }
+        var depth = 1
+        for h in hashes.dropFirst() {
+            guard let next = holders[h]?.intersection(alive), !next.isEmpty else { break }
+            alive.subtract(next)
+            for i in alive.members { matched[names[i]!] = depth }
+            alive = next
+            depth += 1
         }
+        for i in alive.members { matched[names[i]!] = depth }
         return matched
     }
 
@@ -94,16 +102,25 @@ public struct KVIndex: Sendable {
     public func blockCount(of worker: String) -> Int { blocks[worker]?.count ?? 0 }
 
     /// Workers that cache the block `hash`.
-    public func holders(of hash: PrefixHash) -> Set<String> { holders[hash] ?? [] }
+    public func holders(of hash: PrefixHash) -> Set<String> { Set(holders[hash]?.members.map { names[$0]! } ?? []) }
+
+    private mutating func slot(of worker: String) -> Int {
+        if let i = slots[worker] { return i }
+        let i = names.firstIndex(of: nil) ?? names.count
+        if i == names.count { names.append(worker) } else { names[i] = worker }
+        slots[worker] = i
+        return i
+    }
 
     private mutating func add(_ hash: PrefixHash, _ worker: String) {
         blocks[worker, default: []].insert(hash)
-        holders[hash, default: []].insert(worker)
+        holders[hash, default: WorkerBits()].insert(slot(of: worker))
     }
 
     private mutating func drop(_ hash: PrefixHash, _ worker: String) {
         blocks[worker]?.remove(hash)
-        holders[hash]?.remove(worker)
+        guard let i = slots[worker] else { return }
+        holders[hash]?.remove(i)
         if holders[hash]?.isEmpty == true { holders[hash] = nil }
     }
 
@@ -111,5 +128,45 @@ public struct KVIndex: Sendable {
         for h in blocks[worker] ?? [] where !new.contains(h) { drop(h, worker) }
         for h in new { add(h, worker) }
         if blocks[worker] == nil { blocks[worker] = [] }
+    }
+}
+
+/// A set of worker slots, one bit each.
+struct WorkerBits: Sendable, Equatable {
+    private var words: [UInt64] = []
+
+    var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+
+    mutating func insert(_ i: Int) {
+        while words.count <= i / 64 { words.append(0) }
+        words[i / 64] |= 1 << UInt64(i % 64)
+    }
+
+    mutating func remove(_ i: Int) {
+        guard i / 64 < words.count else { return }
+        words[i / 64] &= ~(1 << UInt64(i % 64))
+    }
+
+    func intersection(_ other: WorkerBits) -> WorkerBits {
+        var r = WorkerBits()
+        r.words = zip(words, other.words).map { $0 & $1 }
+        return r
+    }
+
+    mutating func subtract(_ other: WorkerBits) {
+        for i in words.indices where i < other.words.count { words[i] &= ~other.words[i] }
+    }
+
+    /// The slots in the set, in order.
+    var members: [Int] {
+        var out: [Int] = []
+        for (w, word) in words.enumerated() {
+            var rest = word
+            while rest != 0 {
+                out.append(w * 64 + rest.trailingZeroBitCount)
+                rest &= rest - 1
+            }
+        }
+        return out
     }
 }

@@ -18,12 +18,7 @@ struct Router: AsyncParsableCommand {
     )
 
     @OptionGroup var modelOptions: ModelOptions
-
-    @Option(name: .long, help: "Address to listen on.")
-    var host = "127.0.0.1"
-
-    @Option(name: .long, help: "HTTP port (0 picks a free one).")
-    var port = 8080
+    @OptionGroup var frontDoor: FrontDoorOptions
 
     @Option(name: .long, help: "Where the workers are listed: file:PATH.")
     var discovery: String
@@ -34,38 +29,32 @@ struct Router: AsyncParsableCommand {
     @Option(name: .long, help: "Weight α of an uncached prompt block against an active block (kv routing).")
     var kvAlpha = 1.0
 
-    @Option(name: .long, help: "Model id shown in /v1/models and expected in requests (default: the file name).")
-    var modelName: String?
-
-    @Option(name: .long, help: "Chat template instead of the model's: chatml, llama3, gemma.")
-    var chatTemplate: String?
-
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, got \(port)") }
         guard RoutingStrategy(rawValue: routing) != nil else {
             throw ValidationError(
                 "--routing must be one of \(RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(routing)'")
         }
         guard kvAlpha.isFinite, kvAlpha >= 0 else { throw ValidationError("--kv-alpha must be ≥ 0, got \(kvAlpha)") }
         do { _ = try openDiscovery(discovery) } catch { throw ValidationError(error.description) }
-        try TemplateOptions.check(chatTemplate)
     }
 
     func run() async throws {
         bootstrapLogging(verbose: modelOptions.verbose)
         let file = try ModelOptions.open(modelOptions.model)
         let tokenizer = try Tokenizer(gguf: file)
-        let name = modelOptions.servedName(modelName)
+        let name = modelOptions.servedName(frontDoor.modelName)
         var config = RouterConfiguration(model: name, modelDigest: try ModelDigest.of(path: modelOptions.modelPath))
         config.routing = RoutingPolicy(strategy: RoutingStrategy(rawValue: routing)!, kvAlpha: kvAlpha)
-        config.address = "\(host):\(port)"
+        config.address = "\(frontDoor.host):\(frontDoor.port)"
         let backend = RoutedBackend(
             tokenizer: tokenizer, contextLength: try LlamaConfiguration(gguf: file).contextLength, configuration: config,
             discovery: try openDiscovery(discovery))
-        var server = OpenAIServer(engine: backend, modelName: name, template: try TemplateOptions.template(named: chatTemplate, gguf: file))
+        var server = OpenAIServer(
+            engine: backend, modelName: name, template: try TemplateOptions.template(named: frontDoor.chatTemplate, gguf: file),
+            apiKey: try frontDoor.resolvedKey())
         server.statusRoutes["/v1/cluster"] = { try JSONEncoder().encode(backend.clusterStatus) }
-        try await server.run(host: host, port: port) { bound in
-            writeErr("colony: routing '\(name)' (\(routing)) on http://\(host):\(bound), workers from \(discovery)\n")
+        try await server.run(host: frontDoor.host, port: frontDoor.port) { bound in
+            writeErr("colony: routing '\(name)' (\(routing)) on http://\(frontDoor.host):\(bound), workers from \(discovery)\n")
         }
     }
 }

@@ -214,3 +214,30 @@ struct RouterHTTPTests {
         await cluster.stop()
     }
 }
+
+@Suite("worker KV event hub")
+struct KVEventHubTests {
+    @Test("subscribers get a replay or a dump, then live events; after the engine stops a new subscription ends at once")
+    func hub() async throws {
+        let hub = KVEventHub(capacity: 8)
+        let (events, sink) = AsyncStream<KVEvent>.makeStream()
+        let consuming = Task { await hub.consume(events) }
+        let h = PrefixHash.blocks(of: Array(0..<8), blockSize: 4)
+        let early = await hub.subscribe(after: 0)
+        sink.yield(.stored(hashes: h, parent: nil, blockSize: 4))
+        sink.yield(.removed([h[1]]))
+        var received: [KVUpdate] = []
+        for await u in early {
+            received.append(u)
+            if received.count == 3 { break }
+        }
+        #expect(
+            received == [.dump(id: 0, []), .event(id: 1, .stored(hashes: h, parent: nil, blockSize: 4)), .event(id: 2, .removed([h[1]]))])
+        sink.finish()
+        await consuming.value
+        // The drain case: subscribing after the end must not leave the call open.
+        var late: [KVUpdate] = []
+        for await u in await hub.subscribe(after: 1) { late.append(u) }
+        #expect(late == [.event(id: 2, .removed([h[1]]))])
+    }
+}
