@@ -62,7 +62,8 @@ final class TinyCluster: Sendable {
         config.dispatchTimeout = .seconds(10)
         backend = RoutedBackend(tokenizer: tokenizer, contextLength: 256, configuration: config, discovery: discovery)
         let expected = count - digests.values.filter { $0 != digest }.count
-        try await until("\(expected) workers ready") { self.backend.state.withLock { $0.routable.count } == expected }
+        // Generous: on a machine saturated by other test processes, connecting can take a while.
+        try await until("\(expected) workers ready", timeout: .seconds(90)) { self.backend.state.withLock { $0.routable.count } == expected }
     }
 
     func stop() async {
@@ -80,8 +81,8 @@ final class TinyCluster: Sendable {
     var loads: [String: (Int, Int)] { backend.state.withLock { s in s.members.mapValues { ($0.inFlight, $0.activeBlocks) } } }
 }
 
-/// Polls `condition` every 20 ms for up to 10 s; fails the test with `what` if it never holds.
-func until(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool) async throws {
+/// Polls `condition` every 20 ms for up to `timeout`; fails the test with `what` if it never holds.
+func until(_ what: String, timeout: Duration = .seconds(30), _ condition: @Sendable () async -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return }
