@@ -63,7 +63,9 @@ final class TinyCluster: Sendable {
         backend = RoutedBackend(tokenizer: tokenizer, contextLength: 256, configuration: config, discovery: discovery)
         let expected = count - digests.values.filter { $0 != digest }.count
         // Generous: on a machine saturated by other test processes, connecting can take a while.
-        try await until("\(expected) workers ready", timeout: .seconds(90)) { self.backend.state.withLock { $0.routable.count } == expected }
+        try await until("\(expected) workers ready", timeout: .seconds(90)) {
+            self.backend.state.withLock { $0.routable.count } == expected
+        }
     }
 
     func stop() async {
