@@ -19,11 +19,11 @@ struct ClusterCLITests {
         up.standardError = FileHandle.nullDevice
         try up.run()
         defer { if up.isRunning { kill(up.processIdentifier, SIGKILL) } }
-        try #require(CLI.waitForPort(port), "the router did not start listening")
+        try #require(await blocking { CLI.waitForPort(port) }, "the router did not start listening")
 
         var members: [[String: Any]] = []
         for _ in 0..<150 {
-            let r = try CLI.run(["cluster", "status", "--url", "http://127.0.0.1:\(port)", "--json"])
+            let r = try await blocking { try CLI.run(["cluster", "status", "--url", "http://127.0.0.1:\(port)", "--json"]) }
             if r.status == 0, let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] {
                 members = object["members"] as? [[String: Any]] ?? []
                 if members.count == 4, members.allSatisfy({ $0["state"] as? String == "ready" }) { break }
@@ -43,7 +43,7 @@ struct ClusterCLITests {
         let pids = members.compactMap { $0["pid"] as? Int }
         #expect(pids.count == 4)
 
-        let table = try CLI.run(["cluster", "status", "--url", "http://127.0.0.1:\(port)"])
+        let table = try await blocking { try CLI.run(["cluster", "status", "--url", "http://127.0.0.1:\(port)"]) }
         #expect(table.stdout.contains("worker-2  active  ready"))
 
         up.terminate()
@@ -67,5 +67,13 @@ struct ClusterCLITests {
         let r = try CLI.run(arguments)
         #expect(r.status != 0)
         #expect(r.stderr.contains(message))
+    }
+}
+
+/// Runs blocking work (a child process, a polling loop) on a GCD thread, so that an async
+/// test does not hold one of the few threads every other async test needs.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }
