@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColonyCluster
 import ColonyHTTP
 import ColonyRouting
 import Foundation
@@ -69,7 +70,7 @@ struct ClusterUp: AsyncParsableCommand {
             specs.append(("spare-\(i)", ["worker", "--id", "spare-\(i)", "--role", "spare"] + shared + engineOptions.arguments))
         }
         specs.append(("router", ["router", "--port", "\(port)", "--routing", routing] + shared))
-        let supervisor = try Supervisor(specs)
+        let supervisor = try ProcessSupervisor(specs) { writeErr("colony: \($0)\n") }
         let signals = onTermination { supervisor.stop() }
         defer { for s in signals { s.cancel() } }
         writeErr("colony: cluster of \(workers) workers and \(spares) spares; router on http://\(host):\(port); members in \(file)\n")
