@@ -24,7 +24,9 @@ public final class RoutedBackend: InferenceBackend {
     private let contextLength: Int
     let state: Mutex<RouterState>
     private let connections = Mutex<[String: WorkerConnection]>([:])
-    private let inFlight = Mutex<[String: (worker: String, task: Task<Void, Never>)]>([:])
+    /// Requests from submit to settle: the id is reserved before routing, so a duplicate is
+    /// refused before it charges a worker; worker and task are filled in as they exist.
+    private let inFlight = Mutex<[String: InFlight]>([:])
     private let stopping = Atomic<Bool>(false)
     private let watcher = Mutex<Task<Void, Never>?>(nil)
     let logger = Logger(label: "colony.router")
@@ -90,7 +92,19 @@ public final class RoutedBackend: InferenceBackend {
         let route = RouteRequest(
             promptBlocks: PrefixHash.blocks(of: request.promptTokens, blockSize: b, root: root), session: request.session)
         let blocks = (request.promptTokens.count + b - 1) / b
-        let (decision, connection) = try await dispatch(route, blocks: blocks)
+        let reserved = inFlight.withLock { map in
+            guard map[request.id] == nil else { return false }
+            map[request.id] = InFlight()
+            return true
+        }
+        guard reserved else { throw .duplicateID(request.id) }
+        let decision: RoutingDecision
+        let connection: WorkerConnection
+        do { (decision, connection) = try await dispatch(route, blocks: blocks) } catch {
+            requestEnded(request.id)
+            throw error
+        }
+        inFlight.withLock { $0[request.id]?.worker = decision.worker }
 
         let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
         let (admission, admit) = AsyncStream<EngineError?>.makeStream()
@@ -98,15 +112,7 @@ public final class RoutedBackend: InferenceBackend {
             backend: self, request: request, wire: wire, worker: decision.worker, connection: connection, blocks: blocks,
             cachedEstimate: decision.cachedBlocks * b, events: continuation, admit: admit)
         let task = Task { await relay.run() }
-        let duplicate = inFlight.withLock { map in
-            if map[request.id] != nil { return true }
-            map[request.id] = (decision.worker, task)
-            return false
-        }
-        if duplicate {
-            task.cancel()
-            throw .duplicateID(request.id)
-        }
+        inFlight.withLock { $0[request.id]?.task = task }  // nothing to do if it has already ended
         continuation.onTermination = { termination in if case .cancelled = termination { task.cancel() } }
         // Refusals (queue full, invalid) surface here, as the engine's do, not mid-stream.
         for await refusal in admission {
@@ -123,7 +129,7 @@ public final class RoutedBackend: InferenceBackend {
 
     public func shutdown(cancelInFlight: Bool) async {
         stopping.store(true, ordering: .relaxed)
-        if cancelInFlight { inFlight.withLock { for r in $0.values { r.task.cancel() } } }
+        if cancelInFlight { inFlight.withLock { for r in $0.values { r.task?.cancel() } } }
         let deadline = ContinuousClock.now + configuration.firstTokenTimeout
         while ContinuousClock.now < deadline, !inFlight.withLock({ $0.isEmpty }) { try? await Task.sleep(for: .milliseconds(20)) }
         watcher.withLock { $0?.cancel() }
@@ -208,4 +214,10 @@ extension RoutedBackend {
             }
         }
     }
+}
+
+/// A request between submit and settle.
+private struct InFlight {
+    var worker: String?
+    var task: Task<Void, Never>?
 }

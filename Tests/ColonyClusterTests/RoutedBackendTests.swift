@@ -152,6 +152,20 @@ struct RoutedBackendTests {
         await cluster.stop()
     }
 
+    @Test("a second request with an id in flight is refused before it charges a worker; the first is unharmed")
+    func duplicateID() async throws {
+        let cluster = try await TinyCluster(workers: 1)
+        let first = try await cluster.backend.submit(EngineRequest(id: "dup", promptTokens: prompt(3, 6), maxTokens: 40, stopTokens: [-1]))
+        await #expect(throws: EngineError.duplicateID("dup")) {
+            _ = try await cluster.backend.submit(EngineRequest(id: "dup", promptTokens: prompt(4, 6), maxTokens: 4))
+        }
+        let outcome = try await Outcome.collect(first)
+        #expect(outcome.reason == .length)
+        #expect(outcome.tokens.count == 40)
+        try await until("router load back to zero") { cluster.loads["w1"]! == (0, 0) }
+        await cluster.stop()
+    }
+
     @Test("a spare is ready and listed but never routed to")
     func spareNotRouted() async throws {
         let cluster = try await TinyCluster(workers: 1, spares: 1)
