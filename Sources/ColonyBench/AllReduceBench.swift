@@ -1,4 +1,5 @@
 import ColonyCollectives
+import ColonyRouting
 import Foundation
 
 /// All-reduce bandwidth of a collective (the MPI backend under `colony bench allreduce`),
@@ -75,7 +76,7 @@ public struct AllReduceBench: Sendable {
             try world.allReduce(buffer, count: count, op: .sum, wire: wire)
             let elapsed = clock.now - start
             if call >= Self.warmUp {
-                times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                times.append(elapsed.seconds)
             }
         }
         return (Statistics.median(times), buffer)

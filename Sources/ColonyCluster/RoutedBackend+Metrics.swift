@@ -2,12 +2,16 @@ import ColonyEngine
 import ColonyRouting
 
 extension RoutedBackend {
+    /// Buckets of `colony_mttr_seconds`: around the 5 s a spare should take, up to the
+    /// 90 s the mission allows and beyond.
+    static let mttrBounds: [Double] = [0.5, 1, 2, 3, 5, 10, 20, 30, 60, 90, 120, 300]
+
     /// The router's own figures for `/metrics`: queue depth (what autoscaling reads),
     /// per-worker load and KV use as the router sees them, each worker's state, routing
     /// decisions by policy and reason, and gaps in workers' KV events.
     public var metricSamples: [MetricSample] {
-        let (queued, members, decisions, gaps) = state.withLock { s in
-            (s.queued, Array(s.members.values), s.decisions, s.kvGaps)
+        let (queued, members, decisions, gaps, mttr, moves) = state.withLock { s in
+            (s.queued, Array(s.members.values), s.decisions, s.kvGaps, s.mttr, (s.migrations, s.migrationFailures))
         }
         var out = [
             MetricSample(
@@ -39,6 +43,18 @@ extension RoutedBackend {
                 MetricSample(
                     "colony_router_decisions_total", .counter, help: "Routing decisions by policy and reason.",
                     labels: ["policy": parts[0], "reason": parts[1]], value: Double(n)))
+        }
+        out.append(
+            MetricSample(
+                "colony_mttr_seconds", .histogram(bounds: Self.mttrBounds, observations: mttr),
+                help: "From a worker's failure (its last answer) until the cluster has as many ready active workers again.",
+                value: 0))
+        for (outcome, n) in [("moved", moves.0), ("failed", moves.1)] {
+            out.append(
+                MetricSample(
+                    "colony_router_migrations_total", .counter,
+                    help: "Requests moved to another worker after theirs failed, and those that could not be.",
+                    labels: ["outcome": outcome], value: Double(n)))
         }
         for (worker, n) in gaps {
             out.append(

@@ -12,25 +12,44 @@ extension RoutedBackend {
             do {
                 let status = try await c.stub.status(.init(), options: WorkerConnection.within(configuration.callTimeout))
                 let refusal = refusal(of: status, listedAs: id)
-                state.withLock { s in
-                    guard var m = s.members[id] else { return }
-                    if let old = m.status, old.pid != status.pid { s.index.remove(id) }  // a new process: its cache is new
-                    m.status = status
-                    if let refusal {
-                        if m.state != .dead { logger.error("worker \(id) refused: \(refusal)") }
-                        m.state = .dead
-                        m.detail = refusal
-                        s.index.remove(id)
-                    } else {
-                        m.state = status.state == MemberState.draining.rawValue ? .draining : .ready
-                        m.detail = nil
+                let recovered = state.withLock { s in
+                    guard let m = s.members[id] else { return false }
+                    guard let refusal else {
+                        let was = m.state
+                        s.heard(id, status, now: .now)
+                        return was == .suspect || was == .dead
                     }
-                    s.members[id] = m
+                    if m.state != .dead { logger.error("worker \(id) refused: \(refusal)") }
+                    s.members[id]?.status = status
+                    s.members[id]?.health.refuse(refusal)
+                    s.index.remove(id)
+                    return false
                 }
+                if recovered { logger.notice("worker \(id) answers again and rejoins") }
             } catch {
                 if !Task.isCancelled { state.withLock { $0.markSuspect(id, "status call failed: \(Self.describe(error))") } }
             }
             try? await Task.sleep(for: configuration.pollInterval)
+        }
+    }
+
+    /// Marks suspects silent too long dead and, while a failed active is not yet replaced
+    /// and has been down for `deadAfter`, promotes a ready spare in its place.
+    func replaceDeadWorkers() async {
+        let now = ContinuousClock.now
+        let (lost, spare) = state.withLock { s in
+            let lost = s.expire(now: now, deadAfter: configuration.deadAfter)
+            let due = s.repairs.contains { now - $0.since >= configuration.deadAfter }
+            return (lost, due ? s.readySpare : nil)
+        }
+        for id in lost { logger.error("worker \(id) is dead: \(state.withLock { $0.members[id]?.detail ?? "" })") }
+        guard let spare, let c = connections.withLock({ $0[spare] }) else { return }
+        do {
+            let status = try await c.stub.promote(.init(), options: WorkerConnection.within(configuration.callTimeout))
+            state.withLock { $0.heard(spare, status, now: .now) }
+            logger.notice("spare \(spare) promoted to active")
+        } catch {
+            state.withLock { $0.markSuspect(spare, "promotion failed: \(Self.describe(error))") }
         }
     }
 
@@ -60,6 +79,9 @@ extension RoutedBackend {
             do {
                 try await c.stub.kvEvents(.with { $0.afterID = after }) { response in
                     for try await batch in response.messages {
+                        // A suspect's events wait: it rejoins the index with a dump once it answers.
+                        guard self.state.withLock({ $0.members[id]?.state == .ready || $0.members[id]?.state == .draining })
+                        else { return }
                         for message in batch.events {
                             guard let update = message.update else { continue }
                             let outcome = self.state.withLock { s in

@@ -23,7 +23,7 @@ public final class RoutedBackend: InferenceBackend {
     public let discovery: any Discovery
     private let contextLength: Int
     let state: Mutex<RouterState>
-    private let connections = Mutex<[String: WorkerConnection]>([:])
+    let connections = Mutex<[String: WorkerConnection]>([:])
     /// Requests from submit to settle: the id is reserved before routing, so a duplicate is
     /// refused before it charges a worker; worker and task are filled in as they exist.
     private let inFlight = Mutex<[String: InFlight]>([:])
@@ -87,11 +87,6 @@ public final class RoutedBackend: InferenceBackend {
         try request.validate(vocabularySize: tokenizer.vocabularySize, contextLimit: maxContextTokens)
         let wire: WireRequest
         do { wire = try WireRequest(request) } catch { throw .invalidRequest("cannot encode the request: \(error)") }
-        let b = configuration.blockSize
-        let root = PrefixHash.root(salts: [configuration.prefixCacheSalt, request.cacheSalt])
-        let route = RouteRequest(
-            promptBlocks: PrefixHash.blocks(of: request.promptTokens, blockSize: b, root: root), session: request.session)
-        let blocks = (request.promptTokens.count + b - 1) / b
         let reserved = inFlight.withLock { map in
             guard map[request.id] == nil else { return false }
             map[request.id] = InFlight()
@@ -100,18 +95,21 @@ public final class RoutedBackend: InferenceBackend {
         guard reserved else { throw .duplicateID(request.id) }
         let decision: RoutingDecision
         let connection: WorkerConnection
-        do { (decision, connection) = try await dispatch(route, blocks: blocks) } catch {
+        do { (decision, connection) = try await dispatch(
+                prompt: request.promptTokens, cacheSalt: request.cacheSalt, session: request.session) } catch {
             requestEnded(request.id)
             throw error
         }
-        inFlight.withLock { $0[request.id]?.worker = decision.worker }
+        requestMoved(request.id, to: decision.worker)
 
+        let b = configuration.blockSize
         let (stream, continuation) = AsyncThrowingStream<EngineEvent, Error>.makeStream()
         let (admission, admit) = AsyncStream<EngineError?>.makeStream()
-        let relay = Relay(
-            backend: self, request: request, wire: wire, worker: decision.worker, connection: connection, blocks: blocks,
-            cachedEstimate: decision.cachedBlocks * b, events: continuation, admit: admit)
-        let task = Task { await relay.run() }
+        let relay = Relay(backend: self, request: request, wire: wire, events: continuation, admit: admit)
+        let placement = Relay.Placement(
+            worker: decision.worker, connection: connection, blocks: (request.promptTokens.count + b - 1) / b,
+            cachedEstimate: decision.cachedBlocks * b)
+        let task = Task { await relay.run(on: placement) }
         inFlight.withLock { $0[request.id]?.task = task }  // nothing to do if it has already ended
         continuation.onTermination = { termination in if case .cancelled = termination { task.cancel() } }
         // Refusals (queue full, invalid) surface here, as the engine's do, not mid-stream.
@@ -136,13 +134,20 @@ public final class RoutedBackend: InferenceBackend {
         for c in connections.withLock({ Array($0.values) }) { c.close() }
     }
 
-    /// Routes a request, waiting (up to `dispatchTimeout`) while no worker is routable.
-    private func dispatch(_ route: RouteRequest, blocks: Int) async throws(EngineError) -> (RoutingDecision, WorkerConnection) {
+    /// Routes a prompt to a worker not in `avoiding` and charges it, waiting (up to
+    /// `dispatchTimeout`) while none is routable.
+    func dispatch(
+        prompt: [Int], cacheSalt: String?, session: String?, avoiding: Set<String> = []
+    ) async throws(EngineError) -> (RoutingDecision, WorkerConnection) {
+        let b = configuration.blockSize
+        let root = PrefixHash.root(salts: [configuration.prefixCacheSalt, cacheSalt])
+        let route = RouteRequest(promptBlocks: PrefixHash.blocks(of: prompt, blockSize: b, root: root), session: session)
+        let blocks = (prompt.count + b - 1) / b
         let deadline = ContinuousClock.now + configuration.dispatchTimeout
         var queued = false
         defer { if queued { state.withLock { $0.queued -= 1 } } }
         while true {
-            if let d = state.withLock({ $0.route(route, blocks: blocks, now: Date()) }) {
+            if let d = state.withLock({ $0.route(route, blocks: blocks, now: Date(), avoiding: avoiding) }) {
                 if let c = connections.withLock({ $0[d.worker] }) { return (d, c) }
                 state.withLock { $0.release(d.worker, blocks: blocks) }
             }
@@ -156,6 +161,9 @@ public final class RoutedBackend: InferenceBackend {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
+
+    /// Records where a request runs now, for cancellation by id.
+    func requestMoved(_ id: String, to worker: String) { inFlight.withLock { $0[id]?.worker = worker } }
 
     /// Called once by each request's relay when it ends, however it ends.
     func requestEnded(_ id: String) { _ = inFlight.withLock { $0.removeValue(forKey: id) } }
@@ -175,6 +183,7 @@ extension RoutedBackend {
                 let listed = try discovery.members()
                 state.withLock { $0.discoveryError = nil }
                 reconcile(listed)
+                await replaceDeadWorkers()
             } catch {
                 state.withLock { $0.discoveryError = error.description }
                 logger.error("discovery: \(error.description)")
@@ -208,8 +217,8 @@ extension RoutedBackend {
                     await self.followKVEvents(c)
                 }
             } catch {
-                var dead = RouterState.Member(member: member, state: .dead)
-                dead.detail = "\(error)"
+                var dead = RouterState.Member(member: member)
+                dead.health.refuse("\(error)")
                 state.withLock { $0.members[id] = dead }
             }
         }

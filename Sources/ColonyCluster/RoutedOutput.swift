@@ -7,7 +7,9 @@ import ColonyModels
 struct RoutedOutput {
     private var detokenizer: StreamingDetokenizer
     private var stopMatcher: StopMatcher
-    private(set) var generated = 0
+    /// The token ids so far: what a request moved to another worker resumes after.
+    private(set) var tokens: [Int] = []
+    var generated: Int { tokens.count }
 
     init(tokenizer: Tokenizer, stopStrings: [String]) {
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
@@ -17,7 +19,7 @@ struct RoutedOutput {
     /// The text `token` completes, and whether a stop string ended the output; a stopped
     /// output has its held-back text flushed into that text.
     mutating func append(_ token: Int) -> (text: String, stopped: Bool) {
-        generated += 1
+        tokens.append(token)
         return stopMatcher.append(detokenizer.append(token))
     }
 

@@ -14,6 +14,10 @@ public struct RouterConfiguration: Sendable {
     public var pollInterval: Duration = .milliseconds(500)
     /// Deadline of a status or cancel call.
     public var callTimeout: Duration = .seconds(2)
+    /// How long a suspect stays silent before it is dead and a spare takes its place.
+    public var deadAfter: Duration = .seconds(2)
+    /// How many times one request may move to another worker after its worker failed.
+    public var migrationLimit = 3
     /// How long a request waits at the router for a ready worker before a 503.
     public var dispatchTimeout: Duration = .seconds(30)
     /// Deadline of a request's first token, and of each gap between tokens after it.

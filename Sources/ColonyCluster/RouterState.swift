@@ -8,17 +8,32 @@ import Foundation
 struct RouterState {
     struct Member {
         var member: ClusterMember
-        var state: MemberState = .starting
+        var health = MemberHealth()
         var status: WireStatus?
-        /// Why the member is dead or suspect.
-        var detail: String?
         /// Requests the router sent there that have not finished, and the blocks they hold.
         var inFlight = 0
         var activeBlocks = 0
+
+        var state: MemberState { health.state }
+        var detail: String? { health.detail }
+        /// The role it reports (a promoted spare is active before discovery says so).
+        var role: ClusterMember.Role { status.flatMap { ClusterMember.Role(rawValue: $0.role) } ?? member.role }
+    }
+
+    /// A failure of a ready active, waiting for the cluster to be back to `target` ready actives.
+    struct Repair {
+        var since: ContinuousClock.Instant
+        var target: Int
     }
 
     var members: [String: Member] = [:]
     var policy: RoutingPolicy
+    var repairs: [Repair] = []
+    /// Seconds from each failure to the repair that answered it (`colony_mttr_seconds`).
+    var mttr: [Double] = []
+    /// Requests moved to another worker after theirs failed, and those that could not be.
+    var migrations = 0
+    var migrationFailures = 0
     var index = KVIndex()
     /// Requests waiting at the router for a routable worker.
     var queued = 0
@@ -33,13 +48,14 @@ struct RouterState {
 
     /// Active, ready members: what routing may choose from.
     var routable: [WorkerLoad] {
-        members.values.filter { $0.state == .ready && $0.member.role == .active }
+        members.values.filter { $0.state == .ready && $0.role == .active }
             .map { WorkerLoad(id: $0.member.id, inFlight: $0.inFlight, activeBlocks: $0.activeBlocks) }
     }
 
     /// Routes a request and charges the chosen worker with it (`blocks` KV blocks).
-    mutating func route(_ request: RouteRequest, blocks: Int, now: Date) -> RoutingDecision? {
-        guard let d = policy.route(request, workers: routable, index: index, now: now) else { return nil }
+    mutating func route(_ request: RouteRequest, blocks: Int, now: Date, avoiding: Set<String> = []) -> RoutingDecision? {
+        let workers = avoiding.isEmpty ? routable : routable.filter { !avoiding.contains($0.id) }
+        guard let d = policy.route(request, workers: workers, index: index, now: now) else { return nil }
         members[d.worker]?.inFlight += 1
         members[d.worker]?.activeBlocks += blocks
         decisions["\(policy.strategy.rawValue)|\(d.reason.rawValue)", default: 0] += 1
@@ -52,12 +68,54 @@ struct RouterState {
         members[worker]?.activeBlocks -= blocks
     }
 
-    /// Takes a member out of routing and out of the KV index until it answers again.
-    mutating func markSuspect(_ worker: String, _ why: String) {
-        guard members[worker]?.state == .ready else { return }
-        members[worker]?.state = .suspect
-        members[worker]?.detail = why
+    /// Ready actives: what a repair waits for.
+    var readyActives: Int { members.values.filter { $0.state == .ready && $0.role == .active }.count }
+
+    /// A member answered with `status`: it is ready (or draining) again, and a repair it
+    /// completes is timed.
+    mutating func heard(_ worker: String, _ status: WireStatus, now: ContinuousClock.Instant) {
+        guard var m = members[worker] else { return }
+        if let old = m.status, old.pid != status.pid { index.remove(worker) }  // a new process: its cache is new
+        m.status = status
+        m.health.heard(at: now, draining: status.state == MemberState.draining.rawValue)
+        members[worker] = m
+        completeRepairs(now: now)
+    }
+
+    /// Takes a member out of routing and out of the KV index the moment something it should
+    /// have done fails; it rejoins when it answers again. A failed ready active starts a repair.
+    mutating func markSuspect(_ worker: String, _ why: String, now: ContinuousClock.Instant = .now) {
+        guard var m = members[worker] else { return }
+        let wasServing = m.state == .ready && m.role == .active
+        guard m.health.failed(why, at: now) else { return }
+        members[worker] = m
         index.remove(worker)
+        if wasServing { repairs.append(Repair(since: m.health.failedAt ?? now, target: readyActives + 1)) }
+    }
+
+    /// Marks suspects silent for `deadAfter` dead; returns the actives among them that had
+    /// served (whose places spares take).
+    mutating func expire(now: ContinuousClock.Instant, deadAfter: Duration) -> [String] {
+        var lost: [String] = []
+        for (id, var m) in members where m.health.expire(at: now, deadAfter: deadAfter) {
+            members[id] = m
+            if m.role == .active, m.health.lastHeard != nil { lost.append(id) }
+        }
+        return lost.sorted()
+    }
+
+    /// A ready spare to promote, if there is one.
+    var readySpare: String? {
+        members.values.filter { $0.state == .ready && $0.role == .spare }.map(\.member.id).min()
+    }
+
+    private mutating func completeRepairs(now: ContinuousClock.Instant) {
+        let ready = readyActives
+        repairs.removeAll { r in
+            guard ready >= r.target else { return false }
+            mttr.append((now - r.since).seconds)
+            return true
+        }
     }
 
     /// Records the request's outcome in the router's counters.

@@ -37,6 +37,7 @@ extension WireRequest {
         minTokens = Int32(r.minTokens)
         ignoreEos = r.ignoreEOS
         if let salt = r.cacheSalt { cacheSalt = salt }
+        resumedTokens = Int32(r.resumedTokens)
     }
 
     /// The engine request this message asks for.
@@ -57,10 +58,12 @@ extension WireRequest {
                 throw .invalidRequest("the output constraint is not valid: \(error)")
             }
         }
-        return EngineRequest(
+        var r = EngineRequest(
             id: id, promptTokens: promptTokens.map(Int.init), sampling: s, maxTokens: Int(maxTokens),
             stopTokens: Set(stopTokens.map(Int.init)), priority: Int(priority), constraint: decoded,
             minTokens: Int(minTokens), ignoreEOS: ignoreEos, cacheSalt: hasCacheSalt ? cacheSalt : nil)
+        r.resumedTokens = Int(resumedTokens)
+        return r
     }
 }
 

@@ -23,7 +23,7 @@ final class WorkerConnection: Sendable {
         config.connection.keepalive = .init(time: .seconds(2), timeout: .seconds(2), allowWithoutCalls: true)
         config.backoff = .init(initial: .milliseconds(100), max: .seconds(1), multiplier: 1.6, jitter: 0.2)
         client = GRPCClient(
-            transport: try .http2NIOPosix(target: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config))
+            transport: try .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext, config: config))
         stub = Stub(wrapping: client)
         let client = client
         spawn { try? await client.runConnections() }

@@ -36,7 +36,7 @@ public final class WorkerNode: Sendable {
         self.host = host
         self.drainTimeout = drainTimeout
         let hub = KVEventHub()
-        service = WorkerService(engine: engine, identity: identity, hub: hub)
+        service = WorkerService(engine: engine, identity: identity, hub: hub, discovery: discovery)
         transport = .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: .plaintext)
         server = GRPCServer(transport: transport, services: [service])
         Task { await hub.consume(engine.kvEvents) }
@@ -48,14 +48,9 @@ public final class WorkerNode: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.server.serve() }
             let port = try await boundPort()
-            if let discovery {
-                let member = ClusterMember(
-                    id: identity.id, role: identity.role, address: "\(host):\(port)",
-                    pid: Int(ProcessInfo.processInfo.processIdentifier))
-                do { try discovery.register(member) } catch {
-                    server.beginGracefulShutdown()
-                    throw error
-                }
+            do { try service.register(address: "\(host):\(port)") } catch {
+                server.beginGracefulShutdown()
+                throw error
             }
             await onListening(port)
             try await group.waitForAll()
@@ -70,8 +65,12 @@ public final class WorkerNode: Sendable {
         return address.port
     }
 
+    /// The role now: a spare becomes active when a router promotes it.
+    public var role: ClusterMember.Role { service.role }
+
     /// Stops admitting, leaves discovery, waits (up to `drainTimeout`) for the requests in
-    /// flight, cancels any left, then stops the server so `run` returns.
+    /// flight, then ends the ones left with UNAVAILABLE (a router moves them to another
+    /// worker, where they go on from their last token) and stops the server so `run` returns.
     public func drain() async {
         service.startDraining()
         if let discovery { try? discovery.deregister(id: identity.id) }

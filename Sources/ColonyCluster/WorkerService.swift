@@ -2,6 +2,7 @@ import ColonyEngine
 import ColonyRouting
 import Foundation
 import GRPCCore
+import Logging
 import Synchronization
 
 /// Who a worker is, as it advertises itself.
@@ -22,23 +23,41 @@ public struct WorkerIdentity: Sendable, Equatable {
 }
 
 /// The gRPC worker service over one engine: token ids out, cancellation in, load and KV
-/// events for routers.
+/// events for routers, and promotion of a spare.
 final class WorkerService: Colony_Cluster_V1_Worker.SimpleServiceProtocol {
     let engine: Engine
     let identity: WorkerIdentity
     let hub: KVEventHub
+    let discovery: (any Discovery)?
     private let draining = Atomic<Bool>(false)
+    /// The role now (a spare becomes active when promoted) and the address it registered.
+    private let listing = Mutex<(role: ClusterMember.Role, address: String?)>((.active, nil))
+    private let logger = Logger(label: "colony.worker")
 
-    init(engine: Engine, identity: WorkerIdentity, hub: KVEventHub) {
+    init(engine: Engine, identity: WorkerIdentity, hub: KVEventHub, discovery: (any Discovery)?) {
         self.engine = engine
         self.identity = identity
         self.hub = hub
+        self.discovery = discovery
+        listing.withLock { $0.role = identity.role }
     }
 
     /// From now on new requests are refused with UNAVAILABLE; those in flight go on.
     func startDraining() { draining.store(true, ordering: .relaxed) }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    var role: ClusterMember.Role { listing.withLock { $0.role } }
+
+    /// Lists this worker in discovery at `address` with its current role.
+    func register(address: String) throws(DiscoveryError) {
+        let role = listing.withLock { l in
+            l.address = address
+            return l.role
+        }
+        try discovery?.register(
+            ClusterMember(id: identity.id, role: role, address: address, pid: Int(ProcessInfo.processInfo.processIdentifier)))
+    }
 
     func generate(
         request: Colony_Cluster_V1_GenerateRequest, response: RPCWriter<Colony_Cluster_V1_GenerateEvent>, context: ServerContext
@@ -57,6 +76,10 @@ final class WorkerService: Colony_Cluster_V1_Worker.SimpleServiceProtocol {
                 try await response.write(.with { $0.token = Int32(token) })
             case .finished(let reason, let usage, _):
                 finished = true
+                if reason == .cancelled, isDraining {
+                    // The drain's deadline ended it, not the client: a router moves it on.
+                    throw RPCError(code: .unavailable, message: "worker '\(identity.id)' drained before the request finished")
+                }
                 try await response.write(
                     .with {
                         $0.finished = .with {
@@ -76,11 +99,32 @@ final class WorkerService: Colony_Cluster_V1_Worker.SimpleServiceProtocol {
     }
 
     func status(request: Colony_Cluster_V1_StatusRequest, context: ServerContext) async throws -> Colony_Cluster_V1_WorkerStatus {
+        await currentStatus()
+    }
+
+    func promote(request: Colony_Cluster_V1_PromoteRequest, context: ServerContext) async throws -> Colony_Cluster_V1_WorkerStatus {
+        let (was, address) = listing.withLock { l in
+            defer { l.role = .active }
+            return (l.role, l.address)
+        }
+        if was == .spare {
+            logger.info("worker \(identity.id) promoted from spare to active")
+            if let address {
+                do { try register(address: address) } catch {
+                    listing.withLock { $0.role = .spare }
+                    throw RPCError(code: .unavailable, message: "cannot list '\(identity.id)' as active: \(error.description)")
+                }
+            }
+        }
+        return await currentStatus()
+    }
+
+    private func currentStatus() async -> Colony_Cluster_V1_WorkerStatus {
         let s = engine.stats
         let lastID = await hub.lastID
         return .with {
             $0.id = identity.id
-            $0.role = identity.role.rawValue
+            $0.role = role.rawValue
             $0.state = isDraining ? MemberState.draining.rawValue : MemberState.ready.rawValue
             $0.model = identity.model
             $0.modelDigest = identity.modelDigest

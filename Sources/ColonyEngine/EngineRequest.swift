@@ -30,6 +30,11 @@ public struct EngineRequest: Sendable {
     /// The conversation this request belongs to (OpenAI's `user`, or an `x-session-id`
     /// header): a router keeps a session on one worker; an engine ignores it.
     public var session: String?
+    /// How many of the prompt's last tokens this request already generated elsewhere (a
+    /// request migrated from a worker that died): the sampler, the penalties and the output
+    /// constraint resume after them, as if generation had never moved. `maxTokens` and
+    /// `minTokens` count only what is generated from here.
+    public var resumedTokens = 0
 
     public init(
         id: String = UUID().uuidString, promptTokens: [Int], sampling: SamplingParameters = .greedy,
@@ -65,6 +70,9 @@ extension EngineRequest {
         guard maxTokens > 0 else { throw .invalidRequest("max_tokens must be > 0, got \(maxTokens)") }
         guard (0...maxTokens).contains(minTokens) else {
             throw .invalidRequest("min_tokens must be between 0 and max_tokens (\(maxTokens)), got \(minTokens)")
+        }
+        guard (0..<promptTokens.count).contains(resumedTokens) else {
+            throw .invalidRequest("resumed_tokens must be between 0 and the prompt's length - 1 (\(promptTokens.count - 1)), got \(resumedTokens)")
         }
         do { try sampling.validate() } catch { throw .invalidRequest(error.description) }
     }

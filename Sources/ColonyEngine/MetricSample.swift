@@ -6,6 +6,9 @@ public struct MetricSample: Sendable, Equatable {
         case gauge
         /// A running total: the server advances its counter by what changed since the last scrape.
         case counter
+        /// Every observation so far (rare events, such as repairs), bucketed at `bounds`: the
+        /// server records the ones it has not seen.
+        case histogram(bounds: [Double], observations: [Double])
     }
 
     public var name: String

@@ -123,6 +123,9 @@ public final class OutputProcessor {
             detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
             stopMatcher = StopMatcher(stops: request.stopStrings)
             recognizer = request.constraint.map { JSONRecognizer(constraint: $0) }
+            let resumed = request.promptTokens.suffix(request.resumedTokens)
+            sampler.skip(tokens: resumed.count)
+            for token in resumed { _ = recognizer?.accept(tokenizer.bytes(of: token)) }
         }
     }
 }

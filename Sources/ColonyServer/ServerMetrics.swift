@@ -116,6 +116,15 @@ final class ServerMetrics: Sendable {
                 }
                 let c = counter(sample.name, sample.help, labels)
                 if sample.value > before { c.increment(by: Int64(sample.value - before)) }
+            case .histogram(let bounds, let observations):
+                let seen = lastTotals.withLock { totals in
+                    defer { totals[sample.name] = Double(observations.count) }
+                    return Int(totals[sample.name] ?? 0)
+                }
+                let handler = registry.makeDurationHistogram(
+                    descriptor: Self.descriptor(sample.name, sample.help), buckets: bounds.map { Duration.nanoseconds(Int64($0 * 1e9)) })
+                let timer = CoreMetrics.Timer(label: sample.name, dimensions: [], handler: handler, factory: factory)
+                for seconds in observations.dropFirst(seen) { timer.recordSeconds(seconds) }
             }
         }
     }

@@ -17,8 +17,9 @@ struct ClusterUp: AsyncParsableCommand {
         abstract: "Start a router and N workers (plus spares) as child processes, with file discovery.",
         discussion: """
             The router serves the OpenAI API on --port; workers take free gRPC ports and list themselves in the \
-            discovery file. Without --threads each worker gets an equal share of the cores. Nothing is restarted \
-            yet. SIGTERM or Ctrl-C drains and stops them all.
+            discovery file. Without --threads each worker gets an equal share of the cores. When an active worker \
+            fails, the router moves its requests to the others and promotes a spare; a worker process that exits \
+            is started again (as a spare when there are spares). SIGTERM or Ctrl-C drains and stops them all.
             """
     )
 
@@ -70,7 +71,18 @@ struct ClusterUp: AsyncParsableCommand {
             specs.append(("spare-\(i)", ["worker", "--id", "spare-\(i)", "--role", "spare"] + shared + engineOptions.arguments))
         }
         specs.append(("router", ["router", "--port", "\(port)", "--routing", routing] + shared))
-        let supervisor = try ProcessSupervisor(specs) { writeErr("colony: \($0)\n") }
+        let spares = spares
+        // A worker that dies is started again; with spares it comes back as one, because the
+        // router promoted a spare in its place.
+        let supervisor = try ProcessSupervisor(
+            specs,
+            restart: { name, arguments in
+                guard name != "router", let i = arguments.firstIndex(of: "--role") else { return nil }
+                var again = arguments
+                if spares > 0 { again[i + 1] = "spare" }
+                return again
+            },
+            report: { writeErr("colony: \($0)\n") })
         let signals = onTermination { supervisor.stop() }
         defer { for s in signals { s.cancel() } }
         writeErr("colony: cluster of \(workers) workers and \(spares) spares; router on http://\(host):\(port); members in \(file)\n")

@@ -13,7 +13,10 @@ struct Router: AsyncParsableCommand {
             model's tokenizer and chat template (not its weights) so it hashes prompts as the workers do, and \
             refuses workers that serve another model file. Routing: kv (default; cost = α·uncached prompt \
             blocks + active blocks, with session affinity by 'user' or x-session-id and an imbalance guard), \
-            least-load, or round-robin.
+            least-load, or round-robin. A worker that fails (its connection breaks, it stops answering, its \
+            stream stalls) leaves routing at once; its requests move to another worker and go on from their last \
+            token, at most --migration-limit times each. A failed active is replaced by a ready spare after \
+            --dead-after seconds.
             """
     )
 
@@ -29,7 +32,19 @@ struct Router: AsyncParsableCommand {
     @Option(name: .long, help: "Weight α of an uncached prompt block against an active block (kv routing).")
     var kvAlpha = 1.0
 
+    @Option(name: .long, help: "How many times one request may move to another worker after its worker failed.")
+    var migrationLimit = 3
+
+    @Option(name: .long, help: "Seconds a suspect worker stays silent before it is dead and a spare is promoted.")
+    var deadAfter = 2.0
+
     func validate() throws {
+        guard (0...16).contains(migrationLimit) else {
+            throw ValidationError("--migration-limit must be between 0 and 16, got \(migrationLimit)")
+        }
+        guard deadAfter.isFinite, deadAfter > 0, deadAfter <= 3600 else {
+            throw ValidationError("--dead-after must be between 0 and 3600 seconds, got \(deadAfter)")
+        }
         guard RoutingStrategy(rawValue: routing) != nil else {
             throw ValidationError(
                 "--routing must be one of \(RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(routing)'")
@@ -46,6 +61,8 @@ struct Router: AsyncParsableCommand {
         var config = RouterConfiguration(model: name, modelDigest: try ModelDigest.of(path: modelOptions.modelPath))
         config.routing = RoutingPolicy(strategy: RoutingStrategy(rawValue: routing)!, kvAlpha: kvAlpha)
         config.address = "\(frontDoor.host):\(frontDoor.port)"
+        config.migrationLimit = migrationLimit
+        config.deadAfter = .milliseconds(Int64(deadAfter * 1000))
         let backend = RoutedBackend(
             tokenizer: tokenizer, contextLength: try LlamaConfiguration(gguf: file).contextLength, configuration: config,
             discovery: try openDiscovery(discovery))

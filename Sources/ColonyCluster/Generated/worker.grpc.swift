@@ -75,12 +75,26 @@ public enum Colony_Cluster_V1_Worker: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "Promote" metadata.
+        public enum Promote: Sendable {
+            /// Request type for "Promote".
+            public typealias Input = Colony_Cluster_V1_PromoteRequest
+            /// Response type for "Promote".
+            public typealias Output = Colony_Cluster_V1_WorkerStatus
+            /// Descriptor for "Promote".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "colony.cluster.v1.Worker"),
+                method: "Promote",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "colony.cluster.v1.Worker" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Generate.descriptor,
             Cancel.descriptor,
             Status.descriptor,
-            KVEvents.descriptor
+            KVEvents.descriptor,
+            Promote.descriptor
         ]
     }
 }
@@ -181,6 +195,25 @@ extension Colony_Cluster_V1_Worker {
             request: GRPCCore.StreamingServerRequest<Colony_Cluster_V1_KVEventsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Colony_Cluster_V1_KVEventBatch>
+
+        /// Handle the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Makes a spare active: it re-registers in discovery as active and answers with its new
+        /// > status. An active worker answers as it is.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Colony_Cluster_V1_PromoteRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Colony_Cluster_V1_WorkerStatus` messages.
+        func promote(
+            request: GRPCCore.StreamingServerRequest<Colony_Cluster_V1_PromoteRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Colony_Cluster_V1_WorkerStatus>
     }
 
     /// Service protocol for the "colony.cluster.v1.Worker" service.
@@ -265,6 +298,25 @@ extension Colony_Cluster_V1_Worker {
             request: GRPCCore.ServerRequest<Colony_Cluster_V1_KVEventsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Colony_Cluster_V1_KVEventBatch>
+
+        /// Handle the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Makes a spare active: it re-registers in discovery as active and answers with its new
+        /// > status. An active worker answers as it is.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Colony_Cluster_V1_PromoteRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Colony_Cluster_V1_WorkerStatus` message.
+        func promote(
+            request: GRPCCore.ServerRequest<Colony_Cluster_V1_PromoteRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Colony_Cluster_V1_WorkerStatus>
     }
 
     /// Simple service protocol for the "colony.cluster.v1.Worker" service.
@@ -349,6 +401,25 @@ extension Colony_Cluster_V1_Worker {
             response: GRPCCore.RPCWriter<Colony_Cluster_V1_KVEventBatch>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Makes a spare active: it re-registers in discovery as active and answers with its new
+        /// > status. An active worker answers as it is.
+        ///
+        /// - Parameters:
+        ///   - request: A `Colony_Cluster_V1_PromoteRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Colony_Cluster_V1_WorkerStatus` to respond with.
+        func promote(
+            request: Colony_Cluster_V1_PromoteRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Colony_Cluster_V1_WorkerStatus
     }
 }
 
@@ -395,6 +466,17 @@ extension Colony_Cluster_V1_Worker.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Colony_Cluster_V1_KVEventBatch>(),
             handler: { request, context in
                 try await self.kvEvents(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Colony_Cluster_V1_Worker.Method.Promote.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Colony_Cluster_V1_PromoteRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Colony_Cluster_V1_WorkerStatus>(),
+            handler: { request, context in
+                try await self.promote(
                     request: request,
                     context: context
                 )
@@ -448,6 +530,17 @@ extension Colony_Cluster_V1_Worker.ServiceProtocol {
             context: context
         )
         return response
+    }
+
+    public func promote(
+        request: GRPCCore.StreamingServerRequest<Colony_Cluster_V1_PromoteRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Colony_Cluster_V1_WorkerStatus> {
+        let response = try await self.promote(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
     }
 }
 
@@ -511,6 +604,19 @@ extension Colony_Cluster_V1_Worker.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    public func promote(
+        request: GRPCCore.ServerRequest<Colony_Cluster_V1_PromoteRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Colony_Cluster_V1_WorkerStatus> {
+        return GRPCCore.ServerResponse<Colony_Cluster_V1_WorkerStatus>(
+            message: try await self.promote(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 }
@@ -617,6 +723,30 @@ extension Colony_Cluster_V1_Worker {
             deserializer: some GRPCCore.MessageDeserializer<Colony_Cluster_V1_KVEventBatch>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Colony_Cluster_V1_KVEventBatch>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Makes a spare active: it re-registers in discovery as active and answers with its new
+        /// > status. An active worker answers as it is.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Colony_Cluster_V1_PromoteRequest` message.
+        ///   - serializer: A serializer for `Colony_Cluster_V1_PromoteRequest` messages.
+        ///   - deserializer: A deserializer for `Colony_Cluster_V1_WorkerStatus` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func promote<Result>(
+            request: GRPCCore.ClientRequest<Colony_Cluster_V1_PromoteRequest>,
+            serializer: some GRPCCore.MessageSerializer<Colony_Cluster_V1_PromoteRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Colony_Cluster_V1_WorkerStatus>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Colony_Cluster_V1_WorkerStatus>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -770,6 +900,41 @@ extension Colony_Cluster_V1_Worker {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Makes a spare active: it re-registers in discovery as active and answers with its new
+        /// > status. An active worker answers as it is.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Colony_Cluster_V1_PromoteRequest` message.
+        ///   - serializer: A serializer for `Colony_Cluster_V1_PromoteRequest` messages.
+        ///   - deserializer: A deserializer for `Colony_Cluster_V1_WorkerStatus` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func promote<Result>(
+            request: GRPCCore.ClientRequest<Colony_Cluster_V1_PromoteRequest>,
+            serializer: some GRPCCore.MessageSerializer<Colony_Cluster_V1_PromoteRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Colony_Cluster_V1_WorkerStatus>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Colony_Cluster_V1_WorkerStatus>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Colony_Cluster_V1_Worker.Method.Promote.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -886,6 +1051,36 @@ extension Colony_Cluster_V1_Worker.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Colony_Cluster_V1_KVEventsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Colony_Cluster_V1_KVEventBatch>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Promote" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Makes a spare active: it re-registers in discovery as active and answers with its new
+    /// > status. An active worker answers as it is.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Colony_Cluster_V1_PromoteRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func promote<Result>(
+        request: GRPCCore.ClientRequest<Colony_Cluster_V1_PromoteRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Colony_Cluster_V1_WorkerStatus>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.promote(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Colony_Cluster_V1_PromoteRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Colony_Cluster_V1_WorkerStatus>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1020,6 +1215,40 @@ extension Colony_Cluster_V1_Worker.ClientProtocol {
             metadata: metadata
         )
         return try await self.kvEvents(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Promote" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Makes a spare active: it re-registers in discovery as active and answers with its new
+    /// > status. An active worker answers as it is.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func promote<Result>(
+        _ message: Colony_Cluster_V1_PromoteRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Colony_Cluster_V1_WorkerStatus>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Colony_Cluster_V1_PromoteRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.promote(
             request: request,
             options: options,
             onResponse: handleResponse

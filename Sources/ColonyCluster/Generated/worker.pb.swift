@@ -120,6 +120,14 @@ public nonisolated struct Colony_Cluster_V1_GenerateRequest: @unchecked Sendable
   /// Clears the value of `cacheSalt`. Subsequent reads from it will return its default value.
   public mutating func clearCacheSalt() {_uniqueStorage()._cacheSalt = nil}
 
+  /// How many of the prompt's last tokens this request already generated on a worker that
+  /// failed: sampling (the seeded generator's position too), penalties and the output
+  /// constraint resume after them. max_tokens and min_tokens count from here.
+  public var resumedTokens: Int32 {
+    get {_storage._resumedTokens}
+    set {_uniqueStorage()._resumedTokens = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -203,6 +211,16 @@ public nonisolated struct Colony_Cluster_V1_CancelReply: Sendable {
 }
 
 public nonisolated struct Colony_Cluster_V1_StatusRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Colony_Cluster_V1_PromoteRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -471,7 +489,7 @@ nonisolated extension Colony_Cluster_V1_Sampling: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Colony_Cluster_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}prompt_tokens\0\u{1}sampling\0\u{3}max_tokens\0\u{3}stop_tokens\0\u{1}priority\0\u{1}constraint\0\u{3}min_tokens\0\u{3}ignore_eos\0\u{3}cache_salt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}prompt_tokens\0\u{1}sampling\0\u{3}max_tokens\0\u{3}stop_tokens\0\u{1}priority\0\u{1}constraint\0\u{3}min_tokens\0\u{3}ignore_eos\0\u{3}cache_salt\0\u{3}resumed_tokens\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -484,6 +502,7 @@ nonisolated extension Colony_Cluster_V1_GenerateRequest: SwiftProtobuf.Message, 
     var _minTokens: Int32 = 0
     var _ignoreEos: Bool = false
     var _cacheSalt: String? = nil
+    var _resumedTokens: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -504,6 +523,7 @@ nonisolated extension Colony_Cluster_V1_GenerateRequest: SwiftProtobuf.Message, 
       _minTokens = source._minTokens
       _ignoreEos = source._ignoreEos
       _cacheSalt = source._cacheSalt
+      _resumedTokens = source._resumedTokens
     }
   }
 
@@ -532,6 +552,7 @@ nonisolated extension Colony_Cluster_V1_GenerateRequest: SwiftProtobuf.Message, 
         case 8: try { try decoder.decodeSingularInt32Field(value: &_storage._minTokens) }()
         case 9: try { try decoder.decodeSingularBoolField(value: &_storage._ignoreEos) }()
         case 10: try { try decoder.decodeSingularStringField(value: &_storage._cacheSalt) }()
+        case 11: try { try decoder.decodeSingularInt32Field(value: &_storage._resumedTokens) }()
         default: break
         }
       }
@@ -574,6 +595,9 @@ nonisolated extension Colony_Cluster_V1_GenerateRequest: SwiftProtobuf.Message, 
       try { if let v = _storage._cacheSalt {
         try visitor.visitSingularStringField(value: v, fieldNumber: 10)
       } }()
+      if _storage._resumedTokens != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._resumedTokens, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -593,6 +617,7 @@ nonisolated extension Colony_Cluster_V1_GenerateRequest: SwiftProtobuf.Message, 
         if _storage._minTokens != rhs_storage._minTokens {return false}
         if _storage._ignoreEos != rhs_storage._ignoreEos {return false}
         if _storage._cacheSalt != rhs_storage._cacheSalt {return false}
+        if _storage._resumedTokens != rhs_storage._resumedTokens {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -772,6 +797,25 @@ nonisolated extension Colony_Cluster_V1_StatusRequest: SwiftProtobuf.Message, Sw
   }
 
   public static func ==(lhs: Colony_Cluster_V1_StatusRequest, rhs: Colony_Cluster_V1_StatusRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Colony_Cluster_V1_PromoteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PromoteRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Colony_Cluster_V1_PromoteRequest, rhs: Colony_Cluster_V1_PromoteRequest) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -12,6 +12,12 @@ public struct Sampler: Sendable {
         rng = SplitMix64(seed: parameters.seed)
     }
 
+    /// Moves the generator on as sampling `tokens` tokens would (each non-greedy token is
+    /// one draw): a request resumed elsewhere draws what it would have drawn undisturbed.
+    public mutating func skip(tokens: Int) {
+        if parameters.temperature > 0 { rng.advance(by: UInt64(tokens)) }
+    }
+
     /// The next token given the logits and the tokens so far (prompt and output).
     public mutating func sample(_ logits: [Float], history: [Int]) -> Int {
         var logits = logits

@@ -16,6 +16,10 @@ public struct SplitMix64: Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Moves on as `n` calls of `next` would, in one step: the state only ever adds a
+    /// constant, which is what lets a migrated request's sampler resume where it stood.
+    public mutating func advance(by n: UInt64) { state &+= n &* 0x9E37_79B9_7F4A_7C15 }
+
     /// Uniform in [0, 1).
     public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
