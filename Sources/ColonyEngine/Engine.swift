@@ -25,12 +25,21 @@ public final class Engine: InferenceBackend {
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts the engine thread. The model is used by that thread only from now on.
-    public init(model: LlamaModel, tokenizer: Tokenizer, configuration: EngineConfiguration = EngineConfiguration()) throws(EngineError) {
+    public convenience init(
+        model: LlamaModel, tokenizer: Tokenizer, configuration: EngineConfiguration = EngineConfiguration()
+    ) throws(EngineError) {
+        try configuration.validate()
+        try self.init(
+            runner: LlamaRunner(model: model, blockCount: configuration.kvBlocks, blockSize: configuration.blockSize),
+            tokenizer: tokenizer, configuration: configuration)
+    }
+
+    /// Starts the engine thread over any runner (one that injects delays or faults, in tests).
+    public init(runner: any ModelRunner, tokenizer: Tokenizer, configuration: EngineConfiguration) throws(EngineError) {
         try configuration.validate()
         self.configuration = configuration
         self.tokenizer = tokenizer
-        modelConfig = model.config
-        let runner = LlamaRunner(model: model, blockCount: configuration.kvBlocks, blockSize: configuration.blockSize)
+        modelConfig = runner.config
         let core = CoreBox(EngineCore(runner: runner, tokenizer: tokenizer, configuration: configuration))
         core.core.scheduler.pool.recordsEvents = configuration.publishesKVEvents
         let (events, eventSink) = AsyncStream<KVEvent>.makeStream(bufferingPolicy: .bufferingNewest(1 << 16))

@@ -1,5 +1,6 @@
 import ColonyEngine
 import ColonyHTTP
+import ColonyModels
 import ColonyRouting
 import ColonyServer
 import Foundation
@@ -27,6 +28,46 @@ struct RoutedBackendTests {
                 #expect(routed.usage == direct.usage)
             }
         }
+        await engine.shutdown()
+        await cluster.stop()
+    }
+
+    @Test("a request whose worker drains mid-stream moves to another and ends as if undisturbed, greedy or seeded")
+    func drainMigrates() async throws {
+        let cluster = try await TinyCluster(workers: 3, stepDelay: 0.004, drainTimeout: .milliseconds(100))
+        let engine = try TinyCluster.engine()
+        var sampling = SamplingParameters.greedy
+        sampling.temperature = 0.8
+        sampling.seed = 7
+        for (n, sampling) in [SamplingParameters.greedy, sampling].enumerated() {
+            let r = EngineRequest(
+                id: "m\(n)", promptTokens: prompt(n, 6), sampling: sampling, maxTokens: 60, stopTokens: [-1], stopStrings: ["zz"])
+            let direct = try await Outcome.collect(try engine.submit(r))
+            var routed = Outcome()
+            for try await event in try await cluster.backend.submit(r) {
+                switch event {
+                case .token(let id, let text):
+                    routed.tokens.append(id)
+                    routed.text += text
+                    if routed.tokens.count == 10, let busy = cluster.loads.first(where: { $0.value.0 > 0 })?.key {
+                        Task { await cluster.worker(busy).drain() }
+                    }
+                case .finished(let reason, let usage, let tail):
+                    routed.reason = reason
+                    routed.usage = usage
+                    routed.text += tail
+                }
+            }
+            #expect(routed.tokens == direct.tokens)
+            #expect(routed.text == direct.text)
+            #expect(routed.reason == direct.reason)
+            #expect(routed.usage?.completionTokens == direct.usage?.completionTokens)
+            #expect(routed.usage?.promptTokens == direct.usage?.promptTokens)
+        }
+        #expect(cluster.backend.state.withLock { $0.migrations } == 2)
+        #expect(cluster.backend.state.withLock { $0.migrationFailures } == 0)
+        #expect(cluster.backend.state.withLock { $0.routable.count } == 1)
+        #expect(cluster.backend.state.withLock { $0.repairs.isEmpty }, "a drain is not a failure")
         await engine.shutdown()
         await cluster.stop()
     }

@@ -22,20 +22,25 @@ final class TinyCluster: Sendable {
         return (try LlamaModel(gguf: file, threads: 1), try Tokenizer(gguf: file))
     }
 
-    static func engine(_ edit: (inout EngineConfiguration) -> Void = { _ in }) throws -> Engine {
+    /// An engine on the tiny model; with `stepDelay`, each step takes at least that long, so
+    /// a worker can fail while a request is mid-stream.
+    static func engine(stepDelay: Double = 0, _ edit: (inout EngineConfiguration) -> Void = { _ in }) throws -> Engine {
         let (model, tokenizer) = try load()
         var c = EngineConfiguration()
         c.kvBlocks = 64
         c.blockSize = 4
         c.publishesKVEvents = true
         edit(&c)
-        return try Engine(model: model, tokenizer: tokenizer, configuration: c)
+        let runner = LlamaRunner(model: model, blockCount: c.kvBlocks, blockSize: c.blockSize)
+        return try Engine(runner: SlowRunner(runner, delay: stepDelay), tokenizer: tokenizer, configuration: c)
     }
 
     /// Starts `count` workers (ids w1, w2, …) and `spares` spares (s1, …) and a router with `routing`; `digests` overrides
     /// what some workers advertise. Returns once every worker with the router's digest is ready.
     init(
         workers count: Int = 2, spares: Int = 0, routing: RoutingStrategy = .kv, digests: [String: String] = [:],
+        stepDelay: Double = 0, drainTimeout: Duration = .seconds(5),
+        router: (inout RouterConfiguration) -> Void = { _ in },
         engine edit: @escaping (inout EngineConfiguration) -> Void = { _ in }
     ) async throws {
         discoveryPath = NSTemporaryDirectory() + "colony-cluster-test-\(UUID().uuidString).json"
@@ -47,8 +52,8 @@ final class TinyCluster: Sendable {
             let id = i <= count ? "w\(i)" : "s\(i - count)"
             let identity = WorkerIdentity(id: id, role: i <= count ? .active : .spare, model: "tiny", modelDigest: digests[id] ?? digest)
             let node = WorkerNode(
-                engine: try Self.engine(edit), identity: identity, discovery: discovery, host: "127.0.0.1", port: 0,
-                drainTimeout: .seconds(5))
+                engine: try Self.engine(stepDelay: stepDelay, edit), identity: identity, discovery: discovery, host: "127.0.0.1",
+                port: 0, drainTimeout: drainTimeout)
             nodes.append(node)
             tasks.append(Task { try await node.run() })
         }
@@ -60,6 +65,7 @@ final class TinyCluster: Sendable {
         config.pollInterval = .milliseconds(50)
         config.routing = RoutingPolicy(strategy: routing)
         config.dispatchTimeout = .seconds(10)
+        router(&config)
         backend = RoutedBackend(tokenizer: tokenizer, contextLength: 256, configuration: config, discovery: discovery)
         let expected = count - digests.values.filter { $0 != digest }.count
         // Generous: on a machine saturated by other test processes, connecting can take a while.
@@ -81,6 +87,21 @@ final class TinyCluster: Sendable {
 
     /// Router-side load of every member: (requests in flight, blocks charged).
     var loads: [String: (Int, Int)] { backend.state.withLock { s in s.members.mapValues { ($0.inFlight, $0.activeBlocks) } } }
+}
+
+/// A runner that takes at least `delay` seconds per step.
+final class SlowRunner: ModelRunner {
+    let inner: LlamaRunner
+    let delay: Double
+    init(_ inner: LlamaRunner, delay: Double) {
+        self.inner = inner
+        self.delay = delay
+    }
+    var config: LlamaConfiguration { inner.config }
+    func execute(_ output: SchedulerOutput) throws(ModelError) -> [[Float]] {
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        return try inner.execute(output)
+    }
 }
 
 /// Polls `condition` every 20 ms for up to `timeout`; fails the test with `what` if it never holds.
