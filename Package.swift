@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "ColonyCluster",
             dependencies: [
-                "ColonyEngine", "ColonyModels", "ColonyRouting",
+                "ColonyEngine", "ColonyModels", "ColonyRouting", "ColonyHTTP",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

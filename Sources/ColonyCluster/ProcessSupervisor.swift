@@ -86,7 +86,9 @@ public final class ProcessSupervisor: Sendable {
                 do {
                     let p = try Self.launch(arguments)
                     children.withLock { all in
-                        if let i = all.firstIndex(where: { $0.name == c.name }) { all[i] = Child(name: c.name, arguments: arguments, process: p) }
+                        if let i = all.firstIndex(where: { $0.name == c.name }) {
+                            all[i] = Child(name: c.name, arguments: arguments, process: p)
+                        }
                     }
                     report("\(c.name) exited with status \(status); restarted as pid \(p.processIdentifier)")
                 } catch {

@@ -95,8 +95,10 @@ public final class RoutedBackend: InferenceBackend {
         guard reserved else { throw .duplicateID(request.id) }
         let decision: RoutingDecision
         let connection: WorkerConnection
-        do { (decision, connection) = try await dispatch(
-                prompt: request.promptTokens, cacheSalt: request.cacheSalt, session: request.session) } catch {
+        do {
+            (decision, connection) = try await dispatch(
+                prompt: request.promptTokens, cacheSalt: request.cacheSalt, session: request.session)
+        } catch {
             requestEnded(request.id)
             throw error
         }
@@ -195,7 +197,9 @@ extension RoutedBackend {
     private func reconcile(_ listed: [ClusterMember]) {
         let known = connections.withLock { $0 }
         let wanted = Dictionary(listed.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for (id, c) in known where wanted[id] != c.member {
+        // A new address or process is a new member; a new role (a promoted spare) is not.
+        for (id, member) in wanted where known[id] != nil { state.withLock { $0.members[id]?.member.role = member.role } }
+        for (id, c) in known where wanted[id]?.address != c.member.address || wanted[id]?.pid != c.member.pid {
             c.close()
             connections.withLock { $0[id] = nil }
             state.withLock {

@@ -4,6 +4,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import Synchronization
 
 /// A worker process: its engine served over gRPC, listed in discovery while it runs.
 ///
@@ -23,6 +24,8 @@ public final class WorkerNode: Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let transport: HTTP2ServerTransport.Posix
     private let logger = Logger(label: "colony.worker")
+    /// Why discovery dropped this worker for good, once it has.
+    private let lost = Mutex<String?>(nil)
 
     /// - Parameter engine: should publish KV events (`publishesKVEvents`), else routers see
     ///   an empty cache and `kv` routing degrades to load balancing.
@@ -52,9 +55,14 @@ public final class WorkerNode: Sendable {
                 server.beginGracefulShutdown()
                 throw error
             }
+            discovery?.onLoss { [self] why in
+                lost.withLock { $0 = why }
+                Task { await stopServing() }
+            }
             await onListening(port)
             try await group.waitForAll()
         }
+        if let why = lost.withLock({ $0 }) { throw WorkerNodeError.registrationLost(why) }
     }
 
     /// The port the server listens on, once bound.
@@ -80,7 +88,26 @@ public final class WorkerNode: Sendable {
             if s.running + s.waiting == 0 { break }
             try? await Task.sleep(for: .milliseconds(50))
         }
+        await stopServing()
+    }
+
+    /// Ends what runs with UNAVAILABLE (a router moves it on) and stops the server.
+    private func stopServing() async {
+        service.startDraining()
         await engine.shutdown(cancelInFlight: true)
         server.beginGracefulShutdown()
+    }
+}
+
+/// Why a worker stopped serving on its own.
+public enum WorkerNodeError: Error, CustomStringConvertible {
+    /// Discovery dropped the worker (its etcd lease expired while it was out of touch):
+    /// routers count it out, so it stops rather than serve as a zombie.
+    case registrationLost(String)
+
+    public var description: String {
+        switch self {
+        case .registrationLost(let why): "\(why); stopped serving (a supervisor starts it again, registered afresh)"
+        }
     }
 }

@@ -72,7 +72,8 @@ extension EngineRequest {
             throw .invalidRequest("min_tokens must be between 0 and max_tokens (\(maxTokens)), got \(minTokens)")
         }
         guard (0..<promptTokens.count).contains(resumedTokens) else {
-            throw .invalidRequest("resumed_tokens must be between 0 and the prompt's length - 1 (\(promptTokens.count - 1)), got \(resumedTokens)")
+            throw .invalidRequest(
+                "resumed_tokens must be between 0 and the prompt's length - 1 (\(promptTokens.count - 1)), got \(resumedTokens)")
         }
         do { try sampling.validate() } catch { throw .invalidRequest(error.description) }
     }

@@ -14,24 +14,27 @@ public enum HTTPClient {
     }
 
     /// Where a request goes; only `http://` on a loopback host is accepted.
-    public struct Endpoint: Sendable {
+    public struct Endpoint: Sendable, CustomStringConvertible {
         public let host: String
         public let port: Int
         public let basePath: String
 
-        /// Parses `http://HOST:PORT[/path]`; refuses hosts that are not loopback.
-        public init(url: String) throws(Failure) {
+        /// Parses `http://HOST:PORT[/path]`; refuses hosts that are not loopback unless
+        /// `anyHost` (the load generator only targets this machine; etcd may live elsewhere).
+        public init(url: String, anyHost: Bool = false) throws(Failure) {
             guard let u = URL(string: url), u.scheme == "http", let host = u.host else {
                 throw Failure(description: "'\(url)' is not an http:// URL with a host")
             }
             let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
-            guard loopback else {
+            guard loopback || anyHost else {
                 throw Failure(description: "'\(host)' is not a loopback address; the load generator only targets this machine")
             }
             self.host = host == "localhost" ? "127.0.0.1" : host
             port = u.port ?? 80
             basePath = u.path.hasSuffix("/") ? String(u.path.dropLast()) : u.path
         }
+
+        public var description: String { "\(host):\(port)" }
     }
 
     public struct Response: Sendable {
@@ -103,8 +106,10 @@ public enum HTTPClient {
         defer { freeaddrinfo(result) }
         let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        // Also bounds connect(): an unreachable host fails after `timeout`, not minutes.
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         guard Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {

@@ -8,6 +8,14 @@ public protocol Discovery: Sendable {
     func register(_ member: ClusterMember) throws(DiscoveryError)
     /// Removes the member with `id`; an unknown id does nothing.
     func deregister(id: String) throws(DiscoveryError)
+    /// `handler` runs (once, on any thread) when discovery says this process's registration
+    /// is gone for good (an etcd lease that expired): the member must stop serving.
+    func onLoss(_ handler: @escaping @Sendable (String) -> Void)
+}
+
+extension Discovery {
+    /// A file entry is never lost behind its writer's back: nothing to watch.
+    public func onLoss(_ handler: @escaping @Sendable (String) -> Void) {}
 }
 
 /// Why discovery failed.
@@ -20,21 +28,11 @@ public enum DiscoveryError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownScheme(let url):
-            "unknown discovery URL '\(url)': use file:PATH (a JSON list of members on this host); etcd comes with cluster part 2"
+            "unknown discovery URL '\(url)': use file:PATH (a JSON list of members on this host) or etcd://HOST:PORT[,HOST:PORT…][/PREFIX]"
         case .unreadable(let path, let reason): "cannot use the discovery file \(path): \(reason)"
         case .duplicateID(let id, let addresses):
             "two members claim the id '\(id)' (\(addresses.joined(separator: " and "))): give each worker its own --id"
         case .invalidMember(let why): "invalid cluster member: \(why)"
         }
     }
-}
-
-/// Opens the discovery backend a `--discovery` URL names.
-public func openDiscovery(_ url: String) throws(DiscoveryError) -> any Discovery {
-    if url.hasPrefix("file:") {
-        let path = String(url.dropFirst("file:".count))
-        guard !path.isEmpty else { throw .unknownScheme(url) }
-        return FileDiscovery(path: path)
-    }
-    throw .unknownScheme(url)
 }

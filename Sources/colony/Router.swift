@@ -23,7 +23,7 @@ struct Router: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var frontDoor: FrontDoorOptions
 
-    @Option(name: .long, help: "Where the workers are listed: file:PATH.")
+    @Option(name: .long, help: "Where the workers are listed: file:PATH or etcd://HOST:PORT[,HOST:PORT…].")
     var discovery: String
 
     @Option(name: .long, help: "kv, least-load or round-robin.")

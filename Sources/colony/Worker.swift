@@ -9,9 +9,12 @@ struct Worker: AsyncParsableCommand {
         abstract: "Serve the model's engine over gRPC to a Colony router.",
         discussion: """
             Streams token ids, takes cancellations, reports its load and publishes exact KV-cache events. \
-            With --discovery it lists itself there while it runs. A spare is loaded and warm but not routed to. \
-            SIGTERM (or Ctrl-C) drains: it stops admitting, finishes what is in flight (up to --drain-timeout \
-            seconds, then cancels the rest) and exits.
+            With --discovery it lists itself there while it runs (in etcd under a lease of a few seconds, kept \
+            alive by a thread of its own; if etcd says the lease is gone it stops serving and exits with an error, \
+            while an unreachable etcd is waited out). A spare is loaded and warm but not routed to until a router \
+            promotes it. SIGTERM (or Ctrl-C) drains: it stops admitting, finishes what is in flight (up to \
+            --drain-timeout seconds) and ends the rest with UNAVAILABLE, which a router answers by moving them to \
+            another worker, where they go on from their last token.
             """
     )
 
@@ -30,7 +33,7 @@ struct Worker: AsyncParsableCommand {
     @Option(name: .long, help: "active (routed to) or spare (warm, not routed to).")
     var role = "active"
 
-    @Option(name: .long, help: "Where to list this worker: file:PATH (a JSON list on this host).")
+    @Option(name: .long, help: "Where to list this worker: file:PATH (a JSON list on this host) or etcd://HOST:PORT[,HOST:PORT…].")
     var discovery: String?
 
     @Option(name: .long, help: "Model id requests must use (default: the file name).")

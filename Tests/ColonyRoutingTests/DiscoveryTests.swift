@@ -11,7 +11,7 @@ struct DiscoveryTests {
     func registerAndLeave() throws {
         let path = temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let d = try openDiscovery("file:" + path)
+        let d = FileDiscovery(path: path)
         #expect(try d.members().isEmpty)
         try d.register(ClusterMember(id: "w1", role: .active, address: "127.0.0.1:9001", pid: 1))
         try d.register(ClusterMember(id: "w2", role: .spare, address: "127.0.0.1:9002"))
@@ -47,8 +47,6 @@ struct DiscoveryTests {
         #expect { try FileDiscovery(path: path).members() } throws: {
             ($0 as? DiscoveryError)?.description.contains("not a JSON list") == true
         }
-        #expect(throws: DiscoveryError.unknownScheme("etcd://127.0.0.1:2379")) { try openDiscovery("etcd://127.0.0.1:2379") }
-        #expect(throws: DiscoveryError.unknownScheme("file:")) { try openDiscovery("file:") }
         #expect(throws: DiscoveryError.invalidMember("'nohost' is not host:port")) {
             try FileDiscovery(path: path + "x").register(ClusterMember(id: "a", role: .active, address: "nohost"))
         }
