@@ -70,8 +70,8 @@ public final class EtcdDiscovery: Discovery {
         var lease = registration.withLock { $0?.lease }
         if lease == nil {
             try waitForID(member)
-            let grant: LeaseGrant = try call("/v3/lease/grant", ["TTL": "\(ttl)"])
-            guard let id = grant.ID else { throw .unreadable(path: endpoints[0].description, reason: "etcd granted no lease") }
+            let grant: Lease = try call("/v3/lease/grant", ["TTL": "\(ttl)"])
+            guard let id = grant.id else { throw .unreadable(path: endpoints[0].description, reason: "etcd granted no lease") }
             lease = id
         }
         try put(member, lease: lease!)
@@ -125,7 +125,7 @@ public final class EtcdDiscovery: Discovery {
                 guard !stopped, let member else { return }
                 do {
                     let reply: KeepAlive = try self.call("/v3/lease/keepalive", ["ID": lease], timeout: Double(self.ttl) / 3)
-                    guard let left = reply.result?.TTL.flatMap(Int.init), left > 0 else {
+                    guard let left = reply.result?.ttl.flatMap(Int.init), left > 0 else {
                         self.registration.withLock { $0?.stopped = true }
                         let why = "etcd says the lease of '\(member.id)' is gone: it was out of touch longer than \(self.ttl) s"
                         self.logger.error("\(why)")
@@ -187,17 +187,16 @@ public final class EtcdDiscovery: Discovery {
 
     private struct Empty: Decodable {}
     private struct GatewayError: Decodable { var message: String? }
-    private struct LeaseGrant: Decodable {
-        var ID: String?
-        var TTL: String?
-    }
-    private struct KeepAlive: Decodable {
-        struct Result: Decodable {
-            var ID: String?
-            var TTL: String?
+    /// The gateway's lease fields (`ID`, `TTL`; int64 as strings).
+    private struct Lease: Decodable {
+        var id: String?
+        var ttl: String?
+        enum CodingKeys: String, CodingKey {
+            case id = "ID"
+            case ttl = "TTL"
         }
-        var result: Result?
     }
+    private struct KeepAlive: Decodable { var result: Lease? }
     private struct RangeReply: Decodable {
         struct KV: Decodable {
             var key: String
