@@ -12,13 +12,15 @@ final class EtcdServer: @unchecked Sendable {
     let clientPort: Int
     let peerPort: Int
     let dataDir: String
-    let host: String
+    /// Addresses it listens on for clients (one per network namespace that must reach it).
+    let hosts: [String]
     private var process: Process?
 
+    var host: String { hosts[0] }
     var url: String { "etcd://\(host):\(clientPort)" }
 
-    init(host: String = "127.0.0.1") throws {
-        self.host = host
+    init(hosts: [String] = ["127.0.0.1"]) throws {
+        self.hosts = hosts
         clientPort = try freePort()
         peerPort = try freePort()
         dataDir = NSTemporaryDirectory() + "colony-etcd-\(UUID().uuidString)"
@@ -32,7 +34,8 @@ final class EtcdServer: @unchecked Sendable {
         let peer = "http://\(host):\(peerPort)"
         p.arguments = [
             "--name", "colony-test", "--data-dir", dataDir,
-            "--listen-client-urls", "http://\(host):\(clientPort)", "--advertise-client-urls", "http://\(host):\(clientPort)",
+            "--listen-client-urls", hosts.map { "http://\($0):\(clientPort)" }.joined(separator: ","),
+            "--advertise-client-urls", "http://\(host):\(clientPort)",
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "colony-test=\(peer)",
         ]
         p.standardOutput = FileHandle.nullDevice
