@@ -53,6 +53,9 @@ struct Relay: Sendable {
         var answered = false
         /// Tokens generated before the current worker took over.
         var resumed = 0
+        /// When the client got its last token before a move: the pause it sees ends with the
+        /// new worker's first token.
+        var pausedSince: ContinuousClock.Instant?
         var held: Int
         var output: RoutedOutput
         var finished: (FinishReason, Usage)?
@@ -92,6 +95,7 @@ struct Relay: Sendable {
                 }
                 let why = RoutedBackend.describe(error)
                 backend.state.withLock { $0.markSuspect(placement.worker, why) }
+                if endedBeforeFailure(shared) { return }
                 failed.insert(placement.worker)
                 guard failed.count <= backend.configuration.migrationLimit else {
                     give(up: "\(why); moved \(failed.count - 1) times (--migration-limit \(backend.configuration.migrationLimit))", shared)
@@ -103,6 +107,28 @@ struct Relay: Sendable {
                 }
             }
         }
+    }
+
+    /// Finishes a request whose last token arrived but whose worker failed before saying it
+    /// was done: a length or context limit the router can see for itself. Returns true then.
+    private func endedBeforeFailure(_ shared: Shared) -> Bool {
+        let promptTokens = request.promptTokens.count
+        let (generated, tail): (Int, String?) = shared.progress.withLock { p in
+            let n = p.output.generated
+            guard n >= request.maxTokens || promptTokens + n >= backend.maxContextTokens else { return (n, nil) }
+            p.finished = (
+                n >= request.maxTokens ? .length : .contextFull,
+                Usage(promptTokens: promptTokens, completionTokens: n, cachedPromptTokens: p.placement.cachedEstimate)
+            )
+            return (n, p.output.flush())
+        }
+        guard let tail, let (reason, usage) = shared.progress.withLock({ $0.finished }) else { return false }
+        settle(shared)
+        admit.yield(nil)
+        events.yield(.finished(reason, usage, trailingText: tail))
+        events.finish()
+        backend.logger.notice("request \(request.id) had all \(generated) of its tokens when its worker failed: finished here")
+        return true
     }
 
     /// Ends the request with an error the client sees, counted as a failed migration.
@@ -130,6 +156,7 @@ struct Relay: Sendable {
             worker: decision.worker, connection: connection, blocks: (prompt.count + b - 1) / b,
             cachedEstimate: min(decision.cachedBlocks * b, request.promptTokens.count))
         shared.progress.withLock { p in
+            if p.pausedSince == nil { p.pausedSince = p.last }
             p.placement = placement
             p.held = placement.blocks
             p.resumed = tokens.count
@@ -187,12 +214,16 @@ struct Relay: Sendable {
         let worker = placement.worker
         try await placement.connection.stub.generate(message(resuming: tokens)) { response in
             for try await message in response.messages {
-                let first = shared.progress.withLock { p in
-                    p.last = ContinuousClock.now
+                let (first, pause) = shared.progress.withLock { p in
+                    let now = ContinuousClock.now
+                    let pause = p.pausedSince.map { now - $0 }
+                    p.pausedSince = nil
+                    p.last = now
                     p.answered = true
                     defer { p.started = true }
-                    return !p.started
+                    return (!p.started, pause)
                 }
+                if let pause { backend.state.withLock { $0.migrationPauses.append(pause.seconds) } }
                 if first {
                     admit.yield(nil)
                     backend.state.withLock { $0.stats.timeToFirstToken.observe(Date().timeIntervalSince(request.arrival)) }

@@ -5,13 +5,14 @@ extension RoutedBackend {
     /// Buckets of `colony_mttr_seconds`: around the 5 s a spare should take, up to the
     /// 90 s the mission allows and beyond.
     static let mttrBounds: [Double] = [0.5, 1, 2, 3, 5, 10, 20, 30, 60, 90, 120, 300]
+    static let pauseBounds: [Double] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30]
 
     /// The router's own figures for `/metrics`: queue depth (what autoscaling reads),
     /// per-worker load and KV use as the router sees them, each worker's state, routing
     /// decisions by policy and reason, and gaps in workers' KV events.
     public var metricSamples: [MetricSample] {
-        let (queued, members, decisions, gaps, mttr, moves) = state.withLock { s in
-            (s.queued, Array(s.members.values), s.decisions, s.kvGaps, s.mttr, (s.migrations, s.migrationFailures))
+        let (queued, members, decisions, gaps, mttr, moves, pauses) = state.withLock { s in
+            (s.queued, Array(s.members.values), s.decisions, s.kvGaps, s.mttr, (s.migrations, s.migrationFailures), s.migrationPauses)
         }
         var out = [
             MetricSample(
@@ -48,6 +49,11 @@ extension RoutedBackend {
             MetricSample(
                 "colony_mttr_seconds", .histogram(bounds: Self.mttrBounds, observations: mttr),
                 help: "From a worker's failure (its last answer) until the cluster has as many ready active workers again.",
+                value: 0))
+        out.append(
+            MetricSample(
+                "colony_router_migration_pause_seconds", .histogram(bounds: Self.pauseBounds, observations: pauses),
+                help: "What a moved request's client waited: from its last token before the failure to the next one.",
                 value: 0))
         for (outcome, n) in [("moved", moves.0), ("failed", moves.1)] {
             out.append(

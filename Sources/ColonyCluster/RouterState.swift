@@ -34,6 +34,9 @@ struct RouterState {
     /// Requests moved to another worker after theirs failed, and those that could not be.
     var migrations = 0
     var migrationFailures = 0
+    /// Seconds each moved request's client waited: from its last token before the failure
+    /// to the first from the worker that took over (detection, re-routing, prefill).
+    var migrationPauses: [Double] = []
     var index = KVIndex()
     /// Requests waiting at the router for a routable worker.
     var queued = 0

@@ -216,12 +216,18 @@ struct ClusterFaultTests {
         #expect(rig.processes[drained.victim]!.terminationStatus == 0)
         #expect(rig.backend.state.withLock { $0.mttr.count } == repairsBefore)
 
-        let (mttr, moved, failed) = rig.backend.state.withLock { ($0.mttr, $0.migrations, $0.migrationFailures) }
+        let (mttr, moved, failed, pauses) = rig.backend.state.withLock {
+            ($0.mttr, $0.migrations, $0.migrationFailures, $0.migrationPauses.sorted())
+        }
         #expect(mttr.count - before == (rig.hosts.namespaces ? 3 : 2), "one repair per failure")
         #expect(moved > 0)
         #expect(failed == 0)
         report.append("MTTR with a spare: \(mttr.dropFirst(before).map { String(format: "%.2f s", $0) })")
         report.append("requests moved: \(moved), lost: \(failed)")
+        if !pauses.isEmpty {
+            let q = { (p: Double) in pauses[min(pauses.count - 1, Int(p * Double(pauses.count)))] }
+            report.append(String(format: "pause of moved requests p50 %.3f s, p99 %.3f s (%d)", q(0.5), q(0.99), pauses.count))
+        }
 
         // Nothing left charged at the router or referenced on a worker.
         try await until("every KV block free and every load back to zero", timeout: .seconds(20)) {
