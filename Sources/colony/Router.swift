@@ -43,7 +43,7 @@ struct Router: AsyncParsableCommand {
             throw ValidationError("--migration-limit must be between 0 and 16, got \(migrationLimit)")
         }
         guard deadAfter.isFinite, deadAfter > 0, deadAfter <= 3600 else {
-            throw ValidationError("--dead-after must be between 0 and 3600 seconds, got \(deadAfter)")
+            throw ValidationError("--dead-after must be more than 0 and at most 3600 seconds, got \(deadAfter)")
         }
         guard RoutingStrategy(rawValue: routing) != nil else {
             throw ValidationError(
