@@ -59,7 +59,10 @@ struct ClusterCLITests {
             (["router", "--discovery", "zk://127.0.0.1:2181"], "unknown discovery URL 'zk://127.0.0.1:2181'"),
             (["router", "--discovery", "etcd://nohostport"], "etcd://HOST:PORT"),
             (["router", "--discovery", "file:/tmp/x.json", "--migration-limit", "-1"], "--migration-limit must be between 0 and 16"),
-            (["router", "--discovery", "file:/tmp/x.json", "--dead-after", "0"], "--dead-after must be more than 0 and at most 3600 seconds"),
+            (
+                ["router", "--discovery", "file:/tmp/x.json", "--dead-after", "0"],
+                "--dead-after must be more than 0 and at most 3600 seconds"
+            ),
             (["router", "--discovery", "file:/tmp/x.json", "--routing", "random"], "--routing must be one of kv, round-robin, least-load"),
             (["worker", "--role", "boss"], "--role must be active or spare"),
             (["worker", "--id", "two words"], "--id must be non-empty without spaces"),
