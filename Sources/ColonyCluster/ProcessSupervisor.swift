@@ -11,6 +11,8 @@ public final class ProcessSupervisor: Sendable {
         var name: String
         var arguments: [String]
         var process: Process
+        /// Stopped on purpose (scaled down): not restarted, forgotten once it exits.
+        var retired = false
     }
 
     private let children: Mutex<[Child]>
@@ -53,6 +55,30 @@ public final class ProcessSupervisor: Sendable {
         children.withLock { $0.first { $0.name == name }?.process.processIdentifier }
     }
 
+    /// Names of the children running now and not retired, the router last.
+    public var running: [String] {
+        children.withLock { $0.filter { $0.process.isRunning && !$0.retired }.map(\.name) }
+    }
+
+    /// Starts one more child, before the router in the list (the router stays last).
+    public func add(_ name: String, _ arguments: [String]) throws {
+        let p = try Self.launch(arguments)
+        children.withLock { $0.insert(Child(name: name, arguments: arguments, process: p), at: $0.count - 1) }
+        report("\(name) started as pid \(p.processIdentifier)")
+    }
+
+    /// Sends SIGTERM to the child `name` (a worker drains and exits) and does not restart it.
+    public func retire(_ name: String) {
+        let process = children.withLock { all -> Process? in
+            guard let i = all.firstIndex(where: { $0.name == name }) else { return nil }
+            all[i].retired = true
+            return all[i].process
+        }
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        report("\(name) stopping (drains, then exits)")
+    }
+
     /// Sends SIGTERM to every child still running: each drains, then exits.
     public func stop() {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
@@ -67,8 +93,10 @@ public final class ProcessSupervisor: Sendable {
         var reported: Set<String> = []
         var restarts: [String: [Date]] = [:]
         while router.isRunning {
+            // Retired children that have exited are done with.
+            children.withLock { $0.removeAll { $0.retired && !$0.process.isRunning } }
             for c in children.withLock({ $0.dropLast() })
-            where !c.process.isRunning && !reported.contains(c.name) && !stopping.load(ordering: .relaxed) {
+            where !c.process.isRunning && !c.retired && !reported.contains(c.name) && !stopping.load(ordering: .relaxed) {
                 let status = c.process.terminationStatus
                 guard let arguments = restart(c.name, c.arguments) else {
                     reported.insert(c.name)

@@ -47,3 +47,11 @@ final class WorkerConnection: Sendable {
         return o
     }
 }
+
+/// Asks the worker at `address` (a spare) to become active, as a router does when an active
+/// fails; an autoscaler does it before starting a new worker.
+public func promoteWorker(at address: String, timeout: Duration = .seconds(5)) async throws {
+    let c = try WorkerConnection(member: ClusterMember(id: "", role: .spare, address: address))
+    defer { c.close() }
+    _ = try await c.stub.promote(.init(), options: WorkerConnection.within(timeout))
+}

@@ -19,7 +19,11 @@ struct ClusterUp: AsyncParsableCommand {
             The router serves the OpenAI API on --port; workers take free gRPC ports and list themselves in the \
             discovery file. Without --threads each worker gets an equal share of the cores. When an active worker \
             fails, the router moves its requests to the others and promotes a spare; a worker process that exits \
-            is started again (as a spare when there are spares). SIGTERM or Ctrl-C drains and stops them all.
+            is started again (as a spare when there are spares). With --autoscale MIN:MAX a controller keeps \
+            the router's queue per ready worker near --target-queue: after --scale-up-delay seconds of a longer \
+            queue it promotes spares, then starts workers; after --scale-down-delay seconds of a shorter one it \
+            drains the idlest (their requests move, none fails). --workers is clamped into the range. SIGTERM or \
+            Ctrl-C drains and stops them all.
             """
     )
 
@@ -44,6 +48,32 @@ struct ClusterUp: AsyncParsableCommand {
     @Option(name: .long, help: "The discovery file (default: a new one in the temporary directory).")
     var discoveryFile: String?
 
+    @Option(
+        name: .long,
+        help: "MIN:MAX — start and stop workers to keep the router's queue per ready worker near --target-queue (spares count toward MAX)."
+    )
+    var autoscale: String?
+
+    @Option(name: .long, help: "Requests waiting per ready worker that autoscaling aims for.")
+    var targetQueue = 4.0
+
+    @Option(name: .long, help: "Seconds the queue must ask for more workers before one starts.")
+    var scaleUpDelay = 30.0
+
+    @Option(name: .long, help: "Seconds the queue must ask for fewer workers before one stops (it drains first).")
+    var scaleDownDelay = 600.0
+
+    @Option(name: .long, help: "Append the autoscaler's view each second to this CSV (seconds, queue, ready, loading, desired).")
+    var autoscaleLog: String?
+
+    /// `--autoscale MIN:MAX`, parsed.
+    var bounds: ClosedRange<Int>? {
+        guard let autoscale else { return nil }
+        let parts = autoscale.split(separator: ":").map { Int($0) }
+        guard parts.count == 2, let low = parts[0], let high = parts[1], low >= 1, high >= low, high <= 64 else { return nil }
+        return low...high
+    }
+
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be between 1 and 64, got \(workers)") }
         guard (0...64).contains(spares) else { throw ValidationError("--spares must be between 0 and 64, got \(spares)") }
@@ -51,6 +81,19 @@ struct ClusterUp: AsyncParsableCommand {
         guard RoutingStrategy(rawValue: routing) != nil else {
             throw ValidationError(
                 "--routing must be one of \(RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(routing)'")
+        }
+        if let autoscale {
+            guard let bounds else {
+                throw ValidationError("--autoscale must be MIN:MAX with 1 ≤ MIN ≤ MAX ≤ 64, got '\(autoscale)'")
+            }
+            guard spares < bounds.upperBound else {
+                throw ValidationError(
+                    "--spares (\(spares)) count toward the --autoscale maximum (\(bounds.upperBound)); leave room for an active")
+            }
+            guard targetQueue > 0, targetQueue.isFinite else { throw ValidationError("--target-queue must be > 0, got \(targetQueue)") }
+            for (name, value) in [("--scale-up-delay", scaleUpDelay), ("--scale-down-delay", scaleDownDelay)] {
+                guard value >= 0, value <= 86400 else { throw ValidationError("\(name) must be between 0 and 86400 seconds, got \(value)") }
+            }
         }
         guard FileManager.default.fileExists(atPath: modelOptions.modelPath) else {
             throw ValidationError("no model at \(modelOptions.modelPath): run ./scripts/setup or pass --model PATH")
@@ -60,18 +103,19 @@ struct ClusterUp: AsyncParsableCommand {
     func run() async throws {
         let file = discoveryFile ?? NSTemporaryDirectory() + "colony-cluster-\(ProcessInfo.processInfo.processIdentifier).json"
         try Data("[]".utf8).write(to: URL(fileURLWithPath: file))
+        let spares = spares
+        let initial = bounds.map { min(max(workers, $0.lowerBound), $0.upperBound - spares) } ?? workers
         var model = modelOptions
-        if model.threads == nil { model.threads = max(1, ProcessInfo.processInfo.activeProcessorCount / (workers + spares)) }
+        if model.threads == nil { model.threads = max(1, ProcessInfo.processInfo.activeProcessorCount / (initial + spares)) }
         let shared = model.arguments + ["--host", host, "--discovery", "file:" + file]
         var specs: [(String, [String])] = []
-        for i in 1...workers {
+        for i in 1...initial {
             specs.append(("worker-\(i)", ["worker", "--id", "worker-\(i)", "--role", "active"] + shared + engineOptions.arguments))
         }
         for i in stride(from: 1, through: spares, by: 1) {
             specs.append(("spare-\(i)", ["worker", "--id", "spare-\(i)", "--role", "spare"] + shared + engineOptions.arguments))
         }
         specs.append(("router", ["router", "--port", "\(port)", "--routing", routing] + shared))
-        let spares = spares
         // A worker that dies is started again; with spares it comes back as one, because the
         // router promoted a spare in its place.
         let supervisor = try ProcessSupervisor(
@@ -85,7 +129,19 @@ struct ClusterUp: AsyncParsableCommand {
             report: { writeErr("colony: \($0)\n") })
         let signals = onTermination { supervisor.stop() }
         defer { for s in signals { s.cancel() } }
-        writeErr("colony: cluster of \(workers) workers and \(spares) spares; router on http://\(host):\(port); members in \(file)\n")
+        var controller: Task<Void, Never>?
+        if let bounds {
+            let extra = engineOptions.arguments
+            let autoscaler = try Autoscaler(
+                supervisor: supervisor, router: try HTTPClient.Endpoint(url: "http://\(host):\(port)"), timeline: autoscaleLog
+            ) { id in ["worker", "--id", id, "--role", "active"] + shared + extra }
+            let policy = AutoscalePolicy(
+                minReplicas: bounds.lowerBound, maxReplicas: bounds.upperBound, targetQueue: targetQueue,
+                upDelay: .milliseconds(Int64(scaleUpDelay * 1000)), downDelay: .milliseconds(Int64(scaleDownDelay * 1000)))
+            controller = Task { await autoscaler.run(policy) }
+        }
+        defer { controller?.cancel() }
+        writeErr("colony: cluster of \(initial) workers and \(spares) spares; router on http://\(host):\(port); members in \(file)\n")
         let code = await supervisor.wait()
         try? FileManager.default.removeItem(atPath: file)
         try? FileManager.default.removeItem(atPath: file + ".lock")
