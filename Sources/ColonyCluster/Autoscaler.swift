@@ -52,7 +52,8 @@ public final class Autoscaler: Sendable {
             policy.maxReplicas = max(initial.minReplicas, initial.maxReplicas - listedSpares.count)
             let queue = status.members.first { $0.role == "router" }?.waiting ?? 0
             let now = ContinuousClock.now
-            let observation = AutoscalePolicy.Observation(queueDepth: queue, ready: serving.count, loading: loading.count)
+            let observation = AutoscalePolicy.Observation(
+                queueDepth: queue, running: serving.reduce(0) { $0 + $1.running }, ready: serving.count, loading: loading.count)
             let desired = policy.decide(observation, at: now)
             timeline?.write(
                 Data(String(format: "%.1f,%d,%d,%d,%d\n", (now - start).seconds, queue, serving.count, loading.count, desired).utf8))

@@ -5,8 +5,11 @@
 /// queue per worker over the last `window` against `targetQueue`, rounded up, within
 /// `min…max`. A change must be wanted without a break for `upDelay` (scale up) or
 /// `downDelay` (scale down) before it is made, and a ratio within `tolerance` of 1 wants no
-/// change at all (hysteresis, as Kubernetes' HPA). Workers still loading count toward the
-/// workers started, never toward the ones serving, and are never chosen to stop.
+/// change at all (hysteresis, as Kubernetes' HPA). Fewer workers are wanted only when what
+/// runs and waits would still be at most the target per worker: with continuous batching the
+/// queue stays empty while a full batch runs, and that is no time to shrink. Workers still
+/// loading count toward the workers started, never toward the ones serving, and are never
+/// chosen to stop.
 public struct AutoscalePolicy: Sendable {
     public var minReplicas: Int
     public var maxReplicas: Int
@@ -22,19 +25,22 @@ public struct AutoscalePolicy: Sendable {
     /// What the controller sees at one moment.
     public struct Observation: Sendable, Equatable {
         public var queueDepth: Int
+        /// Requests running on the ready workers.
+        public var running: Int
         /// Workers serving (ready actives).
         public var ready: Int
         /// Workers started but not ready yet.
         public var loading: Int
 
-        public init(queueDepth: Int, ready: Int, loading: Int = 0) {
+        public init(queueDepth: Int, running: Int = 0, ready: Int, loading: Int = 0) {
             self.queueDepth = queueDepth
+            self.running = running
             self.ready = ready
             self.loading = loading
         }
     }
 
-    private var samples: [(at: ContinuousClock.Instant, queue: Int)] = []
+    private var samples: [(at: ContinuousClock.Instant, queue: Int, running: Int)] = []
     private var wanting: (direction: Int, since: ContinuousClock.Instant)?
 
     public init(
@@ -52,7 +58,7 @@ public struct AutoscalePolicy: Sendable {
 
     /// The workers to run from now: unchanged unless a change has been wanted long enough.
     public mutating func decide(_ o: Observation, at now: ContinuousClock.Instant) -> Int {
-        samples.append((now, o.queueDepth))
+        samples.append((now, o.queueDepth, o.running))
         samples.removeAll { now - $0.at > window }
         let started = o.ready + o.loading
         let clamped = min(max(started, minReplicas), maxReplicas)
@@ -64,7 +70,9 @@ public struct AutoscalePolicy: Sendable {
         if ratio > 1 + tolerance {
             desired = ratio.isFinite ? Int((Double(o.ready) * ratio).rounded(.up)) : o.ready + 1
         } else if ratio < 1 - tolerance {
-            desired = Int((Double(o.ready) * ratio).rounded(.up))
+            let meanRunning = Double(samples.map(\.running).reduce(0, +)) / Double(samples.count)
+            let busy = Int(((meanQueue + meanRunning) / targetQueue).rounded(.up))
+            desired = max(Int((Double(o.ready) * ratio).rounded(.up)), busy)
         }
         desired = min(max(desired, minReplicas), maxReplicas)
         let direction = desired > started ? 1 : desired < started ? -1 : 0

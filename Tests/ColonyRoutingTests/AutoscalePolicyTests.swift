@@ -37,6 +37,19 @@ struct AutoscalePolicyTests {
         #expect(p.decide(.init(queueDepth: 0, ready: 3), at: t0 + .seconds(600)) == 1)
     }
 
+    @Test("an empty queue while full batches run is no reason to shrink; once they finish it is")
+    func busyWorkersStay() {
+        var p = policy(1, 3)
+        for s in stride(from: 0, through: 900, by: 5) {
+            #expect(p.decide(.init(queueDepth: 0, running: 24, ready: 3), at: t0 + .seconds(s)) == 3)
+        }
+        // The 10 s window forgets the busy samples by 915 s; the down delay runs from there.
+        for s in stride(from: 905, to: 1515, by: 5) {
+            #expect(p.decide(.init(queueDepth: 0, running: 3, ready: 3), at: t0 + .seconds(s)) == 3)
+        }
+        #expect(p.decide(.init(queueDepth: 0, running: 3, ready: 3), at: t0 + .seconds(1515)) == 1, "3 running fit one worker at target 4")
+    }
+
     @Test("workers still loading count as started, not as serving: no decision until they are ready")
     func loading() {
         var p = policy(1, 3)
