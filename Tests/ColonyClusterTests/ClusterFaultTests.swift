@@ -43,9 +43,25 @@ struct ClusterFaultTests {
             reference = try TinyCluster.engine()
             for (i, role) in [(1, "active"), (2, "active"), (3, "spare")] { try start(i, role: role) }
             backend = makeRouter()
-            try await until("2 actives and a spare ready", timeout: .seconds(60)) { [self] in
-                backend.state.withLock { s in s.routable.count == 2 && s.readySpare != nil }
+            do {
+                try await until("2 actives and a spare ready", timeout: .seconds(60)) { [self] in
+                    backend.state.withLock { s in s.routable.count == 2 && s.readySpare != nil }
+                }
+            } catch {
+                await stop()
+                throw error
             }
+        }
+
+        /// Runs `body` on a fresh rig and takes it all down afterwards, however `body` ends:
+        /// no worker process, namespace or etcd outlives the test.
+        static func with(_ body: (Rig) async throws -> Void) async throws {
+            let rig = try await Rig()
+            do { try await body(rig) } catch {
+                await rig.stop()
+                throw error
+            }
+            await rig.stop()
         }
 
         func makeRouter() -> RoutedBackend {
@@ -168,7 +184,10 @@ struct ClusterFaultTests {
 
     @Test("every request survives SIGKILL, SIGSTOP, a cut link and SIGTERM of its worker, with the undisturbed text")
     func faults() async throws {
-        let rig = try await Rig()
+        try await Rig.with { rig in try await faults(rig) }
+    }
+
+    func faults(_ rig: Rig) async throws {
         var report: [String] = []
         let before = rig.backend.state.withLock { $0.mttr.count }
 
@@ -236,12 +255,14 @@ struct ClusterFaultTests {
             }
         }
         print("ClusterFaultTests: " + report.joined(separator: "; "))
-        await rig.stop()
     }
 
     @Test("etcd stopped for 10 s changes nothing; a restarted router rebuilds its KV index from the workers")
     func etcdOutageAndRouterRestart() async throws {
-        let rig = try await Rig()
+        try await Rig.with { rig in try await outageAndRestart(rig) }
+    }
+
+    func outageAndRestart(_ rig: Rig) async throws {
         // Warm the workers' caches with prompts the new router must find again.
         let warm = (0..<4).map { n in EngineRequest(id: "warm\(n)", promptTokens: prompt(900 + n, 24), maxTokens: 4, stopTokens: [-1]) }
         for r in warm { _ = try await Outcome.collect(try await rig.backend.submit(r)) }
@@ -277,6 +298,5 @@ struct ClusterFaultTests {
             #expect((o.usage?.cachedPromptTokens ?? 0) > 0, "\(r.id) routed back to the worker that holds its prefix")
         }
         print("ClusterFaultTests: \(served) requests served while etcd was down for 10 s")
-        await rig.stop()
     }
 }
