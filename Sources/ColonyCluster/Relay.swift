@@ -94,7 +94,8 @@ struct Relay: Sendable {
                     return
                 }
                 let why = RoutedBackend.describe(error)
-                backend.state.withLock { $0.markSuspect(placement.worker, why) }
+                // A refusal (a full queue on the worker taking over) is an answer, not a failure.
+                if refusal == nil { backend.state.withLock { $0.markSuspect(placement.worker, why) } }
                 if endedBeforeFailure(shared) { return }
                 failed.insert(placement.worker)
                 guard failed.count <= backend.configuration.migrationLimit else {

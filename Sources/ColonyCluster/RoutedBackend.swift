@@ -153,7 +153,7 @@ public final class RoutedBackend: InferenceBackend {
                 if let c = connections.withLock({ $0[d.worker] }) { return (d, c) }
                 state.withLock { $0.release(d.worker, blocks: blocks) }
             }
-            guard ContinuousClock.now < deadline, !stopping.load(ordering: .relaxed) else {
+            guard ContinuousClock.now < deadline, !stopping.load(ordering: .relaxed), !Task.isCancelled else {
                 throw .unavailable("no worker is ready to serve '\(configuration.model)'; retry later")
             }
             if !queued {
