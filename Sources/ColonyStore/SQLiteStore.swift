@@ -23,8 +23,22 @@ public final class SQLiteStore: RunStore, MemoryStore {
         db = path == ":memory:" ? try DatabaseQueue(configuration: config) : try DatabaseQueue(path: path, configuration: config)
         // Not `config.journalMode = .wal`: that also lowers `synchronous` to NORMAL, and a
         // write must survive a power cut once the call returns.
-        if path != ":memory:" { try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") } }
+        if path != ":memory:" {
+            try Self.retryingWhileBusy { try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") } }
+        }
         try db.writeWithoutTransaction(SQLiteSchema.migrate)
+    }
+
+    /// Runs `body` again while SQLite says the database is busy, for up to 10 s. Switching a
+    /// fresh file to WAL while other connections open it can be refused at once, without
+    /// the busy handler (SQLite will not wait there, to avoid a deadlock).
+    private static func retryingWhileBusy(_ body: () throws -> Void) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            do { return try body() } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
     }
 
     public func createRun(_ run: RunRecord) async throws {
