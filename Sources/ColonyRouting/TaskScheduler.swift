@@ -16,6 +16,13 @@ public struct WorkerState: Sendable, Equatable {
         self.capacity = capacity
         self.latency = latency
     }
+
+    /// A cluster member as a router sees it live: what runs and waits on it counts as its
+    /// load, against the requests it batches at once; `interTokenSeconds` is its recent
+    /// time between tokens.
+    public init(live member: MemberStatus, capacity: Int, interTokenSeconds: Double) {
+        self.init(name: member.id, running: member.running + member.waiting, capacity: capacity, latency: interTokenSeconds)
+    }
 }
 
 /// A task waiting for an agent.
