@@ -14,11 +14,7 @@ extension RoutedBackend {
                 let refusal = refusal(of: status, listedAs: id)
                 let recovered = state.withLock { s in
                     guard let m = s.members[id] else { return false }
-                    guard let refusal else {
-                        let was = m.state
-                        s.heard(id, status, now: .now)
-                        return was == .suspect || was == .dead
-                    }
+                    guard let refusal else { return s.heard(id, status, now: .now) }
                     if m.state != .dead { logger.error("worker \(id) refused: \(refusal)") }
                     s.members[id]?.status = status
                     s.members[id]?.health.refuse(refusal)

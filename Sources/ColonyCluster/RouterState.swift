@@ -75,14 +75,16 @@ struct RouterState {
     var readyActives: Int { members.values.filter { $0.state == .ready && $0.role == .active }.count }
 
     /// A member answered with `status`: it is ready (or draining) again, and a repair it
-    /// completes is timed.
-    mutating func heard(_ worker: String, _ status: WireStatus, now: ContinuousClock.Instant) {
-        guard var m = members[worker] else { return }
+    /// completes is timed. Returns true when that brought it back from suspect or dead.
+    @discardableResult
+    mutating func heard(_ worker: String, _ status: WireStatus, now: ContinuousClock.Instant) -> Bool {
+        guard var m = members[worker] else { return false }
         if let old = m.status, old.pid != status.pid { index.remove(worker) }  // a new process: its cache is new
         m.status = status
-        m.health.heard(at: now, draining: status.state == MemberState.draining.rawValue)
+        let recovered = m.health.heard(at: now, draining: status.state == MemberState.draining.rawValue)
         members[worker] = m
         completeRepairs(now: now)
+        return recovered
     }
 
     /// Takes a member out of routing and out of the KV index the moment something it should
