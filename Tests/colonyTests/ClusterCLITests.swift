@@ -80,21 +80,25 @@ struct ClusterCLITests {
         for _ in 0..<150 where try await actives() < 1 { try await Task.sleep(for: .milliseconds(200)) }
         #expect(try await actives() == 1)
 
-        let load = Task {
-            try await blocking {
-                try CLI.run(["loadgen", "--url", url, "--requests", "32", "--concurrency", "16", "--max-tokens", "160", "--json"])
-            }
-        }
+        // Bursts until a worker is added (at most 4): how long one burst lasts depends on how
+        // busy the machine is, and the policy judges a 10 s mean of the queue.
         var most = 1
-        for _ in 0..<150 where most < 2 {
-            most = max(most, try await actives())
-            try await Task.sleep(for: .milliseconds(200))
+        for _ in 0..<4 where most < 2 {
+            let load = Task {
+                try await blocking {
+                    try CLI.run(["loadgen", "--url", url, "--requests", "32", "--concurrency", "16", "--max-tokens", "160", "--json"])
+                }
+            }
+            for _ in 0..<150 where most < 2 {
+                most = max(most, try await actives())
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let report = try await load.value
+            #expect(report.status == 0)
+            let object = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+            #expect(object?["errors"] as? Int == 0, "no request fails while workers come and go")
         }
-        let report = try await load.value
-        #expect(report.status == 0)
-        let object = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
-        #expect(object?["errors"] as? Int == 0, "no request fails while workers come and go")
-        #expect(most >= 2, "the burst added a worker")
+        #expect(most >= 2, "the bursts added a worker")
         var now = most
         for _ in 0..<150 {
             now = try await actives()
