@@ -12,6 +12,8 @@ public struct AgentSpec: Sendable {
     /// Prompt and completion tokens a run may spend in total.
     public var tokenBudget = 32_768
     public var sampling = SamplingParameters.greedy
+    /// The priority of the agent's model calls (`LLMRequest.priority`): larger is more urgent.
+    public var priority = 0
     /// Seconds a tool call may run before it counts as failed.
     public var toolTimeout: Double = 10
     /// Short-term memory: the conversation sent to the model is kept under this many
@@ -148,7 +150,7 @@ public struct Agent: Sendable {
             let reply = try await client.complete(
                 LLMRequest(
                     messages: Self.fit(messages, tokens: spec.contextTokens),
-                    tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling))
+                    tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling, priority: spec.priority))
             spent += reply.promptTokens + reply.completionTokens
             if reply.truncatedCall {  // cut off mid-call: say so and let the model try again
                 let step = AgentStep(

@@ -20,12 +20,18 @@ public struct LLMRequest: Sendable {
     public var tools: [any Tool]
     public var maxTokens: Int
     public var sampling: SamplingParameters
+    /// Larger is more urgent: an engine under the priority policy, and a cluster router
+    /// placing by score, take more urgent calls first.
+    public var priority: Int
 
-    public init(messages: [ChatMessage], tools: [any Tool] = [], maxTokens: Int = 256, sampling: SamplingParameters = .greedy) {
+    public init(
+        messages: [ChatMessage], tools: [any Tool] = [], maxTokens: Int = 256, sampling: SamplingParameters = .greedy, priority: Int = 0
+    ) {
         self.messages = messages
         self.tools = tools
         self.maxTokens = maxTokens
         self.sampling = sampling
+        self.priority = priority
     }
 }
 
@@ -76,7 +82,7 @@ public struct EngineClient: LLMClient {
         }
         let chat = try ChatCompletion(messages: request.messages, tools: tools, toolChoice: .required)
         let reply = try await ChatModel(backend: engine, template: template)
-            .complete(chat, sampling: request.sampling, maxTokens: request.maxTokens)
+            .complete(chat, sampling: request.sampling, maxTokens: request.maxTokens, priority: request.priority)
         return LLMReply(
             text: reply.text, toolCalls: reply.toolCall.map { [ToolCall(name: $0.name, arguments: $0.arguments)] } ?? [],
             promptTokens: reply.usage.promptTokens, completionTokens: reply.usage.completionTokens,

@@ -11,19 +11,23 @@ public struct OpenAIClient: LLMClient {
     public let endpoint: HTTPClient.Endpoint
     public let model: String
     public let apiKey: String?
+    /// Sent with every request: a Colony router reads `x-colony-routing` (its strategy for
+    /// this request) and `x-session-id`.
+    public let headers: [String: String]
 
-    public init(url: String, model: String, apiKey: String? = nil) throws {
+    public init(url: String, model: String, apiKey: String? = nil, headers: [String: String] = [:]) throws {
         endpoint = try HTTPClient.Endpoint(url: url)
         self.model = model
         self.apiKey = apiKey
+        self.headers = headers
     }
 
     public func complete(_ request: LLMRequest) async throws -> LLMReply {
-        var body = ChatCompletionRequest(
-            options: CompletionOptions(
-                model: model, maxTokens: request.maxTokens, temperature: request.sampling.temperature,
-                seed: Int64(bitPattern: request.sampling.seed)),
-            messages: request.messages.map { .init(role: $0.role, content: $0.content) })
+        var options = CompletionOptions(
+            model: model, maxTokens: request.maxTokens, temperature: request.sampling.temperature,
+            seed: Int64(bitPattern: request.sampling.seed))
+        if request.priority != 0 { options.priority = request.priority }
+        var body = ChatCompletionRequest(options: options, messages: request.messages.map { .init(role: $0.role, content: $0.content) })
         if !request.tools.isEmpty {
             body.toolChoice = .required
             body.tools = try request.tools.map { tool in
@@ -34,7 +38,7 @@ public struct OpenAIClient: LLMClient {
             }
         }
         let data = try JSONEncoder().encode(body)
-        var headers = ["Content-Type": "application/json"]
+        var headers = self.headers.merging(["Content-Type": "application/json"]) { _, json in json }
         if let apiKey { headers["Authorization"] = "Bearer \(apiKey)" }
         let endpoint = self.endpoint
         let sentHeaders = headers

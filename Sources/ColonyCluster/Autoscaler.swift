@@ -97,7 +97,6 @@ public final class Autoscaler: Sendable {
 
     private func readStatus() async throws -> ClusterStatus {
         let router = router
-        let body = try await Task.detached { try HTTPClient.send("GET", router, path: "/v1/cluster", timeout: 5).body }.value
-        return try JSONDecoder().decode(ClusterStatus.self, from: body)
+        return try await Task.detached { try ClusterStatus.fetch(from: router, timeout: 5) }.value
     }
 }

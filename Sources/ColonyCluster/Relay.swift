@@ -150,8 +150,7 @@ struct Relay: Sendable {
         }
         backend.state.withLock { $0.release(old, blocks: held) }
         let prompt = request.promptTokens + tokens
-        let (decision, connection) = try await backend.dispatch(
-            prompt: prompt, cacheSalt: request.cacheSalt, session: request.session, avoiding: failed)
+        let (decision, connection) = try await backend.dispatch(request, prompt: prompt, avoiding: failed)
         let b = backend.configuration.blockSize
         let placement = Placement(
             worker: decision.worker, connection: connection, blocks: (prompt.count + b - 1) / b,

@@ -96,8 +96,7 @@ public final class RoutedBackend: InferenceBackend {
         let decision: RoutingDecision
         let connection: WorkerConnection
         do {
-            (decision, connection) = try await dispatch(
-                prompt: request.promptTokens, cacheSalt: request.cacheSalt, session: request.session)
+            (decision, connection) = try await dispatch(request, prompt: request.promptTokens)
         } catch {
             requestEnded(request.id)
             throw error
@@ -136,20 +135,37 @@ public final class RoutedBackend: InferenceBackend {
         for c in connections.withLock({ Array($0.values) }) { c.close() }
     }
 
-    /// Routes a prompt to a worker not in `avoiding` and charges it, waiting (up to
-    /// `dispatchTimeout`) while none is routable.
+    /// Routes `request` with `prompt` (its own, or that plus what it generated before a
+    /// move) to a worker not in `avoiding` and charges it, waiting (up to `dispatchTimeout`)
+    /// while none is routable or, under `score`, while more urgent requests come first.
     func dispatch(
-        prompt: [Int], cacheSalt: String?, session: String?, avoiding: Set<String> = []
+        _ request: EngineRequest, prompt: [Int], avoiding: Set<String> = []
     ) async throws(EngineError) -> (RoutingDecision, WorkerConnection) {
+        var strategy: RoutingStrategy?
+        if let asked = request.routing {
+            guard let s = RoutingStrategy(rawValue: asked) else {
+                let known = RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .invalidRequest("x-colony-routing must be one of \(known); got '\(asked)'")
+            }
+            strategy = s
+        }
         let b = configuration.blockSize
-        let root = PrefixHash.root(salts: [configuration.prefixCacheSalt, cacheSalt])
-        let route = RouteRequest(promptBlocks: PrefixHash.blocks(of: prompt, blockSize: b, root: root), session: session)
+        let root = PrefixHash.root(salts: [configuration.prefixCacheSalt, request.cacheSalt])
+        let route = RouteRequest(
+            id: request.id, promptBlocks: PrefixHash.blocks(of: prompt, blockSize: b, root: root), session: request.session,
+            priority: RouteRequest.priority(engine: request.priority), strategy: strategy, avoiding: avoiding)
         let blocks = (prompt.count + b - 1) / b
         let deadline = ContinuousClock.now + configuration.dispatchTimeout
         var queued = false
-        defer { if queued { state.withLock { $0.queued -= 1 } } }
+        defer {
+            // A request that stops waiting (routed, timed out, cancelled) is nobody's turn any more.
+            state.withLock { s in
+                s.policy.abandon(request.id)
+                if queued { s.queued -= 1 }
+            }
+        }
         while true {
-            if let d = state.withLock({ $0.route(route, blocks: blocks, now: Date(), avoiding: avoiding) }) {
+            if let d = state.withLock({ $0.route(route, blocks: blocks, now: Date()) }) {
                 if let c = connections.withLock({ $0[d.worker] }) { return (d, c) }
                 state.withLock { $0.release(d.worker, blocks: blocks) }
             }

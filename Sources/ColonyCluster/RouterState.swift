@@ -13,6 +13,8 @@ struct RouterState {
         /// Requests the router sent there that have not finished, and the blocks they hold.
         var inFlight = 0
         var activeBlocks = 0
+        /// Recent mean time between its tokens: a moving average of the mean over each poll.
+        var interTokenSeconds = 0.0
 
         var state: MemberState { health.state }
         var detail: String? { health.detail }
@@ -51,17 +53,21 @@ struct RouterState {
 
     /// Active, ready members: what routing may choose from.
     var routable: [WorkerLoad] {
-        members.values.filter { $0.state == .ready && $0.role == .active }
-            .map { WorkerLoad(id: $0.member.id, inFlight: $0.inFlight, activeBlocks: $0.activeBlocks) }
+        members.values.filter { $0.state == .ready && $0.role == .active }.map { m in
+            WorkerLoad(
+                id: m.member.id, inFlight: m.inFlight, activeBlocks: m.activeBlocks,
+                reported: Int((m.status?.running ?? 0) + (m.status?.waiting ?? 0)), capacity: Int(m.status?.maxBatch ?? 0),
+                interTokenSeconds: m.interTokenSeconds)
+        }
     }
 
-    /// Routes a request and charges the chosen worker with it (`blocks` KV blocks).
-    mutating func route(_ request: RouteRequest, blocks: Int, now: Date, avoiding: Set<String> = []) -> RoutingDecision? {
-        let workers = avoiding.isEmpty ? routable : routable.filter { !avoiding.contains($0.id) }
-        guard let d = policy.route(request, workers: workers, index: index, now: now) else { return nil }
+    /// Routes a request and charges the chosen worker with it (`blocks` KV blocks); nil when
+    /// no worker may take it now (under `score`: it waits its turn).
+    mutating func route(_ request: RouteRequest, blocks: Int, now: Date) -> RoutingDecision? {
+        guard let d = policy.route(request, workers: routable, index: index, now: now) else { return nil }
         members[d.worker]?.inFlight += 1
         members[d.worker]?.activeBlocks += blocks
-        decisions["\(policy.strategy.rawValue)|\(d.reason.rawValue)", default: 0] += 1
+        decisions["\((request.strategy ?? policy.strategy).rawValue)|\(d.reason.rawValue)", default: 0] += 1
         return d
     }
 
@@ -80,6 +86,10 @@ struct RouterState {
     mutating func heard(_ worker: String, _ status: WireStatus, now: ContinuousClock.Instant) -> Bool {
         guard var m = members[worker] else { return false }
         if let old = m.status, old.pid != status.pid { index.remove(worker) }  // a new process: its cache is new
+        if let old = m.status, old.pid == status.pid, status.interTokenCount > old.interTokenCount {
+            let recent = (status.interTokenSecondsSum - old.interTokenSecondsSum) / Double(status.interTokenCount - old.interTokenCount)
+            m.interTokenSeconds = m.interTokenSeconds == 0 ? recent : 0.7 * m.interTokenSeconds + 0.3 * recent
+        }
         m.status = status
         let recovered = m.health.heard(at: now, draining: status.state == MemberState.draining.rawValue)
         members[worker] = m
@@ -159,7 +169,9 @@ struct RouterState {
                 s.kvBlocksTotal = Int(st.kvBlocksTotal)
                 s.model = st.model
                 s.modelDigest = st.modelDigest
+                s.capacity = Int(st.maxBatch)
             }
+            s.interTokenSeconds = m.interTokenSeconds
             s.detail = m.detail
             return s
         }

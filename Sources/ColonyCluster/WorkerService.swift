@@ -138,6 +138,9 @@ final class WorkerService: Colony_Cluster_V1_Worker.SimpleServiceProtocol {
             $0.prefixCacheSalt = engine.configuration.prefixCacheSalt ?? ""
             $0.lastEventID = lastID
             $0.pid = Int64(ProcessInfo.processInfo.processIdentifier)
+            $0.maxBatch = Int32(engine.configuration.maxBatch)
+            $0.interTokenSecondsSum = s.interTokenLatency.sum
+            $0.interTokenCount = Int64(s.interTokenLatency.count)
         }
     }
 

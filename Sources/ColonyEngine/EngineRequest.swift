@@ -30,6 +30,9 @@ public struct EngineRequest: Sendable {
     /// The conversation this request belongs to (OpenAI's `user`, or an `x-session-id`
     /// header): a router keeps a session on one worker; an engine ignores it.
     public var session: String?
+    /// The routing strategy this request asks a router for (an `x-colony-routing` header:
+    /// `kv`, `round-robin`, `least-load` or `score`); an engine ignores it.
+    public var routing: String?
     /// How many of the prompt's last tokens this request already generated elsewhere (a
     /// request migrated from a worker that died): the sampler, the penalties and the output
     /// constraint resume after them, as if generation had never moved. `maxTokens` and

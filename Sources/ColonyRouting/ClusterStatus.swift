@@ -26,6 +26,10 @@ public struct MemberStatus: Codable, Sendable, Equatable {
     public var kvBlocksTotal = 0
     public var model = ""
     public var modelDigest = ""
+    /// Requests its engine batches at once.
+    public var capacity = 0
+    /// Its recent mean time between tokens, in seconds (0 before it has generated any).
+    public var interTokenSeconds = 0.0
     /// Why a member is dead or suspect, for people reading the status.
     public var detail: String?
 
@@ -42,6 +46,8 @@ public struct MemberStatus: Codable, Sendable, Equatable {
         case kvBlocksUsed = "kv_blocks_used"
         case kvBlocksTotal = "kv_blocks_total"
         case modelDigest = "model_digest"
+        case capacity
+        case interTokenSeconds = "inter_token_seconds"
     }
 
     // Written by hand so that a missing pid is `null`, not an absent key.
@@ -58,6 +64,8 @@ public struct MemberStatus: Codable, Sendable, Equatable {
         try c.encode(kvBlocksTotal, forKey: .kvBlocksTotal)
         try c.encode(model, forKey: .model)
         try c.encode(modelDigest, forKey: .modelDigest)
+        try c.encode(capacity, forKey: .capacity)
+        try c.encode(interTokenSeconds, forKey: .interTokenSeconds)
         try c.encodeIfPresent(detail, forKey: .detail)
     }
 }

@@ -16,6 +16,8 @@ public struct RoutingPolicy: Sendable {
     public var imbalanceGuard: ImbalanceGuard
     /// How long a session stays with its worker after its last request.
     public var sessionTTL: TimeInterval
+    /// Requests waiting under `score` for a worker with room, most urgent first.
+    public private(set) var waiting = TaskScheduler()
     private var turn = 0
     private var sessions: [String: (worker: String, lastUsed: Date)] = [:]
 
@@ -32,22 +34,44 @@ public struct RoutingPolicy: Sendable {
     /// Sessions remembered now.
     public var sessionCount: Int { sessions.count }
 
-    /// The worker for `request` among `workers` (the routable ones), or nil when there is none.
-    public mutating func route(_ request: RouteRequest, workers: [WorkerLoad], index: KVIndex, now: Date) -> RoutingDecision? {
-        guard !workers.isEmpty else { return nil }
-        let cached = { (w: WorkerLoad) in index.matchedBlocks(request.promptBlocks, on: w.id) }
-        switch strategy {
+    /// The worker for `request` among `workers` (the routable ones) it does not avoid, or nil
+    /// when there is none. Under `score`, nil also means the request waits: it is queued, and
+    /// each later call for it places it once it is the most urgent request some worker has
+    /// room for. A caller that gives up waiting calls `abandon`.
+    public mutating func route(_ request: RouteRequest, workers all: [WorkerLoad], index: KVIndex, now: Date) -> RoutingDecision? {
+        let workers = request.avoiding.isEmpty ? all : all.filter { !request.avoiding.contains($0.id) }
+        let cached = { (w: String) in index.matchedBlocks(request.promptBlocks, on: w) }
+        switch request.strategy ?? strategy {
+        case .score:
+            // Every worker takes part: a request waiting ahead of this one may not avoid the same ones.
+            guard let w = routeByScore(request, workers: all, now: now) else { return nil }
+            return RoutingDecision(worker: w, reason: .score, cachedBlocks: cached(w))
+        case _ where workers.isEmpty:
+            return nil
         case .roundRobin:
             let ordered = workers.sorted { $0.id < $1.id }
             let w = ordered[turn % ordered.count]
             turn &+= 1
-            return RoutingDecision(worker: w.id, reason: .roundRobin, cachedBlocks: cached(w))
+            return RoutingDecision(worker: w.id, reason: .roundRobin, cachedBlocks: cached(w.id))
         case .leastLoad:
             let w = workers.min { ($0.inFlight, $0.activeBlocks, $0.id) < ($1.inFlight, $1.activeBlocks, $1.id) }!
-            return RoutingDecision(worker: w.id, reason: .leastLoad, cachedBlocks: cached(w))
+            return RoutingDecision(worker: w.id, reason: .leastLoad, cachedBlocks: cached(w.id))
         case .kv:
             return routeByCost(request, workers: workers, index: index, now: now)
         }
+    }
+
+    /// A request that waited under `score` and stopped waiting (cancelled, timed out) leaves the queue.
+    public mutating func abandon(_ id: String) { waiting.remove(id) }
+
+    private mutating func routeByScore(_ request: RouteRequest, workers: [WorkerLoad], now: Date) -> String? {
+        if !waiting.contains(request.id) {
+            waiting.submit(QueuedTask(id: request.id, priority: request.priority, enqueued: now, avoiding: request.avoiding))
+        }
+        // Only the most urgent request that fits is placed; the others keep waiting for their turn.
+        guard let next = waiting.peek(workers: workers.map(WorkerState.init), now: now), next.task.id == request.id else { return nil }
+        waiting.remove(request.id)
+        return next.worker
     }
 
     private mutating func routeByCost(

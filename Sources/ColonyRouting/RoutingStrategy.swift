@@ -9,6 +9,11 @@ public enum RoutingStrategy: String, CaseIterable, Sendable {
     case roundRobin = "round-robin"
     /// The worker with the fewest requests in flight.
     case leastLoad = "least-load"
+    /// The highest 0.6·(1 − load) + 0.3·(1 − latency) + 0.1·priority over workers with
+    /// room (load: running and waiting over the engine's batch; latency: recent time between
+    /// tokens over the slowest worker's). When none has room the request waits at the
+    /// router, the most urgent first, and waiting raises its priority so none starves.
+    case score
 }
 
 /// Why the router picked a worker: a label of the routing-decision metric.
@@ -21,6 +26,8 @@ public enum RoutingReason: String, CaseIterable, Sendable {
     case session
     /// Load was imbalanced: chosen among the least loaded workers only.
     case imbalance
+    /// The highest placement score.
+    case score
 }
 
 /// A candidate worker as the router sees it now.
@@ -30,25 +37,53 @@ public struct WorkerLoad: Sendable, Equatable {
     public var inFlight: Int
     /// KV blocks those requests hold (prompt plus generated tokens, in blocks).
     public var activeBlocks: Int
+    /// Requests running and waiting on it at its last report (every router's).
+    public var reported: Int
+    /// Requests its engine batches at once.
+    public var capacity: Int
+    /// Its recent mean time between tokens, in seconds (0 before it has generated any).
+    public var interTokenSeconds: Double
 
-    public init(id: String, inFlight: Int, activeBlocks: Int) {
+    public init(id: String, inFlight: Int, activeBlocks: Int, reported: Int = 0, capacity: Int = 1, interTokenSeconds: Double = 0) {
         self.id = id
         self.inFlight = inFlight
         self.activeBlocks = activeBlocks
+        self.reported = reported
+        self.capacity = capacity
+        self.interTokenSeconds = interTokenSeconds
     }
 }
 
 /// What routing needs to know about a request.
 public struct RouteRequest: Sendable, Equatable {
+    /// The request's id: `score` placement keeps a request that waits under it.
+    public var id: String
     /// Prefix hashes of the prompt's full blocks, as the workers hash them.
     public var promptBlocks: [PrefixHash]
     /// The `user` field or `x-session-id` header: the `kv` strategy keeps a session on one worker.
     public var session: String?
+    /// 0 (low) … 1 (high): orders the requests waiting under `score`.
+    public var priority: Double
+    /// The strategy this request asks for (an `x-colony-routing` header), else the policy's.
+    public var strategy: RoutingStrategy?
+    /// Workers it must not go to: those it already failed on.
+    public var avoiding: Set<String>
 
-    public init(promptBlocks: [PrefixHash], session: String? = nil) {
+    public init(
+        id: String = "", promptBlocks: [PrefixHash], session: String? = nil, priority: Double = 0.5,
+        strategy: RoutingStrategy? = nil, avoiding: Set<String> = []
+    ) {
+        self.id = id
         self.promptBlocks = promptBlocks
         self.session = session
+        self.priority = priority
+        self.strategy = strategy
+        self.avoiding = avoiding
     }
+
+    /// The score's 0…1 priority for an engine priority (larger runs first; 0 by default):
+    /// −5 and below are 0, 0 is 0.5, 5 and above are 1.
+    public static func priority(engine p: Int) -> Double { min(1, max(0, (Double(p) + 5) / 10)) }
 }
 
 /// The worker chosen, why, and how many prompt blocks it already caches.

@@ -1,13 +1,13 @@
 import Foundation
 
-/// What the scheduler knows about a worker agent when it places a task.
+/// What score placement knows about a worker.
 public struct WorkerState: Sendable, Equatable {
     public var name: String
-    /// Tasks it is running now.
+    /// Requests (or tasks) running or waiting on it now.
     public var running: Int
-    /// Tasks it may run at once.
+    /// Requests it runs at once; one with `running >= capacity` takes nothing more.
     public var capacity: Int
-    /// Its recent mean step latency, in seconds.
+    /// Its recent time per step (between tokens), in seconds.
     public var latency: Double
 
     public init(name: String, running: Int = 0, capacity: Int = 1, latency: Double = 0) {
@@ -17,27 +17,28 @@ public struct WorkerState: Sendable, Equatable {
         self.latency = latency
     }
 
-    /// A cluster member as a router sees it live: what runs and waits on it counts as its
-    /// load, against the requests it batches at once; `interTokenSeconds` is its recent
-    /// time between tokens.
-    public init(live member: MemberStatus, capacity: Int, interTokenSeconds: Double) {
-        self.init(name: member.id, running: member.running + member.waiting, capacity: capacity, latency: interTokenSeconds)
+    /// A worker as the router sees it live: its load is what runs and waits on it, the
+    /// larger of the router's own count and the worker's last report (which includes other
+    /// routers' requests); its capacity is the batch its engine runs at once.
+    public init(_ w: WorkerLoad) {
+        self.init(name: w.id, running: max(w.inFlight, w.reported), capacity: w.capacity, latency: w.interTokenSeconds)
     }
 }
 
-/// A task waiting for an agent.
+/// A task (or request) waiting for a worker.
 public struct QueuedTask: Sendable, Equatable {
     public var id: String
-    public var prompt: String
     /// 0 (low) … 1 (high).
     public var priority: Double
     public var enqueued: Date
+    /// Workers it must not go to: those it already failed on.
+    public var avoiding: Set<String>
 
-    public init(id: String = UUID().uuidString, prompt: String, priority: Double = 0.5, enqueued: Date = Date()) {
+    public init(id: String = UUID().uuidString, priority: Double = 0.5, enqueued: Date = Date(), avoiding: Set<String> = []) {
         self.id = id
-        self.prompt = prompt
         self.priority = min(max(priority, 0), 1)
         self.enqueued = enqueued
+        self.avoiding = avoiding
     }
 }
 
@@ -48,7 +49,8 @@ public protocol AssignmentPolicy: Sendable {
 
 /// The default: score = 0.6·(1 − load) + 0.3·(1 − latency) + 0.1·priority, with load
 /// (running / capacity) and latency (divided by the slowest worker's) normalised to [0, 1];
-/// the highest score wins, ties by name.
+/// the highest score wins, ties by name. Workers the task avoids take no part, not even in
+/// the normalisation.
 public struct ScoredAssignment: AssignmentPolicy {
     public init() {}
 
@@ -59,9 +61,9 @@ public struct ScoredAssignment: AssignmentPolicy {
     }
 
     public func choose(for task: QueuedTask, among workers: [WorkerState]) -> String? {
-        let open = workers.filter { $0.running < $0.capacity }
-        let slowest = workers.map(\.latency).max() ?? 0
-        return open.max { a, b in
+        let live = task.avoiding.isEmpty ? workers : workers.filter { !task.avoiding.contains($0.name) }
+        let slowest = live.map(\.latency).max() ?? 0
+        return live.filter { $0.running < $0.capacity }.max { a, b in
             let (sa, sb) = (score(a, slowest: slowest, priority: task.priority), score(b, slowest: slowest, priority: task.priority))
             return sa != sb ? sa < sb : a.name > b.name
         }?.name
@@ -83,13 +85,22 @@ public struct TaskScheduler: Sendable {
 
     public mutating func submit(_ task: QueuedTask) { queue.append(task) }
 
+    /// Whether the task `id` is waiting.
+    public func contains(_ id: String) -> Bool { queue.contains { $0.id == id } }
+
+    /// Takes a task out of the queue unplaced (its caller gave up waiting).
+    public mutating func remove(_ id: String) { queue.removeAll { $0.id == id } }
+
     /// Priority after waiting until `now`.
     public func effectivePriority(_ t: QueuedTask, now: Date) -> Double {
         min(1, t.priority + agingPerSecond * max(0, now.timeIntervalSince(t.enqueued)))
     }
 
-    /// Takes the most urgent task that some worker has room for, with its worker.
-    public mutating func next(workers: [WorkerState], now: Date = Date()) -> (task: QueuedTask, worker: String)? {
+    /// The most urgent task that some worker has room for, with its worker, without taking it.
+    public func peek(workers: [WorkerState], now: Date = Date()) -> (task: QueuedTask, worker: String)? {
+        // While every worker is full (the usual state of a long queue) nothing can move: say so
+        // before ordering the queue.
+        guard workers.contains(where: { $0.running < $0.capacity }) else { return nil }
         let order = queue.indices.sorted { a, b in
             let (pa, pb) = (effectivePriority(queue[a], now: now), effectivePriority(queue[b], now: now))
             return pa != pb ? pa > pb : queue[a].enqueued < queue[b].enqueued
@@ -97,11 +108,15 @@ public struct TaskScheduler: Sendable {
         for i in order {
             var task = queue[i]
             task.priority = effectivePriority(task, now: now)
-            if let worker = policy.choose(for: task, among: workers) {
-                queue.remove(at: i)
-                return (task, worker)
-            }
+            if let worker = policy.choose(for: task, among: workers) { return (task, worker) }
         }
         return nil
+    }
+
+    /// Takes the most urgent task that some worker has room for, with its worker.
+    public mutating func next(workers: [WorkerState], now: Date = Date()) -> (task: QueuedTask, worker: String)? {
+        guard let placed = peek(workers: workers, now: now) else { return nil }
+        remove(placed.task.id)
+        return placed
     }
 }

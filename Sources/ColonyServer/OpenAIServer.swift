@@ -122,8 +122,7 @@ public struct OpenAIServer: Sendable {
         do { try template.validate(chat.messages) } catch { throw APIError.badRequest(error.description, param: "messages") }
         let model = ChatModel(backend: engine, template: template)
         return try await generate(
-            model.promptTokens(chat), wire.options, chat: true, extraStops: model.stopStrings, session: session(request, wire.options),
-            completion: chat)
+            model.promptTokens(chat), wire.options, chat: true, extraStops: model.stopStrings, from: request, completion: chat)
     }
 
     func complete(_ request: Request) async throws -> Response {
@@ -135,7 +134,7 @@ public struct OpenAIServer: Sendable {
         case .text(let text): tokens = engine.tokenizer.encode(text)
         case .tokens(let ids): tokens = ids
         }
-        return try await generate(tokens, completion.options, chat: false, extraStops: [], session: session(request, completion.options))
+        return try await generate(tokens, completion.options, chat: false, extraStops: [], from: request)
     }
 
     /// The conversation a request belongs to: the `x-session-id` header, else the `user` field.
@@ -143,22 +142,24 @@ public struct OpenAIServer: Sendable {
         request.headers.first { $0.name.canonicalName == "x-session-id" }?.value ?? fields.user
     }
 
-    /// Runs one request for either endpoint; `completion` is the chat layer's view of a chat request.
+    /// Runs one request for either endpoint; `completion` is the chat layer's view of a chat
+    /// request. The HTTP request's headers carry the hints a router reads (session, routing).
     private func generate(
-        _ tokens: [Int], _ fields: CompletionOptions, chat: Bool, extraStops: [String], session: String?,
+        _ tokens: [Int], _ fields: CompletionOptions, chat: Bool, extraStops: [String], from http: Request,
         completion: ChatCompletion? = nil
     ) async throws -> Response {
         let maxTokens = try fields.checkedMaxTokens()
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
         let limit = engine.maxContextTokens
         let effectiveMaxTokens = maxTokens ?? max(1, limit - tokens.count)
-        let request = EngineRequest(
+        var request = EngineRequest(
             id: id, promptTokens: tokens, sampling: try fields.sampling(),
             maxTokens: effectiveMaxTokens,
             stopStrings: (fields.stop?.values ?? []) + extraStops,
             priority: fields.priority ?? 0, constraint: try completion?.constraint ?? fields.constraint(),
             minTokens: try fields.checkedMinTokens(maxTokens: effectiveMaxTokens),
-            ignoreEOS: fields.ignoreEOS ?? false, session: session)
+            ignoreEOS: fields.ignoreEOS ?? false, session: session(http, fields))
+        request.routing = http.headers.first { $0.name.canonicalName == "x-colony-routing" }?.value
         let stream: AsyncThrowingStream<EngineEvent, Error>
         do { stream = metrics.timed(try await engine.submit(request), since: request.arrival) } catch { throw APIError(error) }
 

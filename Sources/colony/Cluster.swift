@@ -42,7 +42,7 @@ struct ClusterUp: AsyncParsableCommand {
     @Option(name: .long, help: "Address the router and workers listen on.")
     var host = "127.0.0.1"
 
-    @Option(name: .long, help: "kv, least-load or round-robin.")
+    @Option(name: .long, help: "kv, least-load, round-robin or score (a request may ask for another with an x-colony-routing header).")
     var routing = "kv"
 
     @Option(name: .long, help: "The discovery file (default: a new one in the temporary directory).")
@@ -164,14 +164,8 @@ struct ClusterStatusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let response: HTTPClient.Response
-        do { response = try HTTPClient.send("GET", try HTTPClient.Endpoint(url: url), path: "/v1/cluster", timeout: 10) } catch {
-            throw ValidationError("cannot reach the router at \(url): \(error.description)")
-        }
-        guard response.status == 200 else {
-            throw ValidationError("\(url)/v1/cluster answered HTTP \(response.status): is this a Colony router (not 'colony serve')?")
-        }
-        let status = try JSONDecoder().decode(ClusterStatus.self, from: response.body)
+        let status: ClusterStatus
+        do { status = try ClusterStatus.fetch(from: try HTTPClient.Endpoint(url: url)) } catch { throw ValidationError("\(error)") }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -181,10 +175,14 @@ struct ClusterStatusCommand: ParsableCommand {
         let rows = status.members.map { m in
             [
                 m.id, m.role, m.state.rawValue, m.pid.map(String.init) ?? "-", m.address, "\(m.running)", "\(m.waiting)",
-                m.kvBlocksTotal > 0 ? "\(m.kvBlocksUsed)/\(m.kvBlocksTotal)" : "-", m.detail ?? "",
+                m.capacity > 0 ? "\(m.capacity)" : "-", m.kvBlocksTotal > 0 ? "\(m.kvBlocksUsed)/\(m.kvBlocksTotal)" : "-",
+                m.interTokenSeconds > 0 ? String(format: "%.1f", m.interTokenSeconds * 1000) : "-", m.detail ?? "",
             ]
         }
-        writeOut(table(header: ["ID", "ROLE", "STATE", "PID", "ADDRESS", "RUNNING", "WAITING", "KV BLOCKS", "DETAIL"], rows: rows))
+        writeOut(
+            table(
+                header: ["ID", "ROLE", "STATE", "PID", "ADDRESS", "RUNNING", "WAITING", "BATCH", "KV BLOCKS", "ITL MS", "DETAIL"],
+                rows: rows))
     }
 
     private func table(header: [String], rows: [[String]]) -> String {

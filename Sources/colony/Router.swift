@@ -13,7 +13,10 @@ struct Router: AsyncParsableCommand {
             model's tokenizer and chat template (not its weights) so it hashes prompts as the workers do, and \
             refuses workers that serve another model file. Routing: kv (default; cost = α·uncached prompt \
             blocks + active blocks, with session affinity by 'user' or x-session-id and an imbalance guard), \
-            least-load, or round-robin. A worker that fails (its connection breaks, it stops answering, its \
+            least-load, round-robin, or score (0.6·(1−load) + 0.3·(1−latency) + 0.1·priority over workers with room, \
+            load being running + waiting over the worker's batch and latency its recent time between tokens; when \
+            every worker is full, requests wait at the router, higher 'priority' first, aging so none starves). \
+            A request may ask for a strategy with an x-colony-routing header. A worker that fails (its connection breaks, it stops answering, its \
             stream stalls) leaves routing at once; its requests move to another worker and go on from their last \
             token, at most --migration-limit times each. A failed active is replaced by a ready spare after \
             --dead-after seconds.
@@ -26,7 +29,7 @@ struct Router: AsyncParsableCommand {
     @Option(name: .long, help: "Where the workers are listed: file:PATH or etcd://HOST:PORT[,HOST:PORT…].")
     var discovery: String
 
-    @Option(name: .long, help: "kv, least-load or round-robin.")
+    @Option(name: .long, help: "kv, least-load, round-robin or score (a request may ask for another with an x-colony-routing header).")
     var routing = "kv"
 
     @Option(name: .long, help: "Weight α of an uncached prompt block against an active block (kv routing).")

@@ -268,6 +268,15 @@ public nonisolated struct Colony_Cluster_V1_WorkerStatus: Sendable {
 
   public var pid: Int64 = 0
 
+  /// Requests the engine batches at once: the capacity the router's score placement fills.
+  public var maxBatch: Int32 = 0
+
+  /// Sum and count of every inter-token gap the engine has timed, cumulative (as a Prometheus
+  /// histogram's): the router takes differences between polls for the recent mean.
+  public var interTokenSecondsSum: Double = 0
+
+  public var interTokenCount: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -823,7 +832,7 @@ nonisolated extension Colony_Cluster_V1_PromoteRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Colony_Cluster_V1_WorkerStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}role\0\u{1}state\0\u{1}model\0\u{3}model_digest\0\u{1}running\0\u{1}waiting\0\u{3}kv_blocks_used\0\u{3}kv_blocks_total\0\u{3}queued_prefill_tokens\0\u{3}block_size\0\u{3}max_context_tokens\0\u{3}prefix_cache_salt\0\u{3}last_event_id\0\u{1}pid\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}role\0\u{1}state\0\u{1}model\0\u{3}model_digest\0\u{1}running\0\u{1}waiting\0\u{3}kv_blocks_used\0\u{3}kv_blocks_total\0\u{3}queued_prefill_tokens\0\u{3}block_size\0\u{3}max_context_tokens\0\u{3}prefix_cache_salt\0\u{3}last_event_id\0\u{1}pid\0\u{3}max_batch\0\u{3}inter_token_seconds_sum\0\u{3}inter_token_count\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -846,6 +855,9 @@ nonisolated extension Colony_Cluster_V1_WorkerStatus: SwiftProtobuf.Message, Swi
       case 13: try { try decoder.decodeSingularStringField(value: &self.prefixCacheSalt) }()
       case 14: try { try decoder.decodeSingularUInt64Field(value: &self.lastEventID) }()
       case 15: try { try decoder.decodeSingularInt64Field(value: &self.pid) }()
+      case 16: try { try decoder.decodeSingularInt32Field(value: &self.maxBatch) }()
+      case 17: try { try decoder.decodeSingularDoubleField(value: &self.interTokenSecondsSum) }()
+      case 18: try { try decoder.decodeSingularInt64Field(value: &self.interTokenCount) }()
       default: break
       }
     }
@@ -897,6 +909,15 @@ nonisolated extension Colony_Cluster_V1_WorkerStatus: SwiftProtobuf.Message, Swi
     if self.pid != 0 {
       try visitor.visitSingularInt64Field(value: self.pid, fieldNumber: 15)
     }
+    if self.maxBatch != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxBatch, fieldNumber: 16)
+    }
+    if self.interTokenSecondsSum.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.interTokenSecondsSum, fieldNumber: 17)
+    }
+    if self.interTokenCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.interTokenCount, fieldNumber: 18)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -916,6 +937,9 @@ nonisolated extension Colony_Cluster_V1_WorkerStatus: SwiftProtobuf.Message, Swi
     if lhs.prefixCacheSalt != rhs.prefixCacheSalt {return false}
     if lhs.lastEventID != rhs.lastEventID {return false}
     if lhs.pid != rhs.pid {return false}
+    if lhs.maxBatch != rhs.maxBatch {return false}
+    if lhs.interTokenSecondsSum != rhs.interTokenSecondsSum {return false}
+    if lhs.interTokenCount != rhs.interTokenCount {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
