@@ -4,6 +4,7 @@ import ColonyModels
 import ColonyRouting
 import ColonyServer
 import Foundation
+import Synchronization
 import Testing
 
 @testable import ColonyCluster
@@ -72,9 +73,69 @@ struct RoutedBackendTests {
         await cluster.stop()
     }
 
+    @Test("under score each worker runs at most its batch, the rest wait at the router, and the most urgent goes first")
+    func scoreQueuesByPriority() async throws {
+        let cluster = try await TinyCluster(routing: .score, stepDelay: 0.01, engine: { $0.maxBatch = 1 })
+        let backend = cluster.backend
+        let timeline = Timeline()
+        let watching = Task {
+            while !Task.isCancelled {
+                for (id, load) in cluster.loads { timeline.peak.withLock { $0[id] = max($0[id] ?? 0, load.0) } }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        func run(_ id: String, tokens: Int, priority: Int) -> Task<Void, Error> {
+            Task {
+                let r = EngineRequest(
+                    id: id, promptTokens: prompt(id.count, 6), maxTokens: tokens, stopTokens: [-1], priority: priority)
+                for try await event in try await backend.submit(r) {
+                    if case .token = event { _ = timeline.firstToken.withLock { $0[id] = $0[id] ?? .now } }
+                }
+                timeline.finished.withLock { $0[id] = .now }
+            }
+        }
+        // One short and one long request fill both workers' single slots.
+        let short = run("short", tokens: 60, priority: 0)
+        let long = run("long", tokens: 150, priority: 0)
+        try await until("both workers busy") { cluster.loads.values.filter { $0.0 == 1 }.count == 2 }
+        let low = run("low", tokens: 5, priority: -5)
+        try await until("the low-priority request waits") { backend.state.withLock { $0.policy.waiting.queue.count } == 1 }
+        let high = run("high", tokens: 5, priority: 5)
+        try await until("both wait") { backend.state.withLock { $0.queued } == 2 }
+        for t in [short, high, low, long] { try await t.value }
+        watching.cancel()
+        // The slot the short request freed went to the high-priority request, though the low one
+        // had waited longer; the low one ran only after the high one finished.
+        let (first, done) = (timeline.firstToken.withLock { $0 }, timeline.finished.withLock { $0 })
+        #expect(first["high"]! < first["low"]!)
+        #expect(done["high"]! <= first["low"]!)
+        #expect(first["low"]! < done["long"]!)
+        #expect(timeline.peak.withLock { $0 } == ["w1": 1, "w2": 1], "no worker ran more than its batch of 1")
+        #expect(backend.state.withLock { $0.decisions } == ["score|score": 4])
+        // Workers report their batch; the router keeps their recent time between tokens.
+        try await until("inter-token times known") {
+            backend.clusterStatus.members.dropFirst().allSatisfy { $0.capacity == 1 && $0.interTokenSeconds > 0.005 }
+        }
+        await cluster.stop()
+    }
+
+    @Test("a request asking for an unknown strategy is refused with the strategies there are")
+    func unknownStrategy() async throws {
+        let cluster = try await TinyCluster()
+        var r = EngineRequest(promptTokens: prompt(1, 4), maxTokens: 2)
+        r.routing = "fastest"
+        await #expect(
+            throws: EngineError.invalidRequest("x-colony-routing must be one of kv, round-robin, least-load, score; got 'fastest'")
+        ) {
+            _ = try await cluster.backend.submit(r)
+        }
+        #expect(cluster.loads.values.allSatisfy { $0 == (0, 0) })
+        await cluster.stop()
+    }
+
     @Test("a client that disconnects, or a cancel by id, frees the request's blocks on the worker")
     func cancelAndDisconnect() async throws {
-        let cluster = try await TinyCluster(workers: 1)
+        let cluster = try await TinyCluster(workers: 1, stepDelay: 0.002)
         let worker = cluster.worker("w1")
         // Disconnect: read two tokens, then drop the stream.
         do {
@@ -87,24 +148,18 @@ struct RoutedBackendTests {
             }
         }
         try await until("the worker idle after a disconnect") { worker.engine.stats.running == 0 && worker.engine.stats.kvBlocksUsed == 0 }
-        // Cancel by id: the stream ends with .finished(.cancelled). The tiny model writes 240
-        // tokens in a fraction of a second, so on a loaded machine the cancel can land after
-        // the end; each try whose cancel lost that race is run again, up to five times.
+        // Cancel by id: the stream ends with .finished(.cancelled). Steps of at least 2 ms make
+        // the 240 tokens take half a second, far longer than the cancel call.
         var outcome = Outcome()
-        for attempt in 0..<5 where outcome.reason != .cancelled {
-            let id = "stop-me-\(attempt)"
-            let stream = try await cluster.backend.submit(
-                EngineRequest(id: id, promptTokens: prompt(2, 9), maxTokens: 240, stopTokens: [-1]))
-            outcome = Outcome()
-            for try await event in stream {
-                switch event {
-                case .token(let token, _):
-                    outcome.tokens.append(token)
-                    if outcome.tokens.count == 1 { await cluster.backend.cancel(id) }
-                case .finished(let reason, _, _): outcome.reason = reason
-                }
+        let stream = try await cluster.backend.submit(
+            EngineRequest(id: "stop-me", promptTokens: prompt(2, 9), maxTokens: 240, stopTokens: [-1]))
+        for try await event in stream {
+            switch event {
+            case .token(let token, _):
+                outcome.tokens.append(token)
+                if outcome.tokens.count == 1 { await cluster.backend.cancel("stop-me") }
+            case .finished(let reason, _, _): outcome.reason = reason
             }
-            #expect(outcome.reason == .cancelled || outcome.tokens.count == 240)
         }
         #expect(outcome.reason == .cancelled)
         #expect(outcome.tokens.count < 240)
@@ -238,6 +293,13 @@ struct RoutedBackendTests {
 }
 
 @Suite("the router's HTTP face")
+/// When each request of a test saw its first token and its end, and each worker's peak load.
+private final class Timeline: Sendable {
+    let firstToken = Mutex<[String: ContinuousClock.Instant]>([:])
+    let finished = Mutex<[String: ContinuousClock.Instant]>([:])
+    let peak = Mutex<[String: Int]>([:])
+}
+
 struct RouterHTTPTests {
     @Test("/metrics carries the router's figures and /v1/cluster its members, through the same OpenAIServer")
     func metricsAndCluster() async throws {
@@ -264,6 +326,16 @@ struct RouterHTTPTests {
         let body = try HTTPClient.send("GET", endpoint, path: "/v1/cluster", timeout: 10).body
         let status = try JSONDecoder().decode(ClusterStatus.self, from: body)
         #expect(status.members.map(\.id) == ["router", "w1", "w2"])
+        // A request may ask for a strategy by header; a strategy that does not exist is a 400.
+        let completion = Data(#"{"model": "tiny", "prompt": [5, 6, 7], "max_tokens": 2}"#.utf8)
+        var headers = ["Content-Type": "application/json", "x-colony-routing": "score"]
+        let scored = try HTTPClient.send("POST", endpoint, path: "/v1/completions", headers: headers, body: completion, timeout: 30)
+        #expect(scored.status == 200)
+        #expect(backend.state.withLock { $0.decisions["score|score"] } == 1)
+        headers["x-colony-routing"] = "nope"
+        let refused = try HTTPClient.send("POST", endpoint, path: "/v1/completions", headers: headers, body: completion, timeout: 30)
+        #expect(refused.status == 400)
+        #expect(String(decoding: refused.body, as: UTF8.self).contains("x-colony-routing must be one of"))
         serving.cancel()
         _ = try? await serving.value
         await cluster.stop()
