@@ -138,7 +138,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
-        .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore"]),
+        .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore", "ColonyHTTP"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
         .testTarget(
             name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyBench", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),

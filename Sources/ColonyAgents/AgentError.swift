@@ -31,7 +31,8 @@ public enum AgentError: Error, Equatable, CustomStringConvertible {
         case .cannotWrite(let path): "cannot open '\(path)' for writing"
         case .endpointStatus(let status, let body): "the endpoint answered HTTP \(status): \(body)"
         case .toolParametersNotJSON(let tool, let parameters): "tool '\(tool)' has parameters that are not JSON: \(parameters)"
-        case .invalidTaskLine(let file, let line): "\(file):\(line): expected {\"task\": \"...\", \"expected\": \"...\"}"
+        case .invalidTaskLine(let file, let line):
+            "\(file):\(line): expected {\"task\": \"...\", \"expected\": \"...\", \"priority\": 0} (\"expected\" and the integer \"priority\" optional)"
         case .noTasks(let file): "\(file) holds no tasks"
         case .cannotRead(let what, let path): "cannot read \(what) '\(path)'"
         }

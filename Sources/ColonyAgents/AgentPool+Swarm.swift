@@ -1,14 +1,24 @@
 import Foundation
+import Logging
 
 extension AgentPool {
     /// Runs one agent per task, `concurrency` at a time; each finished agent's slot goes to
     /// the next task. Runs are stored in the pool's store.
     ///
-    /// - Parameter onFinish: hears the number of runs finished so far after each one (from
-    ///   the calling task, never concurrently).
+    /// - Parameters:
+    ///   - priorities: the priority of each task's model calls (`AgentSpec.priority`), by
+    ///     index; tasks past its end keep the spec's.
+    ///   - onFinish: hears the number of runs finished so far after each one (from the
+    ///     calling task, never concurrently).
     /// - Returns: one entry per task, in the tasks' order; nil where the run failed.
-    public func swarm(_ tasks: [String], concurrency: Int, onFinish: (Int) -> Void = { _ in }) async -> [AgentRun?] {
-        let spec = spec
+    public func swarm(
+        _ tasks: [String], priorities: [Int] = [], concurrency: Int, onFinish: (Int) -> Void = { _ in }
+    ) async -> [AgentRun?] {
+        let specs = tasks.indices.map { i in
+            var s = spec
+            if i < priorities.count { s.priority = priorities[i] }
+            return s
+        }
         let client = client
         let store = store
         var runs = [AgentRun?](repeating: nil, count: tasks.count)
@@ -18,7 +28,12 @@ extension AgentPool {
                 let i = next
                 next += 1
                 // A failed run is a result of the swarm (counted as failed), not a reason to stop the others.
-                group.addTask { (i, try? await Agent(spec: spec, client: client).run(task: tasks[i], store: store)) }
+                group.addTask {
+                    do { return (i, try await Agent(spec: specs[i], client: client).run(task: tasks[i], store: store)) } catch {
+                        Logger(label: "colony.swarm").error("run \(i + 1) of \(tasks.count) failed: \(error)")
+                        return (i, nil)
+                    }
+                }
             }
             while next < min(max(1, concurrency), tasks.count) { start() }
             var done = 0

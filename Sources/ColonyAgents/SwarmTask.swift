@@ -1,14 +1,17 @@
 import Foundation
 
-/// One line of a swarm's tasks file: `{"task": "...", "expected": "..."}`.
+/// One line of a swarm's tasks file: `{"task": "...", "expected": "...", "priority": 2}`.
 public struct SwarmTask: Decodable, Sendable, Equatable {
     public var task: String
     /// Text a correct answer contains; nil: the run is not graded.
     public var expected: String?
+    /// The priority of the run's model calls (larger is more urgent; 0 when absent).
+    public var priority: Int?
 
-    public init(task: String, expected: String? = nil) {
+    public init(task: String, expected: String? = nil, priority: Int? = nil) {
         self.task = task
         self.expected = expected
+        self.priority = priority
     }
 
     /// Reads and parses a tasks file.

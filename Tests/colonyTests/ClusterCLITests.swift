@@ -1,3 +1,4 @@
+import ColonyHTTP
 import Foundation
 import Testing
 
@@ -80,22 +81,29 @@ struct ClusterCLITests {
         for _ in 0..<150 where try await actives() < 1 { try await Task.sleep(for: .milliseconds(200)) }
         #expect(try await actives() == 1)
 
-        // Bursts until a worker is added (at most 4): how long one burst lasts depends on how
-        // busy the machine is, and the policy judges a 10 s mean of the queue.
-        var most = 1
-        for _ in 0..<4 where most < 2 {
-            let load = Task {
-                try await blocking {
+        // Bursts back to back until a worker is added (for at most 90 s): how long one burst
+        // lasts depends on the machine's speed, and the policy judges a 10 s mean of the queue.
+        let load = Task {
+            var reports: [String] = []
+            while !Task.isCancelled, reports.count < 200 {
+                let r = try await blocking {
                     try CLI.run(["loadgen", "--url", url, "--requests", "32", "--concurrency", "16", "--max-tokens", "160", "--json"])
                 }
+                #expect(r.status == 0, "\(r.stderr)")
+                reports.append(r.stdout)
             }
-            for _ in 0..<150 where most < 2 {
-                most = max(most, try await actives())
-                try await Task.sleep(for: .milliseconds(200))
-            }
-            let report = try await load.value
-            #expect(report.status == 0)
-            let object = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+            return reports
+        }
+        var most = 1
+        for _ in 0..<450 where most < 2 {
+            most = max(most, try await actives())
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        load.cancel()
+        let reports = try await load.value
+        #expect(!reports.isEmpty)
+        for report in reports {
+            let object = try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any]
             #expect(object?["errors"] as? Int == 0, "no request fails while workers come and go")
         }
         #expect(most >= 2, "the bursts added a worker")
@@ -115,6 +123,56 @@ struct ClusterCLITests {
         #expect(up.terminationStatus == 0)
     }
 
+    @Test("agents swarm --cluster places every model call by score on the cluster's workers, with each task's priority")
+    func swarmOnCluster() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-cluster-swarm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("math.yaml")
+        try
+            "name: math\ninstructions: Use the calculator, then give the final answer.\ntools: [calculator]\nmax_steps: 1\nmax_tokens_per_step: 32\n"
+            .write(to: spec, atomically: true, encoding: .utf8)
+        let tasks = dir.appendingPathComponent("tasks.jsonl")
+        try (0..<3).map { #"{"task":"What is \#($0) + 2?","expected":"\#($0 + 2)","priority":\#($0 - 1)}"# }.joined(separator: "\n")
+            .write(to: tasks, atomically: true, encoding: .utf8)
+        let swarm: @Sendable (String) -> [String] = { url in
+            [
+                "agents", "swarm", "--spec", spec.path, "--tasks", tasks.path, "--agents", "3", "--cluster", url,
+                "--db", dir.appendingPathComponent("db.sqlite").path,
+            ]
+        }
+        let unreachable = try await blocking { try CLI.run(swarm("http://127.0.0.1:1")) }
+        #expect(unreachable.status != 0)
+        #expect(unreachable.stderr.contains("--cluster: cannot reach the router at http://127.0.0.1:1"), "\(unreachable.stderr)")
+
+        let port = 26_000 + Int.random(in: 0..<2000)
+        let up = Process()
+        up.executableURL = CLI.binary
+        up.arguments = ["cluster", "up", "--workers", "2", "--port", String(port), "--threads", "1", "--max-batch", "2"]
+        up.standardError = FileHandle.nullDevice
+        try up.run()
+        defer { if up.isRunning { kill(up.processIdentifier, SIGKILL) } }
+        try #require(await blocking { CLI.waitForPort(port) }, "the router did not start listening")
+        let url = "http://127.0.0.1:\(port)"
+        for _ in 0..<300 {
+            let r = try await blocking { try CLI.run(["cluster", "status", "--url", url]) }
+            if r.stdout.components(separatedBy: "active  ready").count == 3 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let r = try await blocking { try CLI.run(swarm(url)) }
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("cluster: 2 ready workers (worker-1, worker-2), placement by score"), "\(r.stderr)")
+        #expect(r.stdout.contains("runs            3 (0 failed), 3 agents at once"), "\(r.stdout)")
+        // Every model call (one step per run) was placed by score, none by the router's default.
+        let metrics = String(
+            decoding: try HTTPClient.send("GET", try HTTPClient.Endpoint(url: url), path: "/metrics", timeout: 10).body, as: UTF8.self)
+        #expect(metrics.contains(#"colony_router_decisions_total{policy="score",reason="score"} 3"#), "\(metrics)")
+        #expect(!metrics.contains(#"policy="kv""#))
+        up.terminate()
+        for _ in 0..<300 where up.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(up.terminationStatus == 0)
+    }
+
     @Test(
         "bad cluster input gives a clear error",
         arguments: [
@@ -128,13 +186,23 @@ struct ClusterCLITests {
                 ["router", "--discovery", "file:/tmp/x.json", "--dead-after", "0"],
                 "--dead-after must be more than 0 and at most 3600 seconds"
             ),
-            (["router", "--discovery", "file:/tmp/x.json", "--routing", "random"], "--routing must be one of kv, round-robin, least-load"),
+            (
+                ["router", "--discovery", "file:/tmp/x.json", "--routing", "random"],
+                "--routing must be one of kv, round-robin, least-load, score"
+            ),
             (["worker", "--role", "boss"], "--role must be active or spare"),
             (["worker", "--id", "two words"], "--id must be non-empty without spaces"),
             (["cluster", "up", "--workers", "0"], "--workers must be between 1 and 64"),
             (["cluster", "up", "--autoscale", "3:1"], "--autoscale must be MIN:MAX with 1 ≤ MIN ≤ MAX ≤ 64, got '3:1'"),
             (["cluster", "up", "--autoscale", "1:2", "--spares", "2"], "--spares (2) count toward the --autoscale maximum (2)"),
             (["cluster", "status", "--url", "http://127.0.0.1:1"], "cannot reach the router at http://127.0.0.1:1"),
+            (
+                [
+                    "agents", "swarm", "--spec", "a.yaml", "--tasks", "t.jsonl", "--endpoint", "http://127.0.0.1:1", "--cluster",
+                    "http://127.0.0.1:2",
+                ],
+                "--endpoint and --cluster both name where the agents think; give one"
+            ),
         ])
     func badInput(arguments: [String], message: String) throws {
         let r = try CLI.run(arguments)
