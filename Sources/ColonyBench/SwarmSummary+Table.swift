@@ -23,3 +23,19 @@ extension SwarmSummary {
             stepLatencyMilliseconds(0.5), stepLatencyMilliseconds(0.99), tokens, Double(tokens) / seconds)
     }
 }
+
+extension SwarmSummary {
+    /// Step latency by task priority, most urgent first, one line each: what `colony agents
+    /// swarm` adds when its tasks have more than one priority. Empty when they all share one.
+    public static func priorityLines(runs: [AgentRun?], tasks: [SwarmTask]) -> String {
+        let levels = Set(tasks.map { $0.priority ?? 0 })
+        guard levels.count > 1 else { return "" }
+        return levels.sorted(by: >).map { level in
+            let mine = tasks.indices.filter { (tasks[$0].priority ?? 0) == level }
+            let s = SwarmSummary(runs: mine.map { runs[$0] }, expected: mine.map { tasks[$0].expected })
+            return String(
+                format: "priority %-6d %d runs (%d failed), step latency p50 %.0f ms, p99 %.0f ms\n", level, s.runs, s.failed,
+                s.stepLatencyMilliseconds(0.5), s.stepLatencyMilliseconds(0.99))
+        }.joined()
+    }
+}

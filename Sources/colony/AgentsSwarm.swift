@@ -86,7 +86,7 @@ struct AgentsSwarm: AsyncParsableCommand {
         if let path = storeOptions.trajectories {
             for t in SwarmTask.trajectories(of: runs, tasks: lines, agent: specFile.name) { try t.append(to: path) }
         }
-        writeOut(summary.table(agents: agents, seconds: seconds))
+        writeOut(summary.table(agents: agents, seconds: seconds) + SwarmSummary.priorityLines(runs: runs, tasks: lines))
     }
 
     /// A client of the router at `url` that asks for score placement, once the router has
