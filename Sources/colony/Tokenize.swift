@@ -4,7 +4,11 @@ import Foundation
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the token ids of a text as a JSON array (special tokens like <|im_start|> are parsed).")
+        abstract: "Print the token ids of a text as a JSON array, as llama.cpp's llama-tokenize counts them.",
+        discussion: """
+            Special tokens like <|im_start|> are parsed; BOS (and EOS) are added as the model's metadata asks. \
+            Works on vocabulary-only GGUF files (llama.cpp's models/ggml-vocab-*.gguf).
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -14,9 +18,13 @@ struct Tokenize: ParsableCommand {
     @Flag(name: .long, help: "Treat special-token text as plain text.")
     var noSpecial = false
 
+    @Flag(name: .long, help: "Add neither BOS nor EOS.")
+    var noBos = false
+
     func run() throws {
         let tokenizer = try Tokenizer(gguf: ModelOptions.open(modelOptions.model))
-        let ids = tokenizer.encode(text, parseSpecial: !noSpecial)
+        var ids = tokenizer.encode(text, parseSpecial: !noSpecial, addBOS: noBos ? false : nil)
+        if tokenizer.addEOS, !noBos, let eos = tokenizer.eosToken { ids.append(eos) }
         writeOut("[" + ids.map(String.init).joined(separator: ",") + "]\n")
     }
 }

@@ -84,6 +84,28 @@ struct CLITests {
         #expect(d.stdout == text + "\n")
     }
 
+    @Test("tokenize reads llama.cpp's vocabulary-only files: BOS as the metadata asks, special tokens parsed unless told")
+    func tokenizeVocabularyFiles() throws {
+        let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../.build-llamacpp/src/llama_cpp_python-0.3.36/vendor/llama.cpp/models").standardized
+        func ids(_ vocabulary: String, _ arguments: [String]) throws -> [Int] {
+            let path = models.appendingPathComponent("ggml-vocab-\(vocabulary).gguf").path
+            try #require(FileManager.default.fileExists(atPath: path), "missing \(path): run ./scripts/fetch-vocab-tests")
+            let r = try CLI.run(["tokenize", "--model", path] + arguments)
+            try #require(r.status == 0, "\(r.stderr)")
+            return try JSONDecoder().decode([Int].self, from: Data(r.stdout.utf8))
+        }
+        // Llama 3: BOS 128000 by its pre-tokenizer's default, "Hello" 9906, " world" 1917.
+        #expect(try ids("llama-bpe", ["Hello world"]) == [128_000, 9906, 1917])
+        #expect(try ids("llama-bpe", ["--no-bos", "Hello world"]) == [9906, 1917])
+        // Qwen2: no BOS; <|im_end|> is 151645 unless special tokens are plain text.
+        #expect(try ids("qwen2", ["Hello world<|im_end|>"]) == [9707, 1879, 151_645])
+        #expect(try ids("qwen2", ["--no-special", "<|im_end|>"]).count > 1)
+        let spm = try CLI.run(["tokenize", "--model", models.appendingPathComponent("ggml-vocab-llama-spm.gguf").path, "x"])
+        #expect(spm.status != 0)
+        #expect(spm.stderr.contains("unsupported tokenizer model 'llama'"))
+    }
+
     @Test("generate streams the greedy continuation of the reference")
     func generateRaw() throws {
         // Greedy from token 65 (">" in the tiny byte vocabulary) per tiny-forward.json.

@@ -1,21 +1,29 @@
-# Builds a llama.cpp tool from the PyPI source package llama-cpp-python (which vendors
-# llama.cpp), natively, into .build-llamacpp/ (git-ignored). Sourced by the bench scripts.
+# Fetches llama.cpp from the PyPI source package llama-cpp-python (which vendors it) into
+# .build-llamacpp/ (git-ignored) and builds its tools natively. Sourced by the bench scripts
+# and by scripts/fetch-vocab-tests.
 #   llamacpp_tool NAME   prints the path of bin/NAME, building it first if needed.
 LLAMACPP_VERSION=0.3.36
 LLAMACPP_DIR=.build-llamacpp
 
+# llamacpp_source   prints the vendored llama.cpp source folder, fetching it first if needed.
+llamacpp_source() {
+    local src=$LLAMACPP_DIR/src/llama_cpp_python-$LLAMACPP_VERSION/vendor/llama.cpp
+    if [ ! -d "$src" ]; then
+        mkdir -p "$LLAMACPP_DIR/src"
+        echo "llama.cpp: fetching llama-cpp-python $LLAMACPP_VERSION (source) from PyPI" >&2
+        python3 -m pip download --quiet --no-deps --no-binary=llama-cpp-python "llama-cpp-python==$LLAMACPP_VERSION" -d "$LLAMACPP_DIR"
+        tar xzf "$LLAMACPP_DIR/llama_cpp_python-$LLAMACPP_VERSION.tar.gz" -C "$LLAMACPP_DIR/src"
+    fi
+    echo "$src"
+}
+
 llamacpp_tool() {
     local name=$1
-    local src=$LLAMACPP_DIR/src/llama_cpp_python-$LLAMACPP_VERSION/vendor/llama.cpp
+    local src
+    src=$(llamacpp_source)
     local bin=$src/build/bin/$name
     if [ ! -x "$bin" ]; then
         command -v cmake >/dev/null || { echo "installing cmake (apt)" >&2; apt-get install -y -qq cmake >/dev/null; }
-        if [ ! -d "$src" ]; then
-            mkdir -p "$LLAMACPP_DIR/src"
-            echo "llama.cpp: fetching llama-cpp-python $LLAMACPP_VERSION (source) from PyPI" >&2
-            python3 -m pip download --quiet --no-deps --no-binary=llama-cpp-python "llama-cpp-python==$LLAMACPP_VERSION" -d "$LLAMACPP_DIR"
-            tar xzf "$LLAMACPP_DIR/llama_cpp_python-$LLAMACPP_VERSION.tar.gz" -C "$LLAMACPP_DIR/src"
-        fi
         echo "llama.cpp: building $name (native, CPU; a few minutes)" >&2
         cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
             -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON >/dev/null

@@ -1,8 +1,9 @@
-/// Byte-level BPE tokenizer (GPT-2 style) built from GGUF metadata.
+/// Byte-level BPE tokenizer (GPT-2 style) built from GGUF metadata, encoding as llama.cpp does.
 ///
-/// Control and user-defined tokens (`<|im_start|>`, …) are recognised inside text when
-/// `parseSpecial` is true; everything else is split by the model's pre-tokenizer, mapped
-/// to GPT-2's byte alphabet and merged by rank. Decoding is byte-exact.
+/// Special tokens are split out of the text first, longest first: user-defined ones always,
+/// control ones (`<|im_start|>`, …) when `parseSpecial` is true. Everything else is split by
+/// the model's pre-tokenizer, mapped to GPT-2's byte alphabet and merged by rank. Decoding is
+/// byte-exact.
 public struct Tokenizer: Sendable {
     /// GGUF token types (`tokenizer.ggml.token_type`).
     public enum TokenType: Int32, Sendable {
@@ -20,13 +21,16 @@ public struct Tokenizer: Sendable {
     public let bosToken: Int?
     public let eosToken: Int?
     public let addBOS: Bool
+    /// Whether the model's text ends with EOS (`tokenizer.ggml.add_eos_token`; embedding models).
+    public let addEOS: Bool
     private let ids: [String: Int32]
     /// (left id << 32 | right id) → (rank, merged id).
     private let merges: [UInt64: (rank: Int32, id: Int32)]
     /// Id of each byte's single-character token.
     private let byteTokens: [Int32]
-    /// Special tokens by their first UTF-8 byte, longest first.
-    private let specials: [UInt8: [(bytes: [UInt8], id: Int32)]]
+    /// Special tokens, longest first (ties by id), as llama.cpp splits them out of a text;
+    /// control ones only when special tokens are parsed.
+    private let specials: [(bytes: [UInt8], id: Int32, control: Bool)]
     /// Decoded bytes of every token.
     private let tokenBytes: [[UInt8]]
 
@@ -37,10 +41,11 @@ public struct Tokenizer: Sendable {
         let (tokens, types, merges, pre) = try ModelError.catching {
             let model = try gguf.string("tokenizer.ggml.model")
             guard model == "gpt2" else { throw ModelError.unsupportedTokenizer(model) }
+            // Sessions of llama.cpp's era read `tokenizer.ggml.pre` absent as its `default`.
             let tokens = try gguf.array("tokenizer.ggml.tokens").map { $0.string ?? "" }
             let rawTypes = gguf.metadata["tokenizer.ggml.token_type"]?.array?.map { Int32($0.integer ?? 1) } ?? []
             let merges = try gguf.array("tokenizer.ggml.merges").map { $0.string ?? "" }
-            let preName = gguf.metadata["tokenizer.ggml.pre"]?.string ?? "default"
+            let preName = gguf.metadata["tokenizer.ggml.pre"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
             guard let pre = PreTokenizer(ggmlName: preName) else {
                 throw ModelError.unknownPreTokenizer(preName, known: PreTokenizer.knownNames)
             }
@@ -50,13 +55,14 @@ public struct Tokenizer: Sendable {
             tokens: tokens, types: types, merges: merges, preTokenizer: pre,
             bosToken: gguf.metadata["tokenizer.ggml.bos_token_id"]?.integer,
             eosToken: gguf.metadata["tokenizer.ggml.eos_token_id"]?.integer,
-            addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false)
+            addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? pre.addsBOS,
+            addEOS: gguf.metadata["tokenizer.ggml.add_eos_token"]?.bool ?? false)
     }
 
     /// Builds a tokenizer from its parts. `types` may be empty (all normal).
     public init(
         tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
-        bosToken: Int? = nil, eosToken: Int? = nil, addBOS: Bool = false
+        bosToken: Int? = nil, eosToken: Int? = nil, addBOS: Bool = false, addEOS: Bool = false
     ) throws(ModelError) {
         guard !tokens.isEmpty else { throw .invalidTokenizer("the vocabulary is empty") }
         guard types.isEmpty || types.count == tokens.count else {
@@ -73,6 +79,7 @@ public struct Tokenizer: Sendable {
         self.bosToken = bosToken
         self.eosToken = eosToken
         self.addBOS = addBOS
+        self.addEOS = addEOS
         var ids: [String: Int32] = [:]
         for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
         self.ids = ids
@@ -92,13 +99,18 @@ public struct Tokenizer: Sendable {
         for b in 0..<256 { byteTokens[b] = ids[String(Character(ByteLevel.character[b]))] ?? -1 }
         self.byteTokens = byteTokens
 
-        var specials: [UInt8: [(bytes: [UInt8], id: Int32)]] = [:]
+        var specials: [(bytes: [UInt8], id: Int32, control: Bool)] = []
         var tokenBytes: [[UInt8]] = []
         tokenBytes.reserveCapacity(tokens.count)
         for (i, t) in tokens.enumerated() {
             let type = self.types[i]
-            if type == .control || type == .userDefined, let first = t.utf8.first {
-                specials[first, default: []].append((Array(t.utf8), Int32(i)))
+            // llama.cpp treats end-of-generation and fill-in-the-middle tokens as control,
+            // whatever the file calls them.
+            let control = type == .control || type == .unknown || Self.controlByName.contains(t)
+            if type == .control || type == .userDefined || type == .unknown || control, !t.isEmpty {
+                specials.append((Array(t.utf8), Int32(i), control))
+            }
+            if type == .control || type == .userDefined {
                 tokenBytes.append(Array(t.utf8))
             } else {
                 // Byte-level characters map back to bytes; anything else is taken as text.
@@ -109,7 +121,7 @@ public struct Tokenizer: Sendable {
                 tokenBytes.append(bytes)
             }
         }
-        for key in specials.keys { specials[key]!.sort { $0.bytes.count > $1.bytes.count } }
+        specials.sort { ($0.bytes.count, -$0.id) > ($1.bytes.count, -$1.id) }
         self.specials = specials
         self.tokenBytes = tokenBytes
     }
@@ -130,38 +142,84 @@ public struct Tokenizer: Sendable {
 
     // MARK: - Encoding
 
-    /// Token ids of `text`. With `parseSpecial`, control and user-defined tokens written in
-    /// the text become their ids; without it they are encoded as plain text.
+    /// Names llama.cpp marks as control tokens (end of generation, fill-in-the-middle) in any vocabulary.
+    static let controlByName: Set<String> = [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+        "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>",
+        "<eos>", "<turn|>", "<|tool_response>", "<\u{FF5C}end\u{2581}of\u{2581}sentence\u{FF5C}>", "[e~[",
+        "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\u{FF5C}fim\u{2581}begin\u{FF5C}>", "<PRE>", "\u{2581}<PRE>",
+        "<|code_prefix|>", "<|prefix|>", "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\u{FF5C}fim\u{2581}hole\u{FF5C}>",
+        "<SUF>", "\u{2581}<SUF>", "<|code_suffix|>", "<|suffix|>", "<|fim_middle|>", "<fim-middle>", "<fim_middle>",
+        "<\u{FF5C}fim\u{2581}end\u{FF5C}>", "<MID>", "\u{2581}<MID>", "<|code_middle|>", "<|middle|>", "<|fim_pad|>", "<fim-pad>",
+        "<fim_pad>", "<PAD>", "[PAD]", "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>",
+    ]
+
+    /// Token ids of `text`. User-defined tokens written in the text become their ids; with
+    /// `parseSpecial`, control tokens do too (without it they are encoded as plain text).
     public func encode(_ text: String, parseSpecial: Bool = true, addBOS: Bool? = nil) -> [Int] {
         var out: [Int] = []
         if addBOS ?? self.addBOS, let bos = bosToken { out.append(bos) }
         let bytes = Array(text.utf8)
-        var segmentStart = 0
-        var i = 0
-        while i < bytes.count {
-            if parseSpecial, let candidates = specials[bytes[i]],
-                let match = candidates.first(where: { c in
-                    i + c.bytes.count <= bytes.count && bytes[i..<(i + c.bytes.count)].elementsEqual(c.bytes)
-                })
-            {
-                encodeOrdinary(bytes[segmentStart..<i], into: &out)
-                out.append(Int(match.id))
-                i += match.bytes.count
-                segmentStart = i
-            } else {
-                i += 1
+        guard !bytes.isEmpty else { return out }
+        // Each special token splits every text fragment left before the next one is tried,
+        // as llama.cpp does: a longer token wins over a shorter one that starts earlier.
+        enum Fragment {
+            case text(Range<Int>)
+            case token(Int32)
+        }
+        var fragments = [Fragment.text(0..<bytes.count)]
+        var present = [Bool](repeating: false, count: 256)
+        for b in bytes { present[Int(b)] = true }
+        for special in specials where (parseSpecial || !special.control) && present[Int(special.bytes[0])] {
+            var next: [Fragment] = []
+            for fragment in fragments {
+                guard case .text(let range) = fragment else {
+                    next.append(fragment)
+                    continue
+                }
+                var from = range.lowerBound
+                while let at = Self.find(special.bytes, in: bytes, from: from, to: range.upperBound) {
+                    if at > from { next.append(.text(from..<at)) }
+                    next.append(.token(special.id))
+                    from = at + special.bytes.count
+                }
+                if from < range.upperBound { next.append(.text(from..<range.upperBound)) }
+            }
+            fragments = next
+        }
+        for fragment in fragments {
+            switch fragment {
+            case .text(let range): encodeOrdinary(bytes[range], into: &out)
+            case .token(let id): out.append(Int(id))
             }
         }
-        encodeOrdinary(bytes[segmentStart..<bytes.count], into: &out)
         return out
     }
 
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int, to end: Int) -> Int? {
+        guard needle.count <= end - from else { return nil }
+        var i = from
+        while i <= end - needle.count {
+            if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
+    }
+
     private func encodeOrdinary(_ bytes: ArraySlice<UInt8>, into out: inout [Int]) {
-        guard !bytes.isEmpty else { return }
-        // Special tokens are matched on byte boundaries of whole UTF-8 text, so the slice
-        // between two of them is valid UTF-8.
+        // A fragment may cut a multi-byte character only where a special token's bytes did;
+        // llama.cpp decodes such bytes as U+FFFD, and so does this.
         let text = String(decoding: bytes, as: UTF8.self)
-        for piece in preTokenizer.split(Substring(text)) { bpe(Array(piece.utf8), into: &out) }
+        for piece in preTokenizer.split(Substring(text)) {
+            let pieceBytes = Array(piece.utf8)
+            if preTokenizer.ignoresMerges,
+                let whole = ids[String(String.UnicodeScalarView(pieceBytes.map { ByteLevel.character[Int($0)] }))]
+            {
+                out.append(Int(whole))
+                continue
+            }
+            bpe(pieceBytes, into: &out)
+        }
     }
 
     private func bpe(_ bytes: [UInt8], into out: inout [Int]) {
