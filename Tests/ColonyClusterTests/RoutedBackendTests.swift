@@ -250,7 +250,8 @@ struct RoutedBackendTests {
 
     @Test("a second request with an id in flight is refused before it charges a worker; the first is unharmed")
     func duplicateID() async throws {
-        let cluster = try await TinyCluster(workers: 1)
+        // Steps of at least 5 ms keep the first request in flight while the second is submitted.
+        let cluster = try await TinyCluster(workers: 1, stepDelay: 0.005)
         let first = try await cluster.backend.submit(EngineRequest(id: "dup", promptTokens: prompt(3, 6), maxTokens: 40, stopTokens: [-1]))
         await #expect(throws: EngineError.duplicateID("dup")) {
             _ = try await cluster.backend.submit(EngineRequest(id: "dup", promptTokens: prompt(4, 6), maxTokens: 4))

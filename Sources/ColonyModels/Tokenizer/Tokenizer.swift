@@ -1,9 +1,11 @@
-/// Byte-level BPE tokenizer (GPT-2 style) built from GGUF metadata, encoding as llama.cpp does.
+/// The tokenizer of a GGUF model, encoding as llama.cpp does: byte-level BPE (`gpt2`) or
+/// SentencePiece-style (`llama`).
 ///
 /// Special tokens are split out of the text first, longest first: user-defined ones always,
-/// control ones (`<|im_start|>`, …) when `parseSpecial` is true. Everything else is split by
-/// the model's pre-tokenizer, mapped to GPT-2's byte alphabet and merged by rank. Decoding is
-/// byte-exact.
+/// control ones (`<|im_start|>`, …) when `parseSpecial` is true. For BPE, everything else is
+/// split by the model's pre-tokenizer, mapped to GPT-2's byte alphabet and merged by rank; for
+/// SentencePiece, spaces become "▁" and pieces merge by score (`SentencePieceModel`).
+/// Decoding is byte-exact.
 public struct Tokenizer: Sendable {
     /// GGUF token types (`tokenizer.ggml.token_type`).
     public enum TokenType: Int32, Sendable {
@@ -17,7 +19,9 @@ public struct Tokenizer: Sendable {
 
     public let tokens: [String]
     public let types: [TokenType]
-    public let preTokenizer: PreTokenizer
+    /// The BPE pre-tokenizer; nil for SentencePiece.
+    public let preTokenizer: PreTokenizer?
+    private let sentencePiece: SentencePieceModel?
     public let bosToken: Int?
     public let eosToken: Int?
     public let addBOS: Bool
@@ -38,52 +42,75 @@ public struct Tokenizer: Sendable {
 
     /// Builds the tokenizer from a GGUF file's `tokenizer.ggml.*` metadata.
     public init(gguf: GGUFFile) throws(ModelError) {
-        let (tokens, types, merges, pre) = try ModelError.catching {
+        let meta = gguf.metadata
+        let (model, tokens, types) = try ModelError.catching {
             let model = try gguf.string("tokenizer.ggml.model")
-            guard model == "gpt2" else { throw ModelError.unsupportedTokenizer(model) }
-            // Sessions of llama.cpp's era read `tokenizer.ggml.pre` absent as its `default`.
+            guard model == "gpt2" || model == "llama" else { throw ModelError.unsupportedTokenizer(model) }
             let tokens = try gguf.array("tokenizer.ggml.tokens").map { $0.string ?? "" }
-            let rawTypes = gguf.metadata["tokenizer.ggml.token_type"]?.array?.map { Int32($0.integer ?? 1) } ?? []
+            let rawTypes = meta["tokenizer.ggml.token_type"]?.array?.map { Int32($0.integer ?? 1) } ?? []
+            return (model, tokens, rawTypes.map { TokenType(rawValue: $0) ?? .normal })
+        }
+        let bos = meta["tokenizer.ggml.bos_token_id"]?.integer
+        let eos = meta["tokenizer.ggml.eos_token_id"]?.integer
+        let addEOS = meta["tokenizer.ggml.add_eos_token"]?.bool ?? false
+        if model == "llama" {
+            try self.init(
+                sentencePiece: tokens, types: types, scores: meta["tokenizer.ggml.scores"]?.array?.map { Float($0.double ?? 0) } ?? [],
+                bosToken: bos ?? 1, eosToken: eos ?? 2, addBOS: meta["tokenizer.ggml.add_bos_token"]?.bool ?? true, addEOS: addEOS,
+                addsSpacePrefix: meta["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
+            return
+        }
+        let (merges, pre) = try ModelError.catching {
             let merges = try gguf.array("tokenizer.ggml.merges").map { $0.string ?? "" }
-            let preName = gguf.metadata["tokenizer.ggml.pre"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+            // As llama.cpp: no `tokenizer.ggml.pre` (or an empty one) is its `default`.
+            let preName = meta["tokenizer.ggml.pre"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
             guard let pre = PreTokenizer(ggmlName: preName) else {
                 throw ModelError.unknownPreTokenizer(preName, known: PreTokenizer.knownNames)
             }
-            return (tokens, rawTypes.map { TokenType(rawValue: $0) ?? .normal }, merges, pre)
+            return (merges, pre)
         }
         try self.init(
-            tokens: tokens, types: types, merges: merges, preTokenizer: pre,
-            bosToken: gguf.metadata["tokenizer.ggml.bos_token_id"]?.integer,
-            eosToken: gguf.metadata["tokenizer.ggml.eos_token_id"]?.integer,
-            addBOS: gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? pre.addsBOS,
-            addEOS: gguf.metadata["tokenizer.ggml.add_eos_token"]?.bool ?? false)
+            tokens: tokens, types: types, merges: merges, preTokenizer: pre, bosToken: bos, eosToken: eos,
+            addBOS: meta["tokenizer.ggml.add_bos_token"]?.bool ?? pre.addsBOS, addEOS: addEOS)
     }
 
-    /// Builds a tokenizer from its parts. `types` may be empty (all normal).
+    /// Builds a SentencePiece-style tokenizer from its parts (`scores`: one per token, or empty).
+    public init(
+        sentencePiece tokens: [String], types: [TokenType], scores: [Float], bosToken: Int? = nil, eosToken: Int? = nil,
+        addBOS: Bool = true, addEOS: Bool = false, addsSpacePrefix: Bool = true
+    ) throws(ModelError) {
+        let types = types.isEmpty ? Array(repeating: .normal, count: tokens.count) : types
+        // What each token decodes to: "▁" is a space, `<0xXX>` its byte, control tokens their text.
+        let tokenBytes = zip(tokens, types).map { t, type -> [UInt8] in
+            if type == .byte, t.utf8.count == 6, let b = UInt8(t.dropFirst(3).prefix(2), radix: 16) { return [b] }
+            if type == .control || type == .unknown { return Array(t.utf8) }
+            var out: [UInt8] = []
+            let utf8 = Array(t.utf8)
+            var i = 0
+            while i < utf8.count {
+                if utf8[i...].starts(with: SentencePieceModel.space) {
+                    out.append(0x20)
+                    i += 3
+                } else {
+                    out.append(utf8[i])
+                    i += 1
+                }
+            }
+            return out
+        }
+        try self.init(
+            tokens: tokens, types: types, preTokenizer: nil,
+            sentencePiece: SentencePieceModel(tokens: tokens, scores: scores, addsSpacePrefix: addsSpacePrefix), merges: [:],
+            byteTokens: [], tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken, addBOS: addBOS, addEOS: addEOS)
+    }
+
+    /// Builds a byte-level BPE tokenizer from its parts. `types` may be empty (all normal).
     public init(
         tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
         bosToken: Int? = nil, eosToken: Int? = nil, addBOS: Bool = false, addEOS: Bool = false
     ) throws(ModelError) {
-        guard !tokens.isEmpty else { throw .invalidTokenizer("the vocabulary is empty") }
-        guard types.isEmpty || types.count == tokens.count else {
-            throw .invalidTokenizer("\(tokens.count) tokens but \(types.count) token types")
-        }
-        for (name, id) in [("bos", bosToken), ("eos", eosToken)] {
-            if let id, id < 0 || id >= tokens.count {
-                throw .invalidTokenizer("\(name) token id \(id) is outside the vocabulary of \(tokens.count)")
-            }
-        }
-        self.tokens = tokens
-        self.types = types.isEmpty ? Array(repeating: .normal, count: tokens.count) : types
-        self.preTokenizer = preTokenizer
-        self.bosToken = bosToken
-        self.eosToken = eosToken
-        self.addBOS = addBOS
-        self.addEOS = addEOS
         var ids: [String: Int32] = [:]
         for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
-        self.ids = ids
-
         var mergeTable: [UInt64: (rank: Int32, id: Int32)] = [:]
         for (rank, merge) in merges.enumerated() {
             let parts = merge.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
@@ -93,37 +120,64 @@ public struct Tokenizer: Sendable {
             let key = UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))
             if mergeTable[key] == nil { mergeTable[key] = (Int32(rank), ab) }
         }
-        self.merges = mergeTable
-
         var byteTokens = [Int32](repeating: -1, count: 256)
         for b in 0..<256 { byteTokens[b] = ids[String(Character(ByteLevel.character[b]))] ?? -1 }
-        self.byteTokens = byteTokens
+        let types = types.isEmpty ? Array(repeating: TokenType.normal, count: tokens.count) : types
+        // Byte-level characters map back to bytes; anything else (and special tokens) is taken as text.
+        let tokenBytes = zip(tokens, types).map { t, type -> [UInt8] in
+            if type == .control || type == .userDefined { return Array(t.utf8) }
+            var bytes: [UInt8] = []
+            for scalar in t.unicodeScalars {
+                if let b = ByteLevel.byte[scalar.value] { bytes.append(b) } else { bytes.append(contentsOf: String(scalar).utf8) }
+            }
+            return bytes
+        }
+        try self.init(
+            tokens: tokens, types: types, preTokenizer: preTokenizer, sentencePiece: nil, merges: mergeTable,
+            byteTokens: byteTokens, tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken, addBOS: addBOS,
+            addEOS: addEOS, ids: ids)
+    }
 
+    private init(
+        tokens: [String], types: [TokenType], preTokenizer: PreTokenizer?, sentencePiece: SentencePieceModel?,
+        merges: [UInt64: (rank: Int32, id: Int32)], byteTokens: [Int32], tokenBytes: [[UInt8]], bosToken: Int?, eosToken: Int?,
+        addBOS: Bool, addEOS: Bool, ids: [String: Int32] = [:]
+    ) throws(ModelError) {
+        guard !tokens.isEmpty else { throw .invalidTokenizer("the vocabulary is empty") }
+        guard types.count == tokens.count else { throw .invalidTokenizer("\(tokens.count) tokens but \(types.count) token types") }
+        for (name, id) in [("bos", bosToken), ("eos", eosToken)] {
+            if let id, id < 0 || id >= tokens.count {
+                throw .invalidTokenizer("\(name) token id \(id) is outside the vocabulary of \(tokens.count)")
+            }
+        }
+        self.tokens = tokens
+        self.types = types
+        self.preTokenizer = preTokenizer
+        self.sentencePiece = sentencePiece
+        self.merges = merges
+        self.byteTokens = byteTokens
+        self.tokenBytes = tokenBytes
+        self.bosToken = bosToken
+        self.eosToken = eosToken
+        self.addBOS = addBOS
+        self.addEOS = addEOS
+        if ids.isEmpty {
+            var all: [String: Int32] = [:]
+            for (i, t) in tokens.enumerated() where all[t] == nil { all[t] = Int32(i) }
+            self.ids = all
+        } else {
+            self.ids = ids
+        }
         var specials: [(bytes: [UInt8], id: Int32, control: Bool)] = []
-        var tokenBytes: [[UInt8]] = []
-        tokenBytes.reserveCapacity(tokens.count)
-        for (i, t) in tokens.enumerated() {
-            let type = self.types[i]
+        for (i, t) in tokens.enumerated() where !t.isEmpty {
+            let type = types[i]
             // llama.cpp treats end-of-generation and fill-in-the-middle tokens as control,
             // whatever the file calls them.
             let control = type == .control || type == .unknown || Self.controlByName.contains(t)
-            if type == .control || type == .userDefined || type == .unknown || control, !t.isEmpty {
-                specials.append((Array(t.utf8), Int32(i), control))
-            }
-            if type == .control || type == .userDefined {
-                tokenBytes.append(Array(t.utf8))
-            } else {
-                // Byte-level characters map back to bytes; anything else is taken as text.
-                var bytes: [UInt8] = []
-                for scalar in t.unicodeScalars {
-                    if let b = ByteLevel.byte[scalar.value] { bytes.append(b) } else { bytes.append(contentsOf: String(scalar).utf8) }
-                }
-                tokenBytes.append(bytes)
-            }
+            if type == .userDefined || control { specials.append((Array(t.utf8), Int32(i), control)) }
         }
         specials.sort { ($0.bytes.count, -$0.id) > ($1.bytes.count, -$1.id) }
         self.specials = specials
-        self.tokenBytes = tokenBytes
     }
 
     /// The id of a token given by its exact vocabulary text.
@@ -187,10 +241,19 @@ public struct Tokenizer: Sendable {
             }
             fragments = next
         }
+        var afterSpecial = true
         for fragment in fragments {
             switch fragment {
-            case .text(let range): encodeOrdinary(bytes[range], into: &out)
-            case .token(let id): out.append(Int(id))
+            case .text(let range):
+                if let sentencePiece {
+                    sentencePiece.encode(bytes[range], afterSpecial: afterSpecial, into: &out)
+                } else if let preTokenizer {
+                    encodeOrdinary(bytes[range], preTokenizer, into: &out)
+                }
+                afterSpecial = false
+            case .token(let id):
+                out.append(Int(id))
+                afterSpecial = true
             }
         }
         return out
@@ -206,7 +269,7 @@ public struct Tokenizer: Sendable {
         return nil
     }
 
-    private func encodeOrdinary(_ bytes: ArraySlice<UInt8>, into out: inout [Int]) {
+    private func encodeOrdinary(_ bytes: ArraySlice<UInt8>, _ preTokenizer: PreTokenizer, into out: inout [Int]) {
         // A fragment may cut a multi-byte character only where a special token's bytes did;
         // llama.cpp decodes such bytes as U+FFFD, and so does this.
         let text = String(decoding: bytes, as: UTF8.self)
@@ -254,8 +317,11 @@ public struct Tokenizer: Sendable {
         return tokenBytes[id]
     }
 
-    /// Text of `ids`; invalid UTF-8 (a cut multi-byte character) becomes U+FFFD.
+    /// Text of `ids`; invalid UTF-8 (a cut multi-byte character) becomes U+FFFD. The space a
+    /// SentencePiece vocabulary puts before the text is not part of it.
     public func decode(_ ids: [Int]) -> String {
-        String(decoding: ids.flatMap { bytes(of: $0) }, as: UTF8.self)
+        var text = ids.flatMap { bytes(of: $0) }
+        if sentencePiece?.addsSpacePrefix == true, let first = ids.first, !isControl(first), text.first == 0x20 { text.removeFirst() }
+        return String(decoding: text, as: UTF8.self)
     }
 }
