@@ -30,7 +30,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .missingTensor(let name): "the model has no tensor '\(name)'"
         case .invalidConfiguration(let why): "invalid model configuration: \(why)"
         case .unsupportedTokenizer(let m):
-            "unsupported tokenizer model '\(m)'; Colony supports byte-level BPE ('gpt2') and SentencePiece ('llama'), not yet Gemma 4 ('gemma4'), WordPiece ('bert') or Unigram ('t5')"
+            "unsupported tokenizer model '\(m)'; Colony supports BPE ('gpt2', 'gemma4') and SentencePiece ('llama'), not yet WordPiece ('bert') or Unigram ('t5')"
         case .unknownPreTokenizer(let p, let known):
             "unknown pre-tokenizer '\(p)'; known: \(known.joined(separator: ", "))"
         case .invalidTokenizer(let why): "invalid tokenizer: \(why)"

@@ -1,10 +1,13 @@
 // The pre-tokenizers of llama.cpp (src/llama-vocab.cpp, llama-cpp-python 0.3.36), transcribed by a script
 // from its `regex_exprs` and its `tokenizer.ggml.pre` table. Kimi-K2, AFMoE and SuperBPE (patterns
-// beyond std::regex) and the unencoded Gemma 4, Sarvam and whitespace ones are left out.
+// beyond std::regex) and the unencoded Sarvam and whitespace ones are left out.
 
 extension PreTokenizer {
     /// Each pre-tokenizer type's patterns, applied in order.
     static let patterns: [String: [String]] = [
+        "GEMMA4": [
+            "[^\\n]+|[\\n]+"
+        ],
         "LLAMA3": [
             "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
         ],
@@ -127,6 +130,8 @@ extension PreTokenizer {
     /// `tokenizer.ggml.pre` names: their type (a key of `patterns`), whether a word that is a
     /// token is taken whole before merging, and whether BOS is added when the file does not say.
     static let names: [String: (type: String, ignoreMerges: Bool, addsBOS: Bool)] = [
+        "gemma4": ("GEMMA4", false, true),
+        "granite-embed-multi-311m": ("GEMMA4", false, false),
         "a.x-4.0": ("GPT2", false, false),
         "bailingmoe": ("BAILINGMOE", false, false),
         "bailingmoe2": ("BAILINGMOE", false, false),

@@ -10,6 +10,11 @@ public struct PreTokenizer: Sendable, Equatable {
     public let ignoresMerges: Bool
     /// Whether BOS is added when the model file does not say.
     public let addsBOS: Bool
+    /// Whether pieces are mapped to GPT-2's byte alphabet before merging; Gemma 4's are not:
+    /// its spaces become "▁" first (`escapesSpaces`) and unknown characters fall back to
+    /// `<0xXX>` tokens.
+    public let byteEncoded: Bool
+    public var escapesSpaces: Bool { !byteEncoded }
     private let rules: [Rule]
 
     private enum Rule: Sendable {
@@ -30,6 +35,7 @@ public struct PreTokenizer: Sendable, Equatable {
         self.rules = rules
         ignoresMerges = entry.ignoreMerges
         addsBOS = entry.addsBOS
+        byteEncoded = entry.type != "GEMMA4"
     }
 
     public static func == (a: PreTokenizer, b: PreTokenizer) -> Bool { a.name == b.name }

@@ -31,7 +31,7 @@ struct SentencePieceModel: Sendable {
         var length: [Int] = []
         var offset = 0
         while offset < text.count {
-            let n = min(Self.utf8Length(text[offset]), text.count - offset)
+            let n = min(TokenBytes.characterLength(lead: text[offset]), text.count - offset)
             start.append(offset)
             length.append(n)
             offset += n
@@ -62,15 +62,12 @@ struct SentencePieceModel: Sendable {
                 out.append(Int(id))
             } else {
                 for byte in symbol {
-                    let hex = Array("<0x\(String(byte, radix: 16, uppercase: true).leftPadded(2))>".utf8)
-                    if let id = pieces[hex] ?? pieces[[byte]] { out.append(Int(id)) }
+                    if let id = pieces[Array(TokenBytes.fallbackText(byte).utf8)] ?? pieces[[byte]] { out.append(Int(id)) }
                 }
             }
             i = next[i]
         }
     }
-
-    private static func utf8Length(_ lead: UInt8) -> Int { [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4][Int(lead >> 4)] }
 
     /// A merge of two adjacent symbols into a token.
     struct Bigram {
@@ -116,8 +113,4 @@ struct SentencePieceModel: Sendable {
             return top
         }
     }
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -30,8 +30,10 @@ public struct Tokenizer: Sendable {
     private let ids: [String: Int32]
     /// (left id << 32 | right id) → (rank, merged id).
     private let merges: [UInt64: (rank: Int32, id: Int32)]
-    /// Id of each byte's single-character token.
+    /// Id of each byte's token: its GPT-2 alphabet character, or `<0xXX>` (-1: none).
     private let byteTokens: [Int32]
+    /// Token ids by their bytes, where pieces are not byte-encoded (Gemma 4); empty otherwise.
+    private let symbolsByBytes: [[UInt8]: Int32]
     /// Special tokens, longest first (ties by id), as llama.cpp splits them out of a text;
     /// control ones only when special tokens are parsed.
     private let specials: [(bytes: [UInt8], id: Int32, control: Bool)]
@@ -45,7 +47,7 @@ public struct Tokenizer: Sendable {
         let meta = gguf.metadata
         let (model, tokens, types) = try ModelError.catching {
             let model = try gguf.string("tokenizer.ggml.model")
-            guard model == "gpt2" || model == "llama" else { throw ModelError.unsupportedTokenizer(model) }
+            guard ["gpt2", "llama", "gemma4"].contains(model) else { throw ModelError.unsupportedTokenizer(model) }
             let tokens = try gguf.array("tokenizer.ggml.tokens").map { $0.string ?? "" }
             let rawTypes = meta["tokenizer.ggml.token_type"]?.array?.map { Int32($0.integer ?? 1) } ?? []
             return (model, tokens, rawTypes.map { TokenType(rawValue: $0) ?? .normal })
@@ -62,16 +64,17 @@ public struct Tokenizer: Sendable {
         }
         let (merges, pre) = try ModelError.catching {
             let merges = try gguf.array("tokenizer.ggml.merges").map { $0.string ?? "" }
-            // As llama.cpp: no `tokenizer.ggml.pre` (or an empty one) is its `default`.
-            let preName = meta["tokenizer.ggml.pre"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+            // As llama.cpp: no `tokenizer.ggml.pre` (or an empty one) is its `default`; Gemma 4 has its own.
+            let preName = model == "gemma4" ? "gemma4" : meta["tokenizer.ggml.pre"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
             guard let pre = PreTokenizer(ggmlName: preName) else {
                 throw ModelError.unknownPreTokenizer(preName, known: PreTokenizer.knownNames)
             }
             return (merges, pre)
         }
+        // llama.cpp adds BOS for Gemma 4 whatever its file says.
+        let addBOS = (meta["tokenizer.ggml.add_bos_token"]?.bool ?? pre.addsBOS) || model == "gemma4"
         try self.init(
-            tokens: tokens, types: types, merges: merges, preTokenizer: pre, bosToken: bos, eosToken: eos,
-            addBOS: meta["tokenizer.ggml.add_bos_token"]?.bool ?? pre.addsBOS, addEOS: addEOS)
+            tokens: tokens, types: types, merges: merges, preTokenizer: pre, bosToken: bos, eosToken: eos, addBOS: addBOS, addEOS: addEOS)
     }
 
     /// Builds a SentencePiece-style tokenizer from its parts (`scores`: one per token, or empty).
@@ -80,51 +83,64 @@ public struct Tokenizer: Sendable {
         addBOS: Bool = true, addEOS: Bool = false, addsSpacePrefix: Bool = true
     ) throws(ModelError) {
         let types = types.isEmpty ? Array(repeating: .normal, count: tokens.count) : types
-        // What each token decodes to: "▁" is a space, `<0xXX>` its byte, control tokens their text.
-        let tokenBytes = zip(tokens, types).map { t, type -> [UInt8] in
-            if type == .byte, t.utf8.count == 6, let b = UInt8(t.dropFirst(3).prefix(2), radix: 16) { return [b] }
-            if type == .control || type == .unknown { return Array(t.utf8) }
-            var out: [UInt8] = []
-            let utf8 = Array(t.utf8)
-            var i = 0
-            while i < utf8.count {
-                if utf8[i...].starts(with: SentencePieceModel.space) {
-                    out.append(0x20)
-                    i += 3
-                } else {
-                    out.append(utf8[i])
-                    i += 1
-                }
-            }
-            return out
-        }
+        let tokenBytes = zip(tokens, types).map(Self.spaceEscapedBytes)
         try self.init(
             tokens: tokens, types: types, preTokenizer: nil,
             sentencePiece: SentencePieceModel(tokens: tokens, scores: scores, addsSpacePrefix: addsSpacePrefix), merges: [:],
-            byteTokens: [], tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken, addBOS: addBOS, addEOS: addEOS)
+            byteTokens: [], symbols: [:], tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken, addBOS: addBOS, addEOS: addEOS)
     }
 
-    /// Builds a byte-level BPE tokenizer from its parts. `types` may be empty (all normal).
+    /// What a token of a vocabulary that writes spaces as "▁" decodes to: "▁" is a space,
+    /// `<0xXX>` its byte, control tokens their text.
+    private static func spaceEscapedBytes(_ token: String, _ type: TokenType) -> [UInt8] {
+        if type == .byte, token.utf8.count == 6, let b = UInt8(token.dropFirst(3).prefix(2), radix: 16) { return [b] }
+        if type == .control || type == .unknown { return Array(token.utf8) }
+        var out: [UInt8] = []
+        let utf8 = Array(token.utf8)
+        var i = 0
+        while i < utf8.count {
+            if utf8[i...].starts(with: SentencePieceModel.space) {
+                out.append(0x20)
+                i += 3
+            } else {
+                out.append(utf8[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// Builds a BPE tokenizer from its parts. `types` may be empty (all normal).
     public init(
         tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
         bosToken: Int? = nil, eosToken: Int? = nil, addBOS: Bool = false, addEOS: Bool = false
     ) throws(ModelError) {
         var ids: [String: Int32] = [:]
         for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
+        // Merges and symbols are looked up by bytes: distinct tokens may be canonically
+        // equivalent strings (Gemma 4 has hundreds), which `String` keys would confuse.
+        var byBytes: [[UInt8]: Int32] = [:]
+        for (i, t) in tokens.enumerated() where byBytes[Array(t.utf8)] == nil { byBytes[Array(t.utf8)] = Int32(i) }
         var mergeTable: [UInt64: (rank: Int32, id: Int32)] = [:]
         for (rank, merge) in merges.enumerated() {
-            let parts = merge.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, let a = ids[String(parts[0])], let b = ids[String(parts[1])],
-                let ab = ids[String(parts[0]) + String(parts[1])]
+            // As llama.cpp: the parts split at the first space after the first byte.
+            let bytes = Array(merge.utf8)
+            guard let space = bytes.dropFirst().firstIndex(of: 0x20), let a = byBytes[Array(bytes[..<space])],
+                let b = byBytes[Array(bytes[(space + 1)...])], let ab = byBytes[Array(bytes[..<space] + bytes[(space + 1)...])]
             else { continue }
             let key = UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))
             if mergeTable[key] == nil { mergeTable[key] = (Int32(rank), ab) }
         }
-        var byteTokens = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 { byteTokens[b] = ids[String(Character(ByteLevel.character[b]))] ?? -1 }
+        // Each byte's token: its GPT-2 alphabet character, or `<0xXX>` where pieces are not byte-encoded.
+        let byteTokens = (0..<256).map { b in
+            let text = preTokenizer.byteEncoded ? String(Character(ByteLevel.character[b])) : TokenBytes.fallbackText(UInt8(b))
+            return byBytes[Array(text.utf8)] ?? -1
+        }
+        let symbols = preTokenizer.byteEncoded ? [:] : byBytes
         let types = types.isEmpty ? Array(repeating: TokenType.normal, count: tokens.count) : types
         // Byte-level characters map back to bytes; anything else (and special tokens) is taken as text.
         let tokenBytes = zip(tokens, types).map { t, type -> [UInt8] in
+            if !preTokenizer.byteEncoded { return Self.spaceEscapedBytes(t, type) }
             if type == .control || type == .userDefined { return Array(t.utf8) }
             var bytes: [UInt8] = []
             for scalar in t.unicodeScalars {
@@ -134,13 +150,14 @@ public struct Tokenizer: Sendable {
         }
         try self.init(
             tokens: tokens, types: types, preTokenizer: preTokenizer, sentencePiece: nil, merges: mergeTable,
-            byteTokens: byteTokens, tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken, addBOS: addBOS,
-            addEOS: addEOS, ids: ids)
+            byteTokens: byteTokens, symbols: symbols, tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken,
+            addBOS: addBOS, addEOS: addEOS, ids: ids)
     }
 
     private init(
         tokens: [String], types: [TokenType], preTokenizer: PreTokenizer?, sentencePiece: SentencePieceModel?,
-        merges: [UInt64: (rank: Int32, id: Int32)], byteTokens: [Int32], tokenBytes: [[UInt8]], bosToken: Int?, eosToken: Int?,
+        merges: [UInt64: (rank: Int32, id: Int32)], byteTokens: [Int32], symbols: [[UInt8]: Int32], tokenBytes: [[UInt8]],
+        bosToken: Int?, eosToken: Int?,
         addBOS: Bool, addEOS: Bool, ids: [String: Int32] = [:]
     ) throws(ModelError) {
         guard !tokens.isEmpty else { throw .invalidTokenizer("the vocabulary is empty") }
@@ -156,6 +173,7 @@ public struct Tokenizer: Sendable {
         self.sentencePiece = sentencePiece
         self.merges = merges
         self.byteTokens = byteTokens
+        self.symbolsByBytes = symbols
         self.tokenBytes = tokenBytes
         self.bosToken = bosToken
         self.eosToken = eosToken
@@ -248,7 +266,12 @@ public struct Tokenizer: Sendable {
                 if let sentencePiece {
                     sentencePiece.encode(bytes[range], afterSpecial: afterSpecial, into: &out)
                 } else if let preTokenizer {
-                    encodeOrdinary(bytes[range], preTokenizer, into: &out)
+                    if preTokenizer.escapesSpaces {
+                        let escaped = bytes[range].flatMap { $0 == 0x20 ? SentencePieceModel.space : [$0] }
+                        encodeOrdinary(escaped[...], preTokenizer, into: &out)
+                    } else {
+                        encodeOrdinary(bytes[range], preTokenizer, into: &out)
+                    }
                 }
                 afterSpecial = false
             case .token(let id):
@@ -285,16 +308,33 @@ public struct Tokenizer: Sendable {
         }
     }
 
-    private func bpe(_ bytes: [UInt8], into out: inout [Int]) {
-        var symbols = bytes.map { byteTokens[Int($0)] }
-        if symbols.contains(-1) {  // a byte with no token: fall back to the unknown id 0
-            symbols = symbols.map { $0 < 0 ? 0 : $0 }
+    private func bpe(_ word: [UInt8], into out: inout [Int]) {
+        // Symbols: one per byte (byte-encoded) or per UTF-8 character; -1 for a character that
+        // is no token, which can merge with nothing and falls back to its bytes' tokens.
+        var symbols: [Int32] = []
+        var spans: [Range<Int>] = []
+        if symbolsByBytes.isEmpty {
+            symbols = word.map { byteTokens[Int($0)] }
+            spans = word.indices.map { $0..<($0 + 1) }
+        } else {
+            // Gemma 4 takes a run of newlines that is a token whole.
+            if word.allSatisfy({ $0 == 0x0A }), let whole = symbolsByBytes[word] {
+                out.append(Int(whole))
+                return
+            }
+            var i = 0
+            while i < word.count {
+                let n = min(TokenBytes.characterLength(lead: word[i]), word.count - i)
+                symbols.append(symbolsByBytes[Array(word[i..<(i + n)])] ?? -1)
+                spans.append(i..<(i + n))
+                i += n
+            }
         }
         while symbols.count > 1 {
             var best = Int32.max
             var bestAt = -1
             var bestId: Int32 = 0
-            for j in 0..<(symbols.count - 1) {
+            for j in 0..<(symbols.count - 1) where symbols[j] >= 0 && symbols[j + 1] >= 0 {
                 let key = UInt64(UInt32(symbols[j])) << 32 | UInt64(UInt32(symbols[j + 1]))
                 if let m = merges[key], m.rank < best {
                     best = m.rank
@@ -304,9 +344,18 @@ public struct Tokenizer: Sendable {
             }
             if bestAt < 0 { break }
             symbols[bestAt] = bestId
+            spans[bestAt] = spans[bestAt].lowerBound..<spans[bestAt + 1].upperBound
             symbols.remove(at: bestAt + 1)
+            spans.remove(at: bestAt + 1)
         }
-        out.append(contentsOf: symbols.lazy.map(Int.init))
+        for (id, span) in zip(symbols, spans) {
+            if id >= 0 {
+                out.append(Int(id))
+            } else {
+                // As llama.cpp: a byte with no token of its own is dropped.
+                for b in word[span] where byteTokens[Int(b)] >= 0 { out.append(Int(byteTokens[Int(b)])) }
+            }
+        }
     }
 
     // MARK: - Decoding
