@@ -47,18 +47,7 @@ enum CustomSplitters {
             }
             var spaces = 0
             while let x = piece[pos + spaces], C.isWhitespace(x) { spaces += 1 }
-            if spaces > 1, piece[pos + spaces] != nil {
-                pos += spaces - 1
-                piece.add(pos, into: &out)
-                continue
-            }
-            if spaces > 0 {
-                pos += spaces
-                piece.add(pos, into: &out)
-                continue
-            }
-            pos += 1
-            piece.add(pos, into: &out)
+            pos = piece.whitespace(at: pos, run: spaces, into: &out)
         }
     }
 
@@ -136,18 +125,7 @@ enum CustomSplitters {
                 piece.add(pos, into: &out)
                 continue
             }
-            if spaces > 1, piece[pos + spaces] != nil {
-                pos += spaces - 1
-                piece.add(pos, into: &out)
-                continue
-            }
-            if spaces > 0 {
-                pos += spaces
-                piece.add(pos, into: &out)
-                continue
-            }
-            pos += 1
-            piece.add(pos, into: &out)
+            pos = piece.whitespace(at: pos, run: spaces, into: &out)
         }
     }
 
@@ -177,6 +155,15 @@ enum CustomSplitters {
         }
 
         subscript(_ i: Int) -> UInt32? { i >= start && i < end ? cpts[i] : nil }
+
+        /// `\s+(?!\S)|\s+` over the `spaces` whitespace codepoints at `pos` (a run before a
+        /// non-space leaves its last one to that word), or one codepoint when there are none.
+        /// Returns where the piece ends.
+        mutating func whitespace(at pos: Int, run spaces: Int, into out: inout [Int]) -> Int {
+            let to = spaces > 1 && self[pos + spaces] != nil ? pos + spaces - 1 : pos + max(spaces, 1)
+            add(to, into: &out)
+            return to
+        }
 
         /// Emits the piece from the last emitted position to `to`; returns its length.
         @discardableResult
