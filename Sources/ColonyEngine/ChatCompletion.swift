@@ -76,6 +76,8 @@ public struct ChatCompletion: Sendable, Equatable {
     public var toolChoice: ChatToolChoice
     /// A JSON Schema the reply must match (`response_format: json_schema`), or nil.
     public var schema: JSONSchema?
+    /// How the model writes tool calls when it chooses to (`tool_choice: auto`).
+    public var toolFormat = ToolCallFormat.json
 
     /// Validates the combination: a named choice must be one of `tools`, and a schema cannot be
     /// combined with a forced call.
@@ -120,11 +122,14 @@ public struct ChatCompletion: Sendable, Equatable {
     }
 
     /// The tool call in `text`, if it is one: `{"name": <one of the tools>, "arguments": {...}}`.
-    public func toolCall(in text: String) -> ChatToolCall? {
-        guard !tools.isEmpty, let object = JSONValue(parsing: text)?.objectValue,
-            let name = object["name"]?.stringValue, tools.contains(where: { $0.name == name }),
-            let arguments = object["arguments"], arguments.objectValue != nil
-        else { return nil }
-        return ChatToolCall(name: name, arguments: arguments.encoded())
+    public func toolCall(in text: String) -> ChatToolCall? { reply(parsing: text).calls.first }
+
+    /// `text` read in `toolFormat`: its reasoning, its text and the calls of the offered tools.
+    public func reply(parsing text: String) -> ToolCallFormat.Reply {
+        guard !tools.isEmpty else {
+            let (reasoning, rest) = ToolCallFormat.splitReasoning(text)
+            return ToolCallFormat.Reply(content: reasoning == nil ? text : rest.trimmingWhitespace(), reasoning: reasoning)
+        }
+        return toolFormat.parse(text, tools: Set(tools.map(\.name)))
     }
 }

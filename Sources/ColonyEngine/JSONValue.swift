@@ -69,6 +69,11 @@ public indirect enum JSONValue: Sendable, Hashable, Codable {
     }
 
     /// The members if this is an object.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
     public var objectValue: [String: JSONValue]? {
         if case .object(let o) = self { return o }
         return nil

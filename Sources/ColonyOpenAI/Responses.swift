@@ -58,14 +58,18 @@ public struct ChatCompletionResponse: Codable, Sendable, Equatable {
         public var role: String
         public var content: String?
         public var toolCalls: [ToolCall]?
+        /// What a reasoning model thought (`<think>…</think>`), apart from its answer.
+        public var reasoningContent: String?
         enum CodingKeys: String, CodingKey {
             case role, content
             case toolCalls = "tool_calls"
+            case reasoningContent = "reasoning_content"
         }
-        public init(role: String, content: String?, toolCalls: [ToolCall]?) {
+        public init(role: String, content: String?, toolCalls: [ToolCall]?, reasoningContent: String? = nil) {
             self.role = role
             self.content = content
             self.toolCalls = toolCalls
+            self.reasoningContent = reasoningContent
         }
     }
 

@@ -26,9 +26,9 @@ public struct ToolCall: Codable, Sendable, Equatable {
         self.function = function
     }
 
-    /// A call as a server reports it, with a fresh `call_…` id.
-    public static func reply(name: String, arguments: String) -> ToolCall {
+    /// A call as a server reports it, `index`th of its reply, with a fresh `call_…` id.
+    public static func reply(name: String, arguments: String, index: Int = 0) -> ToolCall {
         let id = "call_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()
-        return ToolCall(index: 0, id: id, type: "function", function: .init(name: name, arguments: arguments))
+        return ToolCall(index: index, id: id, type: "function", function: .init(name: name, arguments: arguments))
     }
 }

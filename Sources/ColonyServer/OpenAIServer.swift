@@ -19,6 +19,9 @@ public struct OpenAIServer: Sendable {
     public let apiKey: String?
     /// Largest accepted request body.
     public var maxBodyBytes = 4 << 20
+    /// How the model writes tool calls and reasoning, so `tool_choice: auto` replies are read
+    /// in its own format (from its template: `ToolCallFormat(template:)`).
+    public var toolFormat = ToolCallFormat.json
     /// Extra read-only JSON routes, path → body (a router's `/v1/cluster`), so that the server
     /// serves what a backend knows without importing its module.
     public var statusRoutes: [String: @Sendable () async throws -> Data] = [:]
@@ -118,7 +121,8 @@ public struct OpenAIServer: Sendable {
         let wire = try decodeBody(ChatCompletionRequest.self, from: data)
         try checkModel(wire.options.model)
         guard let template else { throw APIError.badRequest("this model has no chat template; use /v1/completions") }
-        let chat = try ChatCompletion(request: wire)
+        var chat = try ChatCompletion(request: wire)
+        chat.toolFormat = toolFormat
         do { try template.validate(chat.messages) } catch { throw APIError.badRequest(error.description, param: "messages") }
         let model = ChatModel(backend: engine, template: template)
         return try await generate(
@@ -173,11 +177,15 @@ public struct OpenAIServer: Sendable {
         if chat {
             let message: ChatCompletionResponse.Message
             var finish = reason.openAI
-            if let call = tools?.toolCall(in: text) {
-                message = .init(role: "assistant", content: nil, toolCalls: [.reply(name: call.name, arguments: call.arguments)])
+            let parsed = completion?.reply(parsing: text) ?? ToolCallFormat.Reply(content: text)
+            if !parsed.calls.isEmpty {
+                message = .init(
+                    role: "assistant", content: parsed.content.isEmpty ? nil : parsed.content,
+                    toolCalls: parsed.calls.enumerated().map { .reply(name: $1.name, arguments: $1.arguments, index: $0) },
+                    reasoningContent: parsed.reasoning)
                 finish = "tool_calls"
             } else {
-                message = .init(role: "assistant", content: text, toolCalls: nil)
+                message = .init(role: "assistant", content: parsed.content, toolCalls: nil, reasoningContent: parsed.reasoning)
             }
             return try json(
                 ChatCompletionResponse(
@@ -236,8 +244,10 @@ public struct OpenAIServer: Sendable {
                 case .finished(let reason, let usage, let tail):
                     if let tools {
                         held += tail
-                        if let call = tools.toolCall(in: held) {
-                            try await chunk(nil, calls: [.reply(name: call.name, arguments: call.arguments)])
+                        let calls = tools.reply(parsing: held).calls
+                        if !calls.isEmpty {
+                            try await chunk(
+                                nil, calls: calls.enumerated().map { .reply(name: $1.name, arguments: $1.arguments, index: $0) })
                             try await chunk(nil, finish: "tool_calls")
                         } else {
                             try await chunk(held, finish: reason.openAI ?? "stop")

@@ -73,6 +73,7 @@ struct Router: AsyncParsableCommand {
             engine: backend, modelName: name, template: try TemplateOptions.template(named: frontDoor.chatTemplate, gguf: file),
             apiKey: try frontDoor.resolvedKey())
         server.statusRoutes["/v1/cluster"] = { try JSONEncoder().encode(backend.clusterStatus) }
+        server.toolFormat = TemplateOptions.toolFormat(gguf: file)
         try await server.run(host: frontDoor.host, port: frontDoor.port) { bound in
             writeErr("colony: routing '\(name)' (\(routing)) on http://\(frontDoor.host):\(bound), workers from \(discovery)\n")
         }

@@ -27,7 +27,8 @@ struct Serve: AsyncParsableCommand {
         let template = try TemplateOptions.template(named: frontDoor.chatTemplate, gguf: model.file)
         let engine = try Engine(model: model, tokenizer: tokenizer, configuration: engineOptions.configuration)
         let name = modelOptions.servedName(frontDoor.modelName)
-        let server = OpenAIServer(engine: engine, modelName: name, template: template, apiKey: key)
+        var server = OpenAIServer(engine: engine, modelName: name, template: template, apiKey: key)
+        server.toolFormat = TemplateOptions.toolFormat(gguf: model.file)
         try await server.run(host: frontDoor.host, port: frontDoor.port) { bound in
             writeErr(
                 "colony: serving '\(name)' on http://\(frontDoor.host):\(bound) (max batch \(engineOptions.maxBatch), \(engineOptions.kvBlocks) KV blocks)\n"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColonyEngine
 import ColonyModels
 
 /// Chat-template flags shared by generate and chat.
@@ -31,6 +32,11 @@ struct TemplateOptions: ParsableArguments {
     static func template(named name: String?, gguf file: GGUFFile) throws -> ChatTemplate? {
         if let name { return try ChatTemplate(named: name) }
         return try? ChatTemplate(gguf: file)
+    }
+
+    /// How the model writes tool calls, from its own template (whichever template renders the prompt).
+    static func toolFormat(gguf file: GGUFFile) -> ToolCallFormat {
+        file.metadata["tokenizer.chat_template"]?.string.map(ToolCallFormat.init(template:)) ?? .json
     }
 
     /// The conversation's opening messages (the system message, if any).

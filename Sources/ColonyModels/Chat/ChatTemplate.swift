@@ -122,7 +122,8 @@ public enum ChatTemplate: Sendable, Equatable {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    /// The text without the Unicode whitespace at either end.
+    public func trimmingWhitespace() -> String {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
             let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
