@@ -95,6 +95,11 @@ public final class WorkerNode: Sendable {
     private func stopServing() async {
         service.startDraining()
         await engine.shutdown(cancelInFlight: true)
+        // Each open call ends with the drain's UNAVAILABLE, which tells a router this was a
+        // drain; shutting the server down under it would leave only a broken stream, which a
+        // router must count as a failure.
+        let deadline = ContinuousClock.now + .seconds(2)
+        while service.openStreams > 0, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
         server.beginGracefulShutdown()
     }
 }

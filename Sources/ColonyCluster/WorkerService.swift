@@ -30,6 +30,8 @@ final class WorkerService: Colony_Cluster_V1_Worker.SimpleServiceProtocol {
     let hub: KVEventHub
     let discovery: (any Discovery)?
     private let draining = Atomic<Bool>(false)
+    /// Generate calls whose handler has not returned yet.
+    private let streams = Atomic<Int>(0)
     /// The role now (a spare becomes active when promoted) and the address it registered.
     private let listing = Mutex<(role: ClusterMember.Role, address: String?)>((.active, nil))
     private let logger = Logger(label: "colony.worker")
@@ -47,6 +49,9 @@ final class WorkerService: Colony_Cluster_V1_Worker.SimpleServiceProtocol {
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
 
+    /// Generate calls still being answered.
+    var openStreams: Int { streams.load(ordering: .relaxed) }
+
     var role: ClusterMember.Role { listing.withLock { $0.role } }
 
     /// Lists this worker in discovery at `address` with its current role.
@@ -63,6 +68,8 @@ final class WorkerService: Colony_Cluster_V1_Worker.SimpleServiceProtocol {
         request: Colony_Cluster_V1_GenerateRequest, response: RPCWriter<Colony_Cluster_V1_GenerateEvent>, context: ServerContext
     ) async throws {
         guard !isDraining else { throw RPCError(code: .unavailable, message: "worker '\(identity.id)' is draining") }
+        streams.add(1, ordering: .relaxed)
+        defer { streams.subtract(1, ordering: .relaxed) }
         let stream: AsyncThrowingStream<EngineEvent, Error>
         let id = request.id
         do { stream = try engine.submit(try request.engineRequest()) } catch { throw RPCError(error) }
