@@ -12,11 +12,10 @@ struct SentencePieceModel: Sendable {
 
     static let space: [UInt8] = [0xE2, 0x96, 0x81]  // ▁
 
-    init(tokens: [String], scores: [Float], addsSpacePrefix: Bool) {
-        var pieces: [[UInt8]: Int32] = [:]
-        for (i, t) in tokens.enumerated() where pieces[Array(t.utf8)] == nil { pieces[Array(t.utf8)] = Int32(i) }
+    /// `pieces`: each token's bytes → its id; `scores`: by id (a token without one scores 0).
+    init(pieces: [[UInt8]: Int32], scores: [Float], addsSpacePrefix: Bool) {
         self.pieces = pieces
-        self.scores = scores.count == tokens.count ? scores : [Float](repeating: 0, count: tokens.count)
+        self.scores = scores
         self.addsSpacePrefix = addsSpacePrefix
     }
 
@@ -42,7 +41,8 @@ struct SentencePieceModel: Sendable {
         var queue = BigramQueue()
         func propose(_ l: Int, _ r: Int) {
             guard l >= 0, r >= 0, let id = pieces[Array(text[start[l]..<(start[l] + length[l] + length[r])])] else { return }
-            queue.push(Bigram(score: scores[Int(id)], left: l, right: r, size: length[l] + length[r]))
+            let score = scores.indices.contains(Int(id)) ? scores[Int(id)] : 0
+            queue.push(Bigram(score: score, left: l, right: r, size: length[l] + length[r]))
         }
         for i in 1..<start.count { propose(i - 1, i) }
         while let b = queue.pop() {

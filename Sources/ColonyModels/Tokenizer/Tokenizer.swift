@@ -27,13 +27,16 @@ public struct Tokenizer: Sendable {
     public let addBOS: Bool
     /// Whether the model's text ends with EOS (`tokenizer.ggml.add_eos_token`; embedding models).
     public let addEOS: Bool
-    private let ids: [String: Int32]
+    /// Token ids by their text's bytes (the first id of a repeated text). Bytes, not `String`:
+    /// distinct tokens may be canonically equivalent strings (Gemma 4 has hundreds).
+    private let ids: [[UInt8]: Int32]
     /// (left id << 32 | right id) → (rank, merged id).
     private let merges: [UInt64: (rank: Int32, id: Int32)]
     /// Id of each byte's token: its GPT-2 alphabet character, or `<0xXX>` (-1: none).
     private let byteTokens: [Int32]
-    /// Token ids by their bytes, where pieces are not byte-encoded (Gemma 4); empty otherwise.
-    private let symbolsByBytes: [[UInt8]: Int32]
+    /// Whether BPE starts from UTF-8 characters looked up in `ids` (Gemma 4) rather than from
+    /// the bytes' GPT-2 alphabet tokens.
+    private let mergesCharacters: Bool
     /// Special tokens, longest first (ties by id), as llama.cpp splits them out of a text;
     /// control ones only when special tokens are parsed.
     private let specials: [(bytes: [UInt8], id: Int32, control: Bool)]
@@ -84,10 +87,12 @@ public struct Tokenizer: Sendable {
     ) throws(ModelError) {
         let types = types.isEmpty ? Array(repeating: .normal, count: tokens.count) : types
         let tokenBytes = zip(tokens, types).map(Self.spaceEscapedBytes)
+        let ids = Self.ids(of: tokens)
         try self.init(
             tokens: tokens, types: types, preTokenizer: nil,
-            sentencePiece: SentencePieceModel(tokens: tokens, scores: scores, addsSpacePrefix: addsSpacePrefix), merges: [:],
-            byteTokens: [], symbols: [:], tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken, addBOS: addBOS, addEOS: addEOS)
+            sentencePiece: SentencePieceModel(pieces: ids, scores: scores, addsSpacePrefix: addsSpacePrefix), merges: [:],
+            byteTokens: [], mergesCharacters: false, tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken,
+            addBOS: addBOS, addEOS: addEOS, ids: ids)
     }
 
     /// What a token of a vocabulary that writes spaces as "▁" decodes to: "▁" is a space,
@@ -115,12 +120,7 @@ public struct Tokenizer: Sendable {
         tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
         bosToken: Int? = nil, eosToken: Int? = nil, addBOS: Bool = false, addEOS: Bool = false
     ) throws(ModelError) {
-        var ids: [String: Int32] = [:]
-        for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
-        // Merges and symbols are looked up by bytes: distinct tokens may be canonically
-        // equivalent strings (Gemma 4 has hundreds), which `String` keys would confuse.
-        var byBytes: [[UInt8]: Int32] = [:]
-        for (i, t) in tokens.enumerated() where byBytes[Array(t.utf8)] == nil { byBytes[Array(t.utf8)] = Int32(i) }
+        let byBytes = Self.ids(of: tokens)
         var mergeTable: [UInt64: (rank: Int32, id: Int32)] = [:]
         for (rank, merge) in merges.enumerated() {
             // As llama.cpp: the parts split at the first space after the first byte.
@@ -136,7 +136,6 @@ public struct Tokenizer: Sendable {
             let text = preTokenizer.byteEncoded ? String(Character(ByteLevel.character[b])) : TokenBytes.fallbackText(UInt8(b))
             return byBytes[Array(text.utf8)] ?? -1
         }
-        let symbols = preTokenizer.byteEncoded ? [:] : byBytes
         let types = types.isEmpty ? Array(repeating: TokenType.normal, count: tokens.count) : types
         // Byte-level characters map back to bytes; anything else (and special tokens) is taken as text.
         let tokenBytes = zip(tokens, types).map { t, type -> [UInt8] in
@@ -150,15 +149,14 @@ public struct Tokenizer: Sendable {
         }
         try self.init(
             tokens: tokens, types: types, preTokenizer: preTokenizer, sentencePiece: nil, merges: mergeTable,
-            byteTokens: byteTokens, symbols: symbols, tokenBytes: tokenBytes, bosToken: bosToken, eosToken: eosToken,
-            addBOS: addBOS, addEOS: addEOS, ids: ids)
+            byteTokens: byteTokens, mergesCharacters: !preTokenizer.byteEncoded, tokenBytes: tokenBytes, bosToken: bosToken,
+            eosToken: eosToken, addBOS: addBOS, addEOS: addEOS, ids: byBytes)
     }
 
     private init(
         tokens: [String], types: [TokenType], preTokenizer: PreTokenizer?, sentencePiece: SentencePieceModel?,
-        merges: [UInt64: (rank: Int32, id: Int32)], byteTokens: [Int32], symbols: [[UInt8]: Int32], tokenBytes: [[UInt8]],
-        bosToken: Int?, eosToken: Int?,
-        addBOS: Bool, addEOS: Bool, ids: [String: Int32] = [:]
+        merges: [UInt64: (rank: Int32, id: Int32)], byteTokens: [Int32], mergesCharacters: Bool, tokenBytes: [[UInt8]],
+        bosToken: Int?, eosToken: Int?, addBOS: Bool, addEOS: Bool, ids: [[UInt8]: Int32]
     ) throws(ModelError) {
         guard !tokens.isEmpty else { throw .invalidTokenizer("the vocabulary is empty") }
         guard types.count == tokens.count else { throw .invalidTokenizer("\(tokens.count) tokens but \(types.count) token types") }
@@ -173,19 +171,13 @@ public struct Tokenizer: Sendable {
         self.sentencePiece = sentencePiece
         self.merges = merges
         self.byteTokens = byteTokens
-        self.symbolsByBytes = symbols
+        self.mergesCharacters = mergesCharacters
         self.tokenBytes = tokenBytes
         self.bosToken = bosToken
         self.eosToken = eosToken
         self.addBOS = addBOS
         self.addEOS = addEOS
-        if ids.isEmpty {
-            var all: [String: Int32] = [:]
-            for (i, t) in tokens.enumerated() where all[t] == nil { all[t] = Int32(i) }
-            self.ids = all
-        } else {
-            self.ids = ids
-        }
+        self.ids = ids
         var specials: [(bytes: [UInt8], id: Int32, control: Bool)] = []
         for (i, t) in tokens.enumerated() where !t.isEmpty {
             let type = types[i]
@@ -199,7 +191,15 @@ public struct Tokenizer: Sendable {
     }
 
     /// The id of a token given by its exact vocabulary text.
-    public func id(of token: String) -> Int? { ids[token].map(Int.init) }
+    public func id(of token: String) -> Int? { ids[Array(token.utf8)].map(Int.init) }
+
+    /// Each token text's bytes → its id (the first, for a text the vocabulary repeats).
+    private static func ids(of tokens: [String]) -> [[UInt8]: Int32] {
+        var ids: [[UInt8]: Int32] = [:]
+        ids.reserveCapacity(tokens.count)
+        for (i, t) in tokens.enumerated() where ids[Array(t.utf8)] == nil { ids[Array(t.utf8)] = Int32(i) }
+        return ids
+    }
 
     /// Tokens that end a turn for this vocabulary: end-of-sequence and the end-of-turn
     /// control tokens of the known chat formats. Generation stops at them by default.
@@ -299,7 +299,7 @@ public struct Tokenizer: Sendable {
         for piece in preTokenizer.split(Substring(text)) {
             let pieceBytes = Array(piece.utf8)
             if preTokenizer.ignoresMerges,
-                let whole = ids[String(String.UnicodeScalarView(pieceBytes.map { ByteLevel.character[Int($0)] }))]
+                let whole = ids[Array(String(String.UnicodeScalarView(pieceBytes.map { ByteLevel.character[Int($0)] })).utf8)]
             {
                 out.append(Int(whole))
                 continue
@@ -313,19 +313,19 @@ public struct Tokenizer: Sendable {
         // is no token, which can merge with nothing and falls back to its bytes' tokens.
         var symbols: [Int32] = []
         var spans: [Range<Int>] = []
-        if symbolsByBytes.isEmpty {
+        if !mergesCharacters {
             symbols = word.map { byteTokens[Int($0)] }
             spans = word.indices.map { $0..<($0 + 1) }
         } else {
             // Gemma 4 takes a run of newlines that is a token whole.
-            if word.allSatisfy({ $0 == 0x0A }), let whole = symbolsByBytes[word] {
+            if word.allSatisfy({ $0 == 0x0A }), let whole = ids[word] {
                 out.append(Int(whole))
                 return
             }
             var i = 0
             while i < word.count {
                 let n = min(TokenBytes.characterLength(lead: word[i]), word.count - i)
-                symbols.append(symbolsByBytes[Array(word[i..<(i + n)])] ?? -1)
+                symbols.append(ids[Array(word[i..<(i + n)])] ?? -1)
                 spans.append(i..<(i + n))
                 i += n
             }
