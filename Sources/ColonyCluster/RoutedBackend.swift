@@ -170,7 +170,9 @@ public final class RoutedBackend: InferenceBackend {
                 state.withLock { $0.release(d.worker, blocks: blocks) }
             }
             guard ContinuousClock.now < deadline, !stopping.load(ordering: .relaxed), !Task.isCancelled else {
-                throw .unavailable("no worker is ready to serve '\(configuration.model)'; retry later")
+                let roster = state.withLock { $0.roster }
+                let avoided = avoiding.isEmpty ? "" : ", after failing on \(avoiding.sorted().joined(separator: ", "))"
+                throw .unavailable("no worker is ready to serve '\(configuration.model)' (\(roster)\(avoided)); retry later")
             }
             if !queued {
                 queued = true

@@ -61,6 +61,13 @@ struct RouterState {
         }
     }
 
+    /// Each known member's state and role, by id ("w1 dead, w2 ready active"), or "none
+    /// known": why nothing could be routed, for the error a client gets.
+    var roster: String {
+        let listed = members.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.state.rawValue) \($0.value.role.rawValue)" }
+        return listed.isEmpty ? "none known" : listed.joined(separator: ", ")
+    }
+
     /// Routes a request and charges the chosen worker with it (`blocks` KV blocks); nil when
     /// no worker may take it now (under `score`: it waits its turn).
     mutating func route(_ request: RouteRequest, blocks: Int, now: Date) -> RoutingDecision? {

@@ -283,7 +283,7 @@ struct RoutedBackendTests {
         try await until("w1 gone from the router") { cluster.backend.state.withLock { $0.routable.isEmpty } }
         var config = cluster.backend.configuration
         config.dispatchTimeout = .milliseconds(200)
-        await #expect(throws: EngineError.unavailable("no worker is ready to serve 'tiny'; retry later")) {
+        await #expect(throws: EngineError.unavailable("no worker is ready to serve 'tiny' (none known); retry later")) {
             _ = try await RoutedBackend(
                 tokenizer: cluster.tokenizer, contextLength: 256, configuration: config, discovery: cluster.backend.discovery
             ).submit(EngineRequest(promptTokens: [5], maxTokens: 1))
