@@ -63,9 +63,11 @@ let package = Package(
             ],
             swiftSettings: swiftNumericFlags
         ),
+        // A Jinja interpreter with Python's semantics, for the chat templates inside models.
+        .target(name: "ColonyJinja"),
         .target(
             name: "ColonyModels",
-            dependencies: ["ColonyTensor", "ColonyKernels", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ColonyTensor", "ColonyKernels", "ColonyJinja", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftNumericFlags
         ),
         .target(
@@ -154,7 +156,7 @@ let package = Package(
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
         .testTarget(
             name: "ColonyModelsTests",
-            dependencies: ["ColonyModels", "ColonyTensor"],
+            dependencies: ["ColonyModels", "ColonyTensor", "ColonyJinja"],
             resources: [.copy("Fixtures")]
         ),
     ]
