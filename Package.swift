@@ -68,11 +68,12 @@ let package = Package(
         .target(
             name: "ColonyModels",
             dependencies: ["ColonyTensor", "ColonyKernels", "ColonyJinja", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Chat/Templates")],
             swiftSettings: swiftNumericFlags
         ),
         .target(
             name: "ColonyEngine",
-            dependencies: ["ColonyModels", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ColonyModels", "ColonyJinja", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftNumericFlags
         ),
         // Routing policies, the KV index and discovery: pure values, no network code.

@@ -1,3 +1,4 @@
+import ColonyJinja
 import ColonyModels
 import Foundation
 
@@ -78,6 +79,9 @@ public struct ChatCompletion: Sendable, Equatable {
     public var schema: JSONSchema?
     /// How the model writes tool calls when it chooses to (`tool_choice: auto`).
     public var toolFormat = ToolCallFormat.json
+    /// Further variables for the chat template (a request's `chat_template_kwargs`, such as
+    /// `enable_thinking`).
+    public var templateArguments: [String: JSONValue] = [:]
 
     /// Validates the combination: a named choice must be one of `tools`, and a schema cannot be
     /// combined with a forced call.
@@ -95,9 +99,15 @@ public struct ChatCompletion: Sendable, Equatable {
         self.schema = schema
     }
 
-    /// `messages` with the tools described in the system prompt (see `ToolPrompt`).
+    /// For a template without tool syntax: `messages` with the tools described in the system
+    /// prompt (see `ToolPrompt`) and each assistant's calls written as JSON in its content.
     public var promptMessages: [ChatMessage] {
-        ToolPrompt.apply(tools.map { ($0.name, $0.description, $0.parametersJSON) }, to: messages)
+        let flat = messages.map { m in
+            guard let calls = m.toolCalls, m.content.isEmpty else { return m }
+            return ChatMessage(
+                role: m.role, content: calls.map { #"{"name":"\#($0.name)","arguments":\#($0.arguments)}"# }.joined(separator: "\n"))
+        }
+        return ToolPrompt.apply(tools.map { ($0.name, $0.description, $0.parametersJSON) }, to: flat)
     }
 
     /// The decoding constraint: a forced tool call, the schema, or nothing.
@@ -131,5 +141,29 @@ public struct ChatCompletion: Sendable, Equatable {
             return ToolCallFormat.Reply(content: reasoning == nil ? text : rest.trimmingWhitespace(), reasoning: reasoning)
         }
         return toolFormat.parse(text, tools: Set(tools.map(\.name)))
+    }
+}
+
+extension ChatTool {
+    /// The tool as chat templates read it: OpenAI's `{"type": "function", "function": {...}}`.
+    public var jinja: JinjaValue {
+        let parameters = (try? JinjaJSON.parse(parametersJSON)) ?? .object(JinjaObject())
+        let function = JinjaObject([("name", .string(name)), ("description", .string(description)), ("parameters", parameters)])
+        return .object(JinjaObject([("type", .string("function")), ("function", .object(function))]))
+    }
+}
+
+extension JSONValue {
+    /// The value as a template variable.
+    public var jinja: JinjaValue {
+        switch self {
+        case .null: .none
+        case .bool(let b): .bool(b)
+        case .int(let i): .int(i)
+        case .double(let d): .double(d)
+        case .string(let s): .string(s)
+        case .array(let a): .array(a.map(\.jinja))
+        case .object(let o): .object(JinjaObject(o.sorted { $0.key < $1.key }.map { ($0.key, $0.value.jinja) }))
+        }
     }
 }

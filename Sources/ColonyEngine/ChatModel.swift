@@ -1,3 +1,4 @@
+import ColonyJinja
 import ColonyModels
 import Foundation
 
@@ -18,9 +19,13 @@ public struct ChatModel: Sendable {
         self.template = template
     }
 
-    /// The prompt's tokens: the template over the messages with the tools described.
-    public func promptTokens(_ chat: ChatCompletion) -> [Int] {
-        backend.tokenizer.encode(template.render(chat.promptMessages))
+    /// The prompt's tokens: the template over the messages and tools, which a template with
+    /// tool syntax lays out itself (else they are described in the system message).
+    public func promptTokens(_ chat: ChatCompletion) throws(ModelError) -> [Int] {
+        let extra = JinjaObject(chat.templateArguments.sorted { $0.key < $1.key }.map { ($0.key, $0.value.jinja) })
+        guard template.rendersTools else { return try template.tokens(chat.promptMessages, tokenizer: backend.tokenizer, extra: extra) }
+        return try template.tokens(
+            chat.messages, tokenizer: backend.tokenizer, tools: chat.tools.isEmpty ? nil : chat.tools.map(\.jinja), extra: extra)
     }
 
     /// The stop strings a chat request needs besides the caller's: the template's end of turn.
@@ -30,9 +35,9 @@ public struct ChatModel: Sendable {
     public func request(
         _ chat: ChatCompletion, id: String = UUID().uuidString, sampling: SamplingParameters = .greedy,
         maxTokens: Int, stop: [String] = []
-    ) -> EngineRequest {
+    ) throws(ModelError) -> EngineRequest {
         EngineRequest(
-            id: id, promptTokens: promptTokens(chat), sampling: sampling, maxTokens: maxTokens,
+            id: id, promptTokens: try promptTokens(chat), sampling: sampling, maxTokens: maxTokens,
             stopStrings: stop + stopStrings, constraint: chat.constraint)
     }
 
@@ -49,7 +54,7 @@ public struct ChatModel: Sendable {
     public func complete(
         _ chat: ChatCompletion, sampling: SamplingParameters = .greedy, maxTokens: Int, priority: Int = 0
     ) async throws -> Reply {
-        var request = request(chat, sampling: sampling, maxTokens: maxTokens)
+        var request = try request(chat, sampling: sampling, maxTokens: maxTokens)
         request.priority = priority
         let stream = try await backend.submit(request)
         let collected = try await CollectedReply.collect(stream, promptTokens: request.promptTokens.count)

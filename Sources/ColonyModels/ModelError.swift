@@ -12,6 +12,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidTokenizer(String)
     case unknownChatTemplate(String, known: [String])
     case noChatTemplate
+    /// A chat template that does not parse or render: its name and why.
+    case invalidChatTemplate(String, String)
+    /// The chat template refused the conversation (`raise_exception`): its message.
+    case chatTemplateRaised(String)
     case invalidMessages(String)
     case invalidBatch(String)
     case tokenOutOfRange(Int, vocabularySize: Int)
@@ -38,6 +42,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             "unknown chat template '\(name)'; known: \(known.joined(separator: ", ")) (choose one with --chat-template)"
         case .noChatTemplate:
             "the model has no chat template; pass --chat-template (chatml, llama3, gemma) or --raw"
+        case .invalidChatTemplate(let name, let why): "chat template '\(name)': \(why)"
+        case .chatTemplateRaised(let message): "the chat template refused the conversation: \(message)"
         case .invalidMessages(let why): "invalid messages: \(why)"
         case .invalidBatch(let why): "invalid batch: \(why)"
         case .tokenOutOfRange(let t, let n): "token id \(t) is outside the vocabulary 0..<\(n)"

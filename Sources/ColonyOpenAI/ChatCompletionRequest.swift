@@ -10,10 +10,13 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
     public var messages: [Message]
     public var tools: [ToolDefinition]?
     public var toolChoice: ToolChoice?
+    /// Further variables for the model's chat template (`enable_thinking`, …).
+    public var chatTemplateKwargs: [String: JSONValue]?
 
     enum CodingKeys: String, CodingKey {
         case messages, tools
         case toolChoice = "tool_choice"
+        case chatTemplateKwargs = "chat_template_kwargs"
     }
 
     public init(options: CompletionOptions, messages: [Message], tools: [ToolDefinition]? = nil, toolChoice: ToolChoice? = nil) {
@@ -30,6 +33,12 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
         messages = try c.decode([Message].self, forKey: .messages)
         tools = c.contains(.tools) ? try ToolDefinition.list(from: try c.decode(JSONValue.self, forKey: .tools)) : nil
         toolChoice = c.contains(.toolChoice) ? try ToolChoice(json: try c.decode(JSONValue.self, forKey: .toolChoice)) : nil
+        if c.contains(.chatTemplateKwargs) {
+            guard case .object(let kwargs) = try c.decode(JSONValue.self, forKey: .chatTemplateKwargs) else {
+                throw OpenAIRequestError("chat_template_kwargs must be an object of template variables", param: "chat_template_kwargs")
+            }
+            chatTemplateKwargs = kwargs
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -38,6 +47,7 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
         try c.encode(messages, forKey: .messages)
         try c.encodeIfPresent(tools, forKey: .tools)
         try c.encodeIfPresent(toolChoice, forKey: .toolChoice)
+        try c.encodeIfPresent(chatTemplateKwargs, forKey: .chatTemplateKwargs)
     }
 
     /// One message: a role, its content, and the calls an assistant made.

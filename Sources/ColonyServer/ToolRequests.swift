@@ -37,8 +37,16 @@ extension ChatCompletion {
             tools = []
         case .function(let name)?: choice = .named(name)
         }
-        let messages = request.messages.map { ChatMessage(role: $0.role, content: $0.text) }
-        do { self = try ChatCompletion(messages: messages, tools: tools, toolChoice: choice, schema: schema) } catch {
+        let messages = request.messages.map { m in
+            ChatMessage(
+                role: m.role, content: m.content?.text ?? "",
+                toolCalls: m.toolCalls.map { $0.map { .init(id: $0.id, name: $0.function.name, arguments: $0.function.arguments) } },
+                toolCallID: m.toolCallID)
+        }
+        do {
+            self = try ChatCompletion(messages: messages, tools: tools, toolChoice: choice, schema: schema)
+            templateArguments = request.chatTemplateKwargs ?? [:]
+        } catch {
             switch error {
             case .unknownToolChoice: throw .badRequest(error.description, param: "tool_choice")
             case .schemaWithForcedToolCall: throw .badRequest(error.description, param: "response_format")

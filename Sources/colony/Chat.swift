@@ -43,8 +43,8 @@ struct Chat: ParsableCommand {
                 continue
             }
             messages.append(ChatMessage(role: "user", content: input))
-            let prompt = tokenizer.encode(template.render(messages))
             do {
+                let prompt = try template.tokens(messages, tokenizer: tokenizer)
                 let result = try generator.generate(prompt: prompt, options: options) { piece in
                     writeOut(piece)
                     return true

@@ -30,16 +30,16 @@ struct Generate: ParsableCommand {
     func run() throws {
         bootstrapLogging(verbose: modelOptions.verbose)
         let (model, tokenizer) = try modelOptions.loadModel()
-        let text: String
+        let tokens: [Int]
         var options = sampling.options
         if raw {
-            text = prompt
+            tokens = tokenizer.encode(prompt)
         } else {
             let template = try templateOptions.template(for: model.file)
-            text = template.render(templateOptions.openingMessages + [ChatMessage(role: "user", content: prompt)])
+            tokens = try template.tokens(
+                templateOptions.openingMessages + [ChatMessage(role: "user", content: prompt)], tokenizer: tokenizer)
             options.stopStrings.append(template.endOfTurn)
         }
-        let tokens = tokenizer.encode(text)
         let generator = Generator(model: model, tokenizer: tokenizer, contextLength: tokens.count + options.maxTokens + 1)
         let result = try generator.generate(prompt: tokens, options: options) { piece in
             writeOut(piece)

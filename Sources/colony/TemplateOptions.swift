@@ -7,15 +7,16 @@ struct TemplateOptions: ParsableArguments {
     @Option(name: .long, help: "A system message to start the conversation with.")
     var system: String?
 
-    @Option(name: .long, help: "Chat template to use instead of the model's: chatml, llama3, gemma.")
+    @Option(name: .long, help: "Chat template to use instead of the model's: chatml, llama3, gemma, or a .jinja file.")
     var chatTemplate: String?
 
     func validate() throws { try Self.check(chatTemplate) }
 
-    /// Refuses a --chat-template name no template answers to (serve checks the same way).
+    /// Refuses a --chat-template that names no bundled template and no readable, valid Jinja
+    /// file (serve checks the same way).
     static func check(_ name: String?) throws {
-        if let name, !ChatTemplate.knownNames.contains(name.lowercased()) {
-            throw ValidationError("unknown chat template '\(name)'; known: \(ChatTemplate.knownNames.joined(separator: ", "))")
+        if let name {
+            do { _ = try ChatTemplate(named: name) } catch { throw ValidationError(error.description) }
         }
     }
 
@@ -24,13 +25,12 @@ struct TemplateOptions: ParsableArguments {
 
     /// The template to use: the one named by --chat-template, else the model's own.
     func template(for file: GGUFFile) throws(ModelError) -> ChatTemplate {
-        if let chatTemplate { return try ChatTemplate(named: chatTemplate) }
-        return try ChatTemplate(gguf: file)
+        try ChatTemplate(named: chatTemplate, gguf: file)
     }
 
     /// For servers: the template `name`d, else the model's own, else none (completions only).
     static func template(named name: String?, gguf file: GGUFFile) throws -> ChatTemplate? {
-        if let name { return try ChatTemplate(named: name) }
+        if name != nil { return try ChatTemplate(named: name, gguf: file) }
         return try? ChatTemplate(gguf: file)
     }
 

@@ -117,10 +117,10 @@ struct ChatCompletionTests {
                 ]),
             ]), path: "set.parameters")
         let chat = try ChatCompletion(messages: user, tools: [set], toolChoice: .named("set"))
-        let request = model.request(chat, maxTokens: 10)
+        let request = try model.request(chat, maxTokens: 10)
         #expect(request.constraint == chat.constraint)
         #expect(request.stopStrings == [model.template.endOfTurn])
-        #expect(request.promptTokens == engine.tokenizer.encode(model.template.render(chat.promptMessages)))
+        #expect(request.promptTokens == engine.tokenizer.encode(try model.template.render(chat.promptMessages)))
         let reply = try await model.complete(chat, maxTokens: 64)
         let call = try #require(reply.toolCall, "a constrained reply of 64 tokens is a whole call: \(reply.text)")
         #expect(call.name == "set")

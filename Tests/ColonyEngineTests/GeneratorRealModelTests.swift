@@ -41,7 +41,7 @@ struct GeneratorRealModelTests {
 
         messages.append(ChatMessage(role: "assistant", content: first.text))
         messages.append(ChatMessage(role: "user", content: "And of Italy?"))
-        let prompt2 = tokenizer.encode(template.render(messages))
+        let prompt2 = tokenizer.encode(try template.render(messages))
         let second = try generator.generate(prompt: prompt2, options: options)
         #expect(second.cachedPromptTokens > 37, "the first turn's prompt is reused")
         // Reusing the cache must not change the answer.

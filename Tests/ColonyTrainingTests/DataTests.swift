@@ -31,7 +31,7 @@ struct DataTests {
         #expect(!Self.tokenizer.decode(trained).contains("hi"))
         // The pieces encode to the same tokens as the whole conversation.
         let whole = Self.tokenizer.encode(
-            Self.template.render(
+            try Self.template.render(
                 [
                     ChatMessage(role: "user", content: "hi"), ChatMessage(role: "assistant", content: "hello there"),
                     ChatMessage(role: "user", content: "and?"), ChatMessage(role: "assistant", content: "bye"),
@@ -63,7 +63,7 @@ struct DataTests {
                 ChatMessage(role: "assistant", content: "2"),
             ])
         #expect(expected[0].content.hasPrefix("Solve it.\n\nTools:\n- calculator: Add. parameters {\"type\":\"object\"}"))
-        #expect(example.tokens.map(Int.init) == Self.tokenizer.encode(Self.template.render(expected, addGenerationPrompt: false)))
+        #expect(example.tokens.map(Int.init) == Self.tokenizer.encode(try Self.template.render(expected, addGenerationPrompt: false)))
     }
 
     @Test("rewards filter trajectories; a file of only filtered lines is an error")

@@ -1,71 +1,89 @@
-/// One message of a conversation.
-public struct ChatMessage: Sendable, Codable, Equatable {
-    public var role: String
-    public var content: String
+import ColonyJinja
+import Foundation
 
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
+/// A model's chat template: the Jinja source stored in its GGUF (`tokenizer.chat_template`),
+/// a bundled one (`chatml`, `llama3`, `gemma`) or a `.jinja` file, rendered as Hugging Face's
+/// `apply_chat_template` renders it, with the tools, tool calls and tool results.
+///
+/// ```swift
+/// let template = try ChatTemplate(gguf: file)
+/// let prompt = try template.render(messages, tools: tools, extra: ["enable_thinking": .bool(false)])
+/// ```
+public struct ChatTemplate: Sendable {
+    /// Where the template came from: "model", a bundled name, or a file path.
+    public let name: String
+    public let source: String
+    /// The text of the model's BOS and EOS tokens (`bos_token`, `eos_token` in the template).
+    public let bosToken: String
+    public let eosToken: String
+    private let jinja: JinjaTemplate
 
-    /// Roles every template accepts.
-    public static let roles = ["system", "user", "assistant", "tool"]
-}
-
-/// A chat prompt format. Colony renders the known formats natively rather than running
-/// the Jinja template stored in the GGUF: the stored template is only used to recognise
-/// which format (and which default system prompt) a model expects.
-public enum ChatTemplate: Sendable, Equatable {
-    /// `<|im_start|>role\ncontent<|im_end|>\n` (SmolLM2, Qwen). When set, the default
-    /// system prompt is inserted if the conversation does not start with a system message.
-    case chatml(defaultSystemPrompt: String?)
-    /// `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>` (Llama 3).
-    case llama3
-    /// `<start_of_turn>user\ncontent<end_of_turn>\n` (Gemma; system text joins the first user turn).
-    case gemma
-
-    /// Names accepted by `init(named:)` and `--chat-template`.
+    /// Names of the bundled templates, for `--chat-template`.
     public static let knownNames = ["chatml", "llama3", "gemma"]
 
-    /// A template by name.
-    public init(named name: String) throws(ModelError) {
-        switch name.lowercased() {
-        case "chatml": self = .chatml(defaultSystemPrompt: nil)
-        case "llama3", "llama-3": self = .llama3
-        case "gemma": self = .gemma
-        default: throw .unknownChatTemplate(name, known: Self.knownNames)
-        }
+    /// Parses `source`; a syntax error names the template line.
+    public init(jinja source: String, name: String = "model", bosToken: String = "", eosToken: String = "") throws(ModelError) {
+        do { jinja = try JinjaTemplate(source) } catch { throw .invalidChatTemplate(name, error.description) }
+        self.name = name
+        self.source = source
+        self.bosToken = bosToken
+        self.eosToken = eosToken
     }
 
-    /// Recognises the format of a Jinja chat template as stored in `tokenizer.chat_template`.
-    public init(jinja: String) throws(ModelError) {
-        if jinja.contains("<|im_start|>") {
-            self = .chatml(defaultSystemPrompt: Self.chatmlDefaultSystem(in: jinja))
-        } else if jinja.contains("<|start_header_id|>") {
-            self = .llama3
-        } else if jinja.contains("<start_of_turn>") {
-            self = .gemma
+    /// A bundled template by name, or a Jinja file by path.
+    public init(named name: String, bosToken: String = "", eosToken: String = "") throws(ModelError) {
+        let key = name.lowercased() == "llama-3" ? "llama3" : name.lowercased()
+        if Self.knownNames.contains(key) {
+            guard let url = Bundle.module.url(forResource: key, withExtension: "jinja", subdirectory: "Templates"),
+                let source = try? String(contentsOf: url, encoding: .utf8)
+            else { throw .unknownChatTemplate(name, known: Self.knownNames) }
+            try self.init(jinja: source, name: key, bosToken: bosToken, eosToken: eosToken)
+        } else if name.hasSuffix(".jinja") || name.contains("/") {
+            guard let source = try? String(contentsOfFile: name, encoding: .utf8) else {
+                throw .invalidChatTemplate(name, "cannot read the file")
+            }
+            try self.init(jinja: source, name: name, bosToken: bosToken, eosToken: eosToken)
         } else {
-            throw .unknownChatTemplate(String(jinja.prefix(60)) + (jinja.count > 60 ? "…" : ""), known: Self.knownNames)
+            throw .unknownChatTemplate(name, known: Self.knownNames)
         }
     }
 
-    /// The model's own template.
+    /// The model's own template, with its BOS and EOS token texts.
     public init(gguf: GGUFFile) throws(ModelError) {
-        guard let jinja = gguf.metadata["tokenizer.chat_template"]?.string else { throw .noChatTemplate }
-        try self.init(jinja: jinja)
+        guard let source = gguf.metadata["tokenizer.chat_template"]?.string else { throw .noChatTemplate }
+        let (bos, eos) = Self.specialTokens(gguf)
+        try self.init(jinja: source, name: "model", bosToken: bos, eosToken: eos)
+    }
+
+    /// `--chat-template NAME|FILE` when given (with the model's token texts), else the model's own.
+    public init(named name: String?, gguf: GGUFFile) throws(ModelError) {
+        guard let name else {
+            try self.init(gguf: gguf)
+            return
+        }
+        let (bos, eos) = Self.specialTokens(gguf)
+        try self.init(named: name, bosToken: bos, eosToken: eos)
+    }
+
+    static func specialTokens(_ gguf: GGUFFile) -> (String, String) {
+        let tokens = gguf.metadata["tokenizer.ggml.tokens"]?.array
+        let text = { (key: String) -> String in
+            guard let id = gguf.metadata[key]?.integer, let t = tokens, t.indices.contains(Int(id)) else { return "" }
+            return t[Int(id)].string ?? ""
+        }
+        return (text("tokenizer.ggml.bos_token_id"), text("tokenizer.ggml.eos_token_id"))
     }
 
     /// Text that ends an assistant turn: generation stops there.
     public var endOfTurn: String {
-        switch self {
-        case .chatml: "<|im_end|>"
-        case .llama3: "<|eot_id|>"
-        case .gemma: "<end_of_turn>"
-        }
+        for marker in ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|eom_id|>"] where source.contains(marker) { return marker }
+        return eosToken
     }
 
-    /// Checks roles and ordering before rendering.
+    /// Whether the template lays out tools itself (else they are described in the system message).
+    public var rendersTools: Bool { source.contains("tools") }
+
+    /// Checks roles before rendering.
     public func validate(_ messages: [ChatMessage]) throws(ModelError) {
         guard !messages.isEmpty else { throw .invalidMessages("a conversation needs at least one message") }
         for (i, m) in messages.enumerated() where !ChatMessage.roles.contains(m.role) {
@@ -74,60 +92,29 @@ public enum ChatTemplate: Sendable, Equatable {
     }
 
     /// The prompt text for `messages`; with `addGenerationPrompt` it ends where the
-    /// assistant's reply begins.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
-        var out = ""
-        switch self {
-        case .chatml(let defaultSystem):
-            if let defaultSystem, messages.first?.role != "system" {
-                out += "<|im_start|>system\n\(defaultSystem)<|im_end|>\n"
-            }
-            for m in messages { out += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
-            if addGenerationPrompt { out += "<|im_start|>assistant\n" }
-        case .llama3:
-            out = "<|begin_of_text|>"
-            for m in messages {
-                out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(m.content.trimmingWhitespace())<|eot_id|>"
-            }
-            if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
-        case .gemma:
-            out = "<bos>"
-            var pendingSystem: String?
-            for m in messages {
-                if m.role == "system" {
-                    pendingSystem = m.content
-                    continue
-                }
-                var content = m.content.trimmingWhitespace()
-                if let system = pendingSystem, m.role == "user" {
-                    content = system + "\n\n" + content
-                    pendingSystem = nil
-                }
-                let role = m.role == "assistant" ? "model" : m.role
-                out += "<start_of_turn>\(role)\n\(content)<end_of_turn>\n"
-            }
-            if addGenerationPrompt { out += "<start_of_turn>model\n" }
+    /// assistant's reply begins. `tools` are OpenAI-style tool objects; `extra` holds further
+    /// template variables (a request's `chat_template_kwargs`, such as `enable_thinking`).
+    public func render(
+        _ messages: [ChatMessage], addGenerationPrompt: Bool = true, tools: [JinjaValue]? = nil, extra: JinjaObject = JinjaObject()
+    ) throws(ModelError) -> String {
+        var context = JinjaObject([
+            ("messages", .array(messages.map(\.jinja))), ("tools", tools.map { .array($0) } ?? .none), ("documents", .none),
+            ("add_generation_prompt", .bool(addGenerationPrompt)), ("bos_token", .string(bosToken)), ("eos_token", .string(eosToken)),
+        ])
+        for (k, v) in extra.pairs { context[k] = v }
+        do { return try jinja.render(context) } catch {
+            if case .raised(let message) = error { throw .chatTemplateRaised(message) }
+            throw .invalidChatTemplate(name, error.description)
         }
-        return out
     }
 
-    /// SmolLM2-style templates insert a system message when the first one is not a system
-    /// message; its text sits between the first `<|im_start|>system\n` and `<|im_end|>`.
-    private static func chatmlDefaultSystem(in jinja: String) -> String? {
-        guard jinja.contains("!= 'system'"), let start = jinja.range(of: "<|im_start|>system\n"),
-            let end = jinja.range(of: "<|im_end|>", range: start.upperBound..<jinja.endIndex)
-        else { return nil }
-        return String(jinja[start.upperBound..<end.lowerBound])
-    }
-}
-
-extension String {
-    /// The text without the Unicode whitespace at either end.
-    public func trimmingWhitespace() -> String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-        else { return "" }
-        return String(scalars[first...last])
+    /// The prompt's token ids: rendered, then encoded with the tokenizer's BOS, minus the
+    /// template's own BOS text when both would be there (llama.cpp does the same).
+    public func tokens(
+        _ messages: [ChatMessage], tokenizer: Tokenizer, tools: [JinjaValue]? = nil, extra: JinjaObject = JinjaObject()
+    ) throws(ModelError) -> [Int] {
+        var text = try render(messages, tools: tools, extra: extra)
+        if tokenizer.addBOS, !bosToken.isEmpty, text.hasPrefix(bosToken) { text.removeFirst(bosToken.count) }
+        return tokenizer.encode(text)
     }
 }

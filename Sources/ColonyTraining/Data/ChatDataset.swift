@@ -130,11 +130,11 @@ public struct ChatDataset: Sendable {
     static func tokenize(_ messages: [ChatMessage], tokenizer: Tokenizer, template: ChatTemplate, location: String) throws
         -> TrainingExample
     {
-        let full = template.render(messages, addGenerationPrompt: false)
+        let full = try template.render(messages, addGenerationPrompt: false)
         var cuts: [(String.Index, Bool)] = []  // piece boundaries, and whether the piece ending there is trained
         for (i, m) in messages.enumerated() where m.role == "assistant" {
-            let before = template.render(Array(messages[..<i]), addGenerationPrompt: true)
-            let through = template.render(Array(messages[...i]), addGenerationPrompt: false)
+            let before = try template.render(Array(messages[..<i]), addGenerationPrompt: true)
+            let through = try template.render(Array(messages[...i]), addGenerationPrompt: false)
             guard full.hasPrefix(before), full.hasPrefix(through), through.count >= before.count else {
                 throw TrainingError.invalidData("\(location): the chat template does not render this conversation turn by turn")
             }
