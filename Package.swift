@@ -126,6 +126,7 @@ let package = Package(
             dependencies: [
                 "ColonyTensor",
                 "ColonyModels",
+                "ColonyJinja",
                 "ColonyEngine",
                 "ColonyServer",
                 "ColonyAgents",
@@ -155,6 +156,7 @@ let package = Package(
             dependencies: ["ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP"]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
+        .testTarget(name: "ColonyJinjaTests", dependencies: ["ColonyJinja"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ColonyModelsTests",
             dependencies: ["ColonyModels", "ColonyTensor", "ColonyJinja"],

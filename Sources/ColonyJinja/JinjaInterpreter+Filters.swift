@@ -236,7 +236,7 @@ extension JinjaInterpreter {
         case "format":
             return .string(try JinjaValue.percentFormat(value.text, .array(args)))
         default:
-            throw .unsupported(line: 0, "the filter '\(name)'")
+            throw .unsupported(line: line, "the filter '\(name)'")
         }
     }
 

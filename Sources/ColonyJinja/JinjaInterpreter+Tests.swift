@@ -67,7 +67,7 @@ extension JinjaInterpreter {
         case "gt", "greaterthan", ">": return try compare(">", value, other)
         case "ge", ">=": return try compare(">=", value, other)
         case "in": return try contains(other, value)
-        default: throw .unsupported(line: 0, "the test '\(name)'")
+        default: throw .unsupported(line: line, "the test '\(name)'")
         }
     }
 }

@@ -18,7 +18,7 @@ struct JinjaInterpreter {
     /// The attributes of every `namespace()` made so far: `.namespace(i)` is `namespaces[i]`.
     var namespaces: [JinjaObject] = []
     private(set) var output = ""
-    private var line = 0
+    private(set) var line = 0
 
     init(context: JinjaObject, now: Date) {
         self.context = context

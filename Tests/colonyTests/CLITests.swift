@@ -72,6 +72,43 @@ struct CLI {
 struct CLITests {
     let model = ["--model", CLI.tinyModel]
 
+    @Test("template render prints exactly the render; raise_exception exits 1 with its message; bad templates name the line")
+    func templateRender() throws {
+        let dir = NSTemporaryDirectory() + "colony-template-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let template = dir + "/t.jinja"
+        try """
+        {%- if messages[0].role == 'system' %}{{ raise_exception('No system messages, ' ~ bos_token) }}{% endif %}
+        {%- for k, v in extra.items() %}{{ k }}={{ v | tojson }};{% endfor %}
+        {{- messages[0].content }}|{{ strftime_now('%Y-%m-%d') }}
+        """.write(toFile: template, atomically: true, encoding: .utf8)
+        let input = dir + "/in.json"
+        try #"{"messages": [{"role": "user", "content": "héllo"}], "extra": {"zeta": "日本", "alpha": [1, 2.5]}, "bos_token": "<s>"}"#
+            .write(toFile: input, atomically: true, encoding: .utf8)
+        let ok = try CLI.run(
+            ["template", "render", "--template", template, "--input", input], environment: ["SOURCE_DATE_EPOCH": "1767225600"])
+        #expect(ok.status == 0)
+        #expect(ok.stdout == #"zeta="日本";alpha=[1, 2.5];héllo|2026-01-01"#)
+
+        try #"{"messages": [{"role": "system", "content": "x"}], "bos_token": "<s>"}"#.write(
+            toFile: input, atomically: true, encoding: .utf8)
+        let raised = try CLI.run(["template", "render", "--template", template, "--input", input])
+        #expect(raised.status == 1)
+        #expect(raised.stdout.isEmpty)
+        #expect(raised.stderr == "No system messages, <s>\n")
+
+        try "ok\n{% include 'other.jinja' %}".write(toFile: template, atomically: true, encoding: .utf8)
+        let unsupported = try CLI.run(["template", "render", "--template", template, "--input", input])
+        #expect(unsupported.status != 0)
+        #expect(unsupported.stderr.contains("template line 2: the 'include' statement is not supported"))
+
+        try "[1,".write(toFile: input, atomically: true, encoding: .utf8)
+        let badInput = try CLI.run(["template", "render", "--template", "chatml", "--input", input])
+        #expect(badInput.status != 0)
+        #expect(badInput.stderr.contains("is not valid JSON"))
+    }
+
     @Test("tokenize prints JSON ids and detokenize reverses them")
     func tokenizeRoundTrip() throws {
         let text = "<|im_start|>user\nthe cat 42<|im_end|>"
