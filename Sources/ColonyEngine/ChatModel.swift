@@ -22,10 +22,14 @@ public struct ChatModel: Sendable {
     /// The prompt's tokens: the template over the messages and tools, which a template with
     /// tool syntax lays out itself (else they are described in the system message).
     public func promptTokens(_ chat: ChatCompletion) throws(ModelError) -> [Int] {
+        template.encode(try promptText(chat), tokenizer: backend.tokenizer)
+    }
+
+    /// The prompt's text, as the template renders it.
+    public func promptText(_ chat: ChatCompletion) throws(ModelError) -> String {
         let extra = JinjaObject(chat.templateArguments.sorted { $0.key < $1.key }.map { ($0.key, $0.value.jinja) })
-        guard template.rendersTools else { return try template.tokens(chat.promptMessages, tokenizer: backend.tokenizer, extra: extra) }
-        return try template.tokens(
-            chat.messages, tokenizer: backend.tokenizer, tools: chat.tools.isEmpty ? nil : chat.tools.map(\.jinja), extra: extra)
+        guard template.rendersTools else { return try template.render(chat.promptMessages, extra: extra) }
+        return try template.render(chat.messages, tools: chat.tools.isEmpty ? nil : chat.tools.map(\.jinja), extra: extra)
     }
 
     /// The stop strings a chat request needs besides the caller's: the template's end of turn.

@@ -111,14 +111,18 @@ public struct ChatCompletionChunk: Codable, Sendable, Equatable {
         public var role: String?
         public var content: String?
         public var toolCalls: [ToolCall]?
+        /// Reasoning (a `<think>` block) as it streams.
+        public var reasoningContent: String?
         enum CodingKeys: String, CodingKey {
             case role, content
             case toolCalls = "tool_calls"
+            case reasoningContent = "reasoning_content"
         }
-        public init(role: String? = nil, content: String?, toolCalls: [ToolCall]? = nil) {
+        public init(role: String? = nil, content: String?, toolCalls: [ToolCall]? = nil, reasoningContent: String? = nil) {
             self.role = role
             self.content = content
             self.toolCalls = toolCalls
+            self.reasoningContent = reasoningContent
         }
     }
 

@@ -125,8 +125,13 @@ public struct OpenAIServer: Sendable {
         chat.toolFormat = toolFormat
         do { try template.validate(chat.messages) } catch { throw APIError.badRequest(error.description, param: "messages") }
         let model = ChatModel(backend: engine, template: template)
+        let prompt: String
+        do { prompt = try model.promptText(chat) } catch { throw APIError.badRequest(error.description, param: "messages") }
+        // A template that opens a <think> block for the model (DeepSeek R1) starts the reply in reasoning.
+        let opensReasoning = prompt.trimmingWhitespace().hasSuffix("<think>")
         return try await generate(
-            model.promptTokens(chat), wire.options, chat: true, extraStops: model.stopStrings, from: request, completion: chat)
+            template.encode(prompt, tokenizer: engine.tokenizer), wire.options, chat: true, extraStops: model.stopStrings, from: request,
+            completion: chat, opensReasoning: opensReasoning)
     }
 
     func complete(_ request: Request) async throws -> Response {
@@ -150,7 +155,7 @@ public struct OpenAIServer: Sendable {
     /// request. The HTTP request's headers carry the hints a router reads (session, routing).
     private func generate(
         _ tokens: [Int], _ fields: CompletionOptions, chat: Bool, extraStops: [String], from http: Request,
-        completion: ChatCompletion? = nil
+        completion: ChatCompletion? = nil, opensReasoning: Bool = false
     ) async throws -> Response {
         let maxTokens = try fields.checkedMaxTokens()
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
@@ -167,9 +172,11 @@ public struct OpenAIServer: Sendable {
         let stream: AsyncThrowingStream<EngineEvent, Error>
         do { stream = metrics.timed(try await engine.submit(request), since: request.arrival) } catch { throw APIError(error) }
 
-        let tools = completion.flatMap { $0.tools.isEmpty ? nil : $0 }
         if fields.stream == true {
-            return sse(stream, id: id, chat: chat, includeUsage: fields.streamOptions?.includeUsage == true, tools: tools)
+            let parser = completion.map {
+                ChatStreamParser(format: $0.toolFormat, tools: Set($0.tools.map(\.name)), opensReasoning: opensReasoning)
+            }
+            return sse(stream, id: id, chat: chat, includeUsage: fields.streamOptions?.includeUsage == true, parser: parser)
         }
         let reply = try await CollectedReply.collect(stream, promptTokens: tokens.count)
         let (text, reason, usage) = (reply.text, reply.finishReason, reply.usage)
@@ -200,11 +207,12 @@ public struct OpenAIServer: Sendable {
     }
 
     /// Streams events as server-sent events. A client that goes away makes a write fail;
-    /// leaving the loop drops the stream, which cancels the request in the engine. With
-    /// tools the reply is held until it ends, then sent as a tool call or as text.
+    /// leaving the loop drops the stream, which cancels the request in the engine. A chat
+    /// reply goes through `parser`: reasoning and text stream as they come, each tool call
+    /// once it is whole.
     private func sse(
         _ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, chat: Bool, includeUsage: Bool,
-        tools: ChatCompletion?
+        parser: ChatStreamParser?
     ) -> Response {
         let model = modelName
         let created = Int(Date().timeIntervalSince1970)
@@ -216,13 +224,18 @@ public struct OpenAIServer: Sendable {
                 line.append(contentsOf: Array("\n\n".utf8))
                 try await writer.write(ByteBuffer(bytes: line))
             }
-            func chunk(_ text: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil, calls: [ToolCall]? = nil)
-                async throws
-            {
+            func chunk(
+                _ text: String?, role: String? = nil, finish: String? = nil, usage: Usage? = nil, calls: [ToolCall]? = nil,
+                reasoning: String? = nil
+            ) async throws {
                 if chat {
                     let choices: [ChatCompletionChunk.Choice] =
                         usage == nil || text != nil || finish != nil
-                        ? [.init(index: 0, delta: .init(role: role, content: text, toolCalls: calls), finishReason: finish)] : []
+                        ? [
+                            .init(
+                                index: 0, delta: .init(role: role, content: text, toolCalls: calls, reasoningContent: reasoning),
+                                finishReason: finish)
+                        ] : []
                     try await send(
                         ChatCompletionChunk(
                             id: id, created: created, model: model, choices: choices,
@@ -236,22 +249,31 @@ public struct OpenAIServer: Sendable {
                 }
             }
             if chat { try await chunk("", role: "assistant") }
-            var held = ""
+            var parser = parser
+            var calls = 0
+            func send(_ deltas: [ChatStreamParser.Delta]) async throws {
+                for d in deltas {
+                    switch d {
+                    case .content(let text): try await chunk(text)
+                    case .reasoning(let text): try await chunk(nil, reasoning: text)
+                    case .call(let call):
+                        try await chunk(nil, calls: [.reply(name: call.name, arguments: call.arguments, index: calls)])
+                        calls += 1
+                    }
+                }
+            }
             for try await event in stream {
                 switch event {
                 case .token(_, let text):
-                    if tools != nil { held += text } else if !text.isEmpty { try await chunk(text) }
+                    if parser != nil {
+                        try await send(parser!.feed(text))
+                    } else if !text.isEmpty {
+                        try await chunk(text)
+                    }
                 case .finished(let reason, let usage, let tail):
-                    if let tools {
-                        held += tail
-                        let calls = tools.reply(parsing: held).calls
-                        if !calls.isEmpty {
-                            try await chunk(
-                                nil, calls: calls.enumerated().map { .reply(name: $1.name, arguments: $1.arguments, index: $0) })
-                            try await chunk(nil, finish: "tool_calls")
-                        } else {
-                            try await chunk(held, finish: reason.openAI ?? "stop")
-                        }
+                    if parser != nil {
+                        try await send(parser!.feed(tail) + parser!.finish())
+                        try await chunk(nil, finish: calls > 0 ? "tool_calls" : reason.openAI ?? "stop")
                     } else {
                         try await chunk(tail, finish: reason.openAI ?? "stop")
                     }

@@ -113,7 +113,13 @@ public struct ChatTemplate: Sendable {
     public func tokens(
         _ messages: [ChatMessage], tokenizer: Tokenizer, tools: [JinjaValue]? = nil, extra: JinjaObject = JinjaObject()
     ) throws(ModelError) -> [Int] {
-        var text = try render(messages, tools: tools, extra: extra)
+        encode(try render(messages, tools: tools, extra: extra), tokenizer: tokenizer)
+    }
+
+    /// A rendered prompt's token ids, with one BOS however many the template and the
+    /// tokenizer would add.
+    public func encode(_ rendered: String, tokenizer: Tokenizer) -> [Int] {
+        var text = rendered
         if tokenizer.addBOS, !bosToken.isEmpty, text.hasPrefix(bosToken) { text.removeFirst(bosToken.count) }
         return tokenizer.encode(text)
     }
