@@ -25,11 +25,13 @@ public struct ChatModel: Sendable {
         template.encode(try promptText(chat), tokenizer: backend.tokenizer)
     }
 
-    /// The prompt's text, as the template renders it.
+    /// The prompt's text, as the template renders it; a forced call starts there in the
+    /// family's own format (`ToolCallFormat.callOpener`).
     public func promptText(_ chat: ChatCompletion) throws(ModelError) -> String {
         let extra = JinjaObject(chat.templateArguments.sorted { $0.key < $1.key }.map { ($0.key, $0.value.jinja) })
         guard template.rendersTools else { return try template.render(chat.promptMessages, extra: extra) }
-        return try template.render(chat.messages, tools: chat.tools.isEmpty ? nil : chat.tools.map(\.jinja), extra: extra)
+        let text = try template.render(chat.messages, tools: chat.tools.isEmpty ? nil : chat.tools.map(\.jinja), extra: extra)
+        return chat.forcesToolCall ? text + chat.toolFormat.callOpener : text
     }
 
     /// The stop strings a chat request needs besides the caller's: the template's end of turn.

@@ -32,6 +32,18 @@ public enum ToolCallFormat: String, Sendable, CaseIterable {
         }
     }
 
+    /// What the family writes before a call. A forced call's prompt ends with it, so the
+    /// constrained call object continues the model's own format (the first item of the
+    /// array, in the families that write an array).
+    public var callOpener: String {
+        switch self {
+        case .json, .llama3: ""
+        case .hermes: "<tool_call>\n"
+        case .mistral: "[TOOL_CALLS]["
+        case .granite, .phi4Mini: "<|tool_call|>["
+        }
+    }
+
     /// A reply split into its reasoning (`<think>…</think>`), its text and its tool calls.
     public struct Reply: Sendable, Equatable {
         public var content: String

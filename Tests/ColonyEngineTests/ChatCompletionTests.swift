@@ -130,6 +130,29 @@ struct ChatCompletionTests {
         #expect(reply.usage.promptTokens == request.promptTokens.count)
         await engine.shutdown(cancelInFlight: true)
     }
+
+    @Test("a template with tool syntax gets the tools itself, and a forced call starts in the family's format")
+    func nativeTools() async throws {
+        let engine = try Tiny.engine()
+        let hermes = try ChatTemplate(
+            jinja: """
+                {%- for t in tools or [] %}<tool>{{ t.function.name }}:{{ t.function.parameters | tojson }}</tool>{% endfor %}
+                {%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}
+                {%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}{# <tool_call> #}
+                """)
+        let model = ChatModel(backend: engine, template: hermes)
+        var chat = try ChatCompletion(messages: user, tools: [Self.add], toolChoice: .auto)
+        chat.toolFormat = ToolCallFormat(template: hermes.source)
+        #expect(chat.toolFormat == .hermes)
+        let auto = try model.promptText(chat)
+        #expect(auto.hasPrefix(#"<tool>add:{"properties":"#), "the template lays the tools out, not the system message")
+        #expect(auto.hasSuffix("<|im_start|>assistant\n"))
+        #expect(!auto.contains("Tools:"))
+        chat.toolChoice = .required
+        #expect(try model.promptText(chat) == auto + "<tool_call>\n")
+        #expect(ToolCallFormat.mistral.callOpener == "[TOOL_CALLS][")
+        await engine.shutdown(cancelInFlight: true)
+    }
 }
 
 @Suite("JSONValue")
