@@ -70,13 +70,6 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
             self.toolCalls = toolCalls
             self.toolCallID = toolCallID
         }
-
-        /// The text a chat template shows: the content, or the calls an assistant made.
-        public var text: String {
-            if let content { return content.text }
-            return (toolCalls ?? []).map { #"{"name":"\#($0.function.name)","arguments":\#($0.function.arguments)}"# }
-                .joined(separator: "\n")
-        }
     }
 }
 

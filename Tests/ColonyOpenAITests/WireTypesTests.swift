@@ -38,7 +38,8 @@ struct WireTypesTests {
         #expect(o.seed == 7 && o.stop == .init(["END"]) && o.stream == true && o.streamOptions?.includeUsage == true)
         #expect(o.n == 1 && o.priority == 3 && o.ignoreEOS == true && o.minTokens == 2)
         #expect(o.responseFormat == .init(type: "json_schema", jsonSchema: .init(name: "x", schema: .object(["type": .string("string")]))))
-        #expect(r.messages.map(\.text) == ["ab", #"{"name":"add","arguments":{"a":1}}"#, "2"])
+        #expect(r.messages.map(\.content?.text) == ["ab", nil, "2"])
+        #expect(r.messages[1].toolCalls?.map(\.function) == [.init(name: "add", arguments: #"{"a":1}"#)])
         #expect(r.messages[2].toolCallID == "c1")
         #expect(
             r.tools == [ToolDefinition(function: .init(name: "add", description: "Add.", parameters: .object(["type": .string("object")])))]
