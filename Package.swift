@@ -26,6 +26,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
@@ -91,6 +92,8 @@ let package = Package(
             ]
         ),
         .target(name: "ColonyStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // Model versions and refs over a RegistryStore, weights stored by SHA-256.
+        .target(name: "ColonyRegistry", dependencies: ["ColonyStore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ColonyHTTP"),
         .target(name: "ColonyOpenAI", dependencies: ["ColonyEngine"]),
         .target(
@@ -131,6 +134,7 @@ let package = Package(
                 "ColonyServer",
                 "ColonyAgents",
                 "ColonyStore",
+                "ColonyRegistry",
                 "ColonyHTTP",
                 "ColonyTraining",
                 "ColonyCollectives",
@@ -156,6 +160,7 @@ let package = Package(
             dependencies: ["ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP"]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
+        .testTarget(name: "ColonyRegistryTests", dependencies: ["ColonyRegistry", "ColonyStore"]),
         .testTarget(name: "ColonyJinjaTests", dependencies: ["ColonyJinja"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ColonyModelsTests",

@@ -22,6 +22,9 @@ public struct OpenAIServer: Sendable {
     /// How the model writes tool calls and reasoning, so `tool_choice: auto` replies are read
     /// in its own format (from its template: `ToolCallFormat(template:)`).
     public var toolFormat = ToolCallFormat.json
+    /// The registry version served (`NAME@ID`), named on every completion in an
+    /// `x-colony-model-version` header; nil for a model given as a path.
+    public var modelVersion: String?
     /// Extra read-only JSON routes, path → body (a router's `/v1/cluster`), so that the server
     /// serves what a backend knows without importing its module.
     public var statusRoutes: [String: @Sendable () async throws -> Data] = [:]
@@ -82,8 +85,9 @@ public struct OpenAIServer: Sendable {
 
     private func counted(_ body: () async throws -> Response) async throws -> Response {
         do {
-            let response = try await body()
+            var response = try await body()
             metrics.count("ok")
+            if let modelVersion { response.headers[.init("x-colony-model-version")!] = modelVersion }
             return response
         } catch let error as APIError {
             metrics.count(Self.outcome(error.status))

@@ -30,7 +30,20 @@ enum SQLiteSchema {
                 INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
             END;
             """
-        )
+        ),
+        (
+            "v2-registry",
+            """
+            CREATE TABLE model_versions (id TEXT PRIMARY KEY, digest TEXT NOT NULL, name TEXT NOT NULL, parent TEXT,
+                                         config TEXT, data_digest TEXT, eval TEXT, run TEXT, created REAL NOT NULL);
+            CREATE INDEX model_versions_name ON model_versions(name, created);
+            CREATE TABLE model_refs (name TEXT NOT NULL, ref TEXT NOT NULL, version TEXT NOT NULL REFERENCES model_versions(id),
+                                     PRIMARY KEY (name, ref));
+            CREATE TABLE model_ref_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, ref TEXT NOT NULL,
+                                        from_version TEXT, to_version TEXT NOT NULL, action TEXT NOT NULL,
+                                        who TEXT NOT NULL, why TEXT, at REAL NOT NULL);
+            """
+        ),
     ]
 
     /// Applies the migrations `db` lacks, all or none, holding the write lock throughout.

@@ -1,10 +1,10 @@
 import Foundation
 import GRDB
 
-/// The embedded `RunStore` and `MemoryStore`: one SQLite file (WAL mode) through GRDB, with an FTS5 index over
+/// The embedded `RunStore`, `MemoryStore` and `RegistryStore`: one SQLite file (WAL mode) through GRDB, with an FTS5 index over
 /// memories for BM25-ranked search. Several processes may open the same file.
 public final class SQLiteStore: RunStore, MemoryStore {
-    private let db: DatabaseQueue
+    let db: DatabaseQueue
 
     /// Opens (and migrates) the database at `path`, creating it and its folder when
     /// missing; ":memory:" for a private in-memory one.

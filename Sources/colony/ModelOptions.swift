@@ -1,12 +1,20 @@
 import ArgumentParser
 import ColonyEngine
 import ColonyModels
+import ColonyRegistry
 import Foundation
 
 /// Options every model command shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Path to a GGUF model (default: $COLONY_MODEL or models/SmolLM2-135M-Instruct.Q4_1.gguf).")
+    @Option(
+        name: .long,
+        help:
+            "A GGUF model: a path, or ref:NAME[@REF] from the registry (default: $COLONY_MODEL or models/SmolLM2-135M-Instruct.Q4_1.gguf)."
+    )
     var model: String?
+
+    /// The registry version a `ref:` resolved to (`NAME@ID`), set by `validate`.
+    var version: String? = nil
 
     @Option(name: .long, help: "Worker threads for the forward pass (default: all cores).")
     var threads: Int?
@@ -23,18 +31,30 @@ struct ModelOptions: ParsableArguments {
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
-    /// The model id a server shows and expects: `override`, else the file name without extension.
+    /// The model id a server shows and expects: `override`, else the registry version
+    /// (`NAME@ID`), else the file name without extension.
     func servedName(_ override: String?) -> String {
-        override ?? ((modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
+        override ?? version ?? ((modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
-    /// The flags as given, to pass on to a child process.
+    /// The flags as given, to pass on to a child process; a registry model goes as its
+    /// version id, so every child serves exactly that version under the same name.
     var arguments: [String] {
-        ["--model", modelPath, "--precision", precision] + (threads.map { ["--threads", "\($0)"] } ?? []) + (verbose ? ["--verbose"] : [])
+        let pinned = version.flatMap { $0.split(separator: "@").last.map { ModelReference.scheme + $0 } }
+        return ["--model", pinned ?? modelPath, "--precision", precision] + (threads.map { ["--threads", "\($0)"] } ?? [])
+            + (verbose ? ["--verbose"] : [])
     }
 
-    func validate() throws {
+    mutating func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        // A registry reference becomes the path of its checked weights before anything opens them.
+        if let given = model ?? ProcessInfo.processInfo.environment[ModelLocation.environmentVariable],
+            given.hasPrefix(ModelReference.scheme)
+        {
+            let resolved = try RegistryOptions.resolve(given)
+            model = resolved.path
+            version = resolved.version
+        }
         guard ActivationPrecision(rawValue: precision) != nil else {
             throw ValidationError(
                 "--precision must be one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", ")), got '\(precision)'")

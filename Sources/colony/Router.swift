@@ -74,6 +74,7 @@ struct Router: AsyncParsableCommand {
             apiKey: try frontDoor.resolvedKey())
         server.statusRoutes["/v1/cluster"] = { try JSONEncoder().encode(backend.clusterStatus) }
         server.toolFormat = TemplateOptions.toolFormat(gguf: file)
+        server.modelVersion = modelOptions.version
         try await server.run(host: frontDoor.host, port: frontDoor.port) { bound in
             writeErr("colony: routing '\(name)' (\(routing)) on http://\(frontDoor.host):\(bound), workers from \(discovery)\n")
         }

@@ -29,6 +29,7 @@ struct Serve: AsyncParsableCommand {
         let name = modelOptions.servedName(frontDoor.modelName)
         var server = OpenAIServer(engine: engine, modelName: name, template: template, apiKey: key)
         server.toolFormat = TemplateOptions.toolFormat(gguf: model.file)
+        server.modelVersion = modelOptions.version
         try await server.run(host: frontDoor.host, port: frontDoor.port) { bound in
             writeErr(
                 "colony: serving '\(name)' on http://\(frontDoor.host):\(bound) (max batch \(engineOptions.maxBatch), \(engineOptions.kvBlocks) KV blocks)\n"

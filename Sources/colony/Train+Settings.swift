@@ -1,10 +1,13 @@
 import ArgumentParser
 import ColonyModels
+import ColonyRegistry
 import ColonyTraining
 import Foundation
 
 extension Train {
-    func validate() throws {
+    mutating func validate() throws {
+        // A registry reference trains on its checked weights.
+        if let given = base, given.hasPrefix(ModelReference.scheme) { base = try RegistryOptions.resolve(given).path }
         guard loraRank >= 0 else { throw ValidationError("--lora-rank must be ≥ 0, got \(loraRank)") }
         guard TrainingConfiguration.OptimizerKind(rawValue: optimizer) != nil else {
             throw ValidationError("--optimizer must be adamw or sgd, got '\(optimizer)'")

@@ -22,7 +22,7 @@ struct Train: ParsableCommand {
             rank keeps its own checkpoints in DIR/checkpoints/rank-N.
             """)
 
-    @Option(name: .long, help: "The GGUF model to start from (default: $COLONY_MODEL or the default model).")
+    @Option(name: .long, help: "The GGUF model to start from: a path or ref:NAME[@REF] (default: $COLONY_MODEL or the default model).")
     var base: String?
 
     @Option(name: .long, help: "Training data (JSONL of conversations).")

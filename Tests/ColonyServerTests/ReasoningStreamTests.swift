@@ -67,6 +67,16 @@ struct ReasoningStreamTests {
         await s.stop()
     }
 
+    @Test("a registry version served names itself in the model field and an x-colony-model-version header")
+    func versionHeader() async throws {
+        let s = try await TestServer(modelVersion: "tiny@v0123456789ab")
+        let r = try await s.send("POST", "/v1/completions", json: #"{"prompt":"the","max_tokens":2}"#)
+        #expect(r.status == 200)
+        #expect(r.headers["x-colony-model-version"] == "tiny@v0123456789ab")
+        #expect(try s.object(r)["model"] as? String == "tiny@v0123456789ab")
+        await s.stop()
+    }
+
     @Test("chat_template_kwargs must be an object")
     func kwargsValidated() async throws {
         let s = try await TestServer()

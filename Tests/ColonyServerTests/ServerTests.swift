@@ -19,14 +19,16 @@ final class TestServer: Sendable {
     /// `wrap` puts a backend between the server and the engine (a test double that records requests).
     init(
         apiKey: String? = nil, configure: (inout EngineConfiguration) -> Void = { _ in },
-        wrap: (Engine) -> any InferenceBackend = { $0 }
+        wrap: (Engine) -> any InferenceBackend = { $0 }, modelVersion: String? = nil
     ) async throws {
         let file = try GGUFFile(contentsOf: Self.tinyPath)
         var config = EngineConfiguration()
         configure(&config)
         let model = try LlamaModel(gguf: file)
         engine = try Engine(model: model, tokenizer: try Tokenizer(gguf: file), configuration: config)
-        let server = OpenAIServer(engine: wrap(engine), modelName: "tiny", template: try ChatTemplate(gguf: file), apiKey: apiKey)
+        var server = OpenAIServer(
+            engine: wrap(engine), modelName: modelVersion ?? "tiny", template: try ChatTemplate(gguf: file), apiKey: apiKey)
+        server.modelVersion = modelVersion
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         task = Task { try await server.run(host: "127.0.0.1", port: 0) { continuation.yield($0) } }
         var bound = 0
