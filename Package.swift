@@ -27,6 +27,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
@@ -92,6 +93,8 @@ let package = Package(
             ]
         ),
         .target(name: "ColonyStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // The same stores on a shared PostgreSQL (postgres-nio: only this target and what uses it pay for it).
+        .target(name: "ColonyStorePostgres", dependencies: ["ColonyStore", .product(name: "PostgresNIO", package: "postgres-nio")]),
         // Model versions and refs over a RegistryStore, weights stored by SHA-256.
         .target(name: "ColonyRegistry", dependencies: ["ColonyStore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ColonyHTTP"),
@@ -135,6 +138,7 @@ let package = Package(
                 "ColonyAgents",
                 "ColonyStore",
                 "ColonyRegistry",
+                "ColonyStorePostgres",
                 "ColonyHTTP",
                 "ColonyTraining",
                 "ColonyCollectives",
@@ -153,14 +157,15 @@ let package = Package(
         .testTarget(name: "ColonyOpenAITests", dependencies: ["ColonyOpenAI", "ColonyEngine"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
         .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),
-        .testTarget(name: "ColonyStoreTests", dependencies: ["ColonyStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "ColonyStoreTests",
+            dependencies: ["ColonyStore", "ColonyStorePostgres", "ColonyRegistry", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ColonyRoutingTests", dependencies: ["ColonyRouting", "ColonyEngine", "ColonyModels"]),
         .testTarget(
             name: "ColonyClusterTests",
             dependencies: ["ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP"]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
-        .testTarget(name: "ColonyRegistryTests", dependencies: ["ColonyRegistry", "ColonyStore"]),
         .testTarget(name: "ColonyJinjaTests", dependencies: ["ColonyJinja"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ColonyModelsTests",

@@ -13,7 +13,7 @@ public struct MemoryHit: Sendable, Equatable {
 }
 
 /// Where agents' long-term memories live, searchable by text within a namespace (one per
-/// agent). Backends: SQLite with FTS5 (`SQLiteStore`); PostgreSQL is planned.
+/// agent). Backends: SQLite with FTS5 (`SQLiteStore`); PostgreSQL full-text search (`PostgresStore`).
 ///
 /// Contract for conformers (`StoreConformanceTests` checks every point on every backend):
 /// - `saveMemory` is durable when it returns and returns an id larger than every id it

@@ -66,7 +66,16 @@ public struct RefMove: Sendable, Equatable, Codable {
     }
 }
 
-/// Where model versions and their refs live. Backends: SQLite (`SQLiteStore`).
+/// Registry times are kept as milliseconds since 1970 by every backend, so a version reads
+/// back equal to the one returned when it was stored.
+public enum RegistryClock {
+    public static func milliseconds(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+    public static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+    /// `d` as it reads back.
+    public static func rounded(_ d: Date) -> Date { date(milliseconds(d)) }
+}
+
+/// Where model versions and their refs live. Backends: SQLite (`SQLiteStore`), PostgreSQL (`PostgresStore`).
 ///
 /// Contract for conformers (`RegistryStoreTests` checks it on every backend):
 /// - `register` stores a version once per id: registering an id that exists returns the

@@ -54,7 +54,8 @@ public struct PendingCall: Sendable, Equatable, Codable {
 }
 
 /// Where agent runs live: the run, its completed steps and the tool calls of the step in
-/// flight. Backends: SQLite (embedded, `SQLiteStore`); PostgreSQL (multi-node) is planned.
+/// flight. Backends: SQLite (embedded, `SQLiteStore`); PostgreSQL (shared by every node,
+/// `PostgresStore` in ColonyStorePostgres).
 ///
 /// Contract for conformers (`StoreConformanceTests` checks every point on every backend):
 /// - Every write is durable when the call returns: a `kill -9` right after loses nothing,

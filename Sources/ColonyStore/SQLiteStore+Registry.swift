@@ -5,7 +5,7 @@ extension SQLiteStore: RegistryStore {
     public func register(_ version: ModelVersion) async throws -> (version: ModelVersion, created: Bool) {
         // Times are kept in milliseconds, so what is returned equals what is read back later.
         var normalized = version
-        normalized.createdAt = Self.milliseconds(version.createdAt)
+        normalized.createdAt = RegistryClock.rounded(version.createdAt)
         let v = normalized
         return try await db.write { db in
             if let existing = try Self.version(db, id: v.id) { return (existing, false) }
@@ -14,7 +14,9 @@ extension SQLiteStore: RegistryStore {
                     INSERT INTO model_versions (id, digest, name, parent, config, data_digest, eval, run, created)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [v.id, v.digest, v.name, v.parent, v.config, v.dataDigest, v.eval, v.run, Self.stamp(v.createdAt)])
+                arguments: [
+                    v.id, v.digest, v.name, v.parent, v.config, v.dataDigest, v.eval, v.run, RegistryClock.milliseconds(v.createdAt),
+                ])
             return (v, true)
         }
     }
@@ -51,7 +53,7 @@ extension SQLiteStore: RegistryStore {
                     INSERT INTO model_ref_log (name, ref, from_version, to_version, action, who, why, at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [m.name, m.ref, now, m.to, m.action, m.who, m.why, Self.stamp(m.at)])
+                arguments: [m.name, m.ref, now, m.to, m.action, m.who, m.why, RegistryClock.milliseconds(m.at)])
             return true
         }
     }
@@ -61,7 +63,7 @@ extension SQLiteStore: RegistryStore {
             try Row.fetchAll(db, sql: "SELECT * FROM model_ref_log WHERE name = ? ORDER BY seq", arguments: [name]).map {
                 RefMove(
                     name: $0["name"], ref: $0["ref"], from: $0["from_version"], to: $0["to_version"], action: $0["action"],
-                    who: $0["who"], why: $0["why"], at: Self.date($0["at"]))
+                    who: $0["who"], why: $0["why"], at: RegistryClock.date($0["at"]))
             }
         }
     }
@@ -73,11 +75,6 @@ extension SQLiteStore: RegistryStore {
     private static func version(_ row: Row) -> ModelVersion {
         ModelVersion(
             id: row["id"], digest: row["digest"], name: row["name"], parent: row["parent"], config: row["config"],
-            dataDigest: row["data_digest"], eval: row["eval"], run: row["run"], createdAt: date(row["created"]))
+            dataDigest: row["data_digest"], eval: row["eval"], run: row["run"], createdAt: RegistryClock.date(row["created"]))
     }
-
-    /// Milliseconds since 1970, as the registry tables keep times.
-    private static func stamp(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
-    private static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
-    private static func milliseconds(_ d: Date) -> Date { date(stamp(d)) }
 }

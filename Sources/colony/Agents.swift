@@ -15,16 +15,23 @@ struct Agents: AsyncParsableCommand {
 
 /// Where runs are stored and what they export.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite database of runs, steps and memories.")
-    var db = ".colony/colony.sqlite"
+    @Option(
+        name: [.long, .customLong("db")],
+        help: "Runs, steps and memories: a SQLite file or postgres://user@host:port/db (default: $COLONY_STORE or .colony/colony.sqlite).")
+    var store: String?
 
     @Option(name: .long, help: "Append each finished run's trajectory to this JSONL file.")
     var trajectories: String?
 
-    func open() throws -> SQLiteStore { try SQLiteStore(path: db) }
+    /// The store's location as given or defaulted.
+    var location: String { StoreLocation.resolve(store) }
 
+    func open() throws -> AnyStore { try StoreLocation.open(location) }
+
+    /// A run's files: beside a SQLite store, else under .colony/.
     func workspace(for run: String) -> URL {
-        URL(fileURLWithPath: (db as NSString).deletingLastPathComponent).appendingPathComponent("workspaces/\(run)")
+        let base = StoreLocation.isPostgres(location) ? ".colony" : (location as NSString).deletingLastPathComponent
+        return URL(fileURLWithPath: base).appendingPathComponent("workspaces/\(run)")
     }
 }
 
@@ -44,7 +51,7 @@ extension ModelOptions {
     }
 
     /// An agent pool over a fresh local engine.
-    func agentPool(_ specFile: AgentSpecFile, store: SQLiteStore, workspace: URL) async throws -> AgentPool {
+    func agentPool(_ specFile: AgentSpecFile, store: AnyStore, workspace: URL) async throws -> AgentPool {
         let (engine, client) = try engineClient()
         return try await AgentPool.start(specFile, client: client, backend: engine, store: store, workspace: workspace)
     }
@@ -78,7 +85,7 @@ struct AgentsRun: AsyncParsableCommand {
         let store = try storeOptions.open()
         let id = runID ?? UUID().uuidString.lowercased()
         let pool = try await modelOptions.agentPool(specFile, store: store, workspace: storeOptions.workspace(for: id))
-        writeErr("run \(id) started (resume it with: colony agents resume \(id) --db \(storeOptions.db))\n")
+        writeErr("run \(id) started (resume it with: colony agents resume \(id) --store \(storeOptions.location))\n")
         let run = try await pool.closing { try await $0.agent().run(task: task, id: id, store: store, specText: text) }
         try report(run, task: task, agent: specFile.name, storeOptions: storeOptions)
     }
@@ -96,7 +103,9 @@ struct AgentsResume: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(verbose: modelOptions.verbose)
         let store = try storeOptions.open()
-        guard let record = try await store.run(id: runID) else { throw ValidationError("there is no run '\(runID)' in \(storeOptions.db)") }
+        guard let record = try await store.run(id: runID) else {
+            throw ValidationError("there is no run '\(runID)' in \(storeOptions.location)")
+        }
         guard let text = record.spec else { throw ValidationError("run '\(runID)' has no stored spec") }
         let specFile = try AgentSpecFile.parse(text)
         let pool = try await modelOptions.agentPool(specFile, store: store, workspace: storeOptions.workspace(for: runID))

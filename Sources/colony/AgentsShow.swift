@@ -12,7 +12,7 @@ struct AgentsShow: AsyncParsableCommand {
     func run() async throws {
         let store = try storeOptions.open()
         guard let text = try await RunTranscript.text(of: runID, in: store) else {
-            throw ValidationError("there is no run '\(runID)' in \(storeOptions.db)")
+            throw ValidationError("there is no run '\(runID)' in \(storeOptions.location)")
         }
         writeOut(text)
     }

@@ -21,20 +21,21 @@ struct Models: AsyncParsableCommand {
 
 /// Where the registry lives: its database and its blob directory.
 struct RegistryOptions: ParsableArguments {
-    @Option(name: .long, help: "Database of versions and refs (default: $COLONY_STORE or .colony/colony.sqlite).")
-    var db: String?
+    @Option(
+        name: [.long, .customLong("db")],
+        help: "Versions and refs: a SQLite file or postgres://user@host:port/db (default: $COLONY_STORE or .colony/colony.sqlite).")
+    var store: String?
 
     @Option(name: .long, help: "Directory of the weights, by digest (default: $COLONY_REGISTRY or .colony/registry).")
     var registry: String?
 
-    func open() throws -> Registry { try Self.open(db: db, registry: registry) }
+    func open() throws -> Registry { try Self.open(store: store, registry: registry) }
 
-    /// The registry at `db` and `registry`, else where the environment or the defaults say.
-    static func open(db: String?, registry: String?) throws -> Registry {
-        let env = ProcessInfo.processInfo.environment
-        let path = db ?? env["COLONY_STORE"] ?? ".colony/colony.sqlite"
-        let root = registry ?? env["COLONY_REGISTRY"] ?? ".colony/registry"
-        return Registry(store: try SQLiteStore(path: path), root: root)
+    /// The registry in `store` with blobs in `registry`, else where the environment or the
+    /// defaults say.
+    static func open(store: String?, registry: String?) throws -> Registry {
+        let root = registry ?? ProcessInfo.processInfo.environment["COLONY_REGISTRY"] ?? ".colony/registry"
+        return Registry(store: try StoreLocation.open(StoreLocation.resolve(store)), root: root)
     }
 
     /// The checked weights and `NAME@ID` of a `ref:` given to `--model` (or `--base`), with
@@ -45,7 +46,7 @@ struct RegistryOptions: ParsableArguments {
         let done = DispatchSemaphore(value: 0)
         Task.detached {
             do {
-                let registry = try RegistryOptions.open(db: nil, registry: nil)
+                let registry = try RegistryOptions.open(store: nil, registry: nil)
                 let v = try await registry.resolve(try ModelReference(reference))
                 let path = try registry.weights(of: v)
                 outcome.withLock { $0 = .success((path, "\(v.name)@\(v.id)")) }

@@ -1,8 +1,10 @@
 import ColonyStore
+import ColonyStorePostgres
 import Foundation
+import Synchronization
 
 /// A store under test: one of the backends `StoreConformanceTests` runs on.
-typealias AnyStore = any RunStore & MemoryStore
+typealias AnyStore = any RunStore & MemoryStore & RegistryStore
 
 /// Each backend configuration the conformance suite runs on. A new backend (PostgreSQL)
 /// adds a case here and must pass the suite unchanged.
@@ -11,6 +13,8 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqliteFile
     /// A private in-memory SQLite database (rollback journal, no file).
     case sqliteMemory
+    /// A fresh schema in the project's own PostgreSQL (`scripts/postgres`).
+    case postgres
 
     var description: String { rawValue }
 
@@ -25,6 +29,40 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertible {
             }
         case .sqliteMemory:
             return OpenedStore(store: try SQLiteStore(path: ":memory:"), files: [], reopen: nil)
+        case .postgres:
+            let url = try TestPostgres.url()
+            let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+            return OpenedStore(store: try PostgresStore(url: url, schema: schema), files: []) {
+                try PostgresStore(url: url, schema: schema)
+            }
+        }
+    }
+}
+
+/// The project's own PostgreSQL for tests: `$COLONY_TEST_POSTGRES`, else the one
+/// `scripts/postgres start` starts (or finds running) and names.
+enum TestPostgres {
+    private static let found = Mutex<String?>(nil)
+
+    static func url() throws -> String {
+        if let url = ProcessInfo.processInfo.environment["COLONY_TEST_POSTGRES"] { return url }
+        return try found.withLock { cached in
+            if let cached { return cached }
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/postgres")
+                .standardized
+            let p = Process()
+            p.executableURL = script
+            p.arguments = ["start"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else {
+                throw PostgresStoreError.badURL("scripts/postgres start failed (status \(p.terminationStatus))")
+            }
+            cached = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return cached!
         }
     }
 }

@@ -6,16 +6,22 @@ import Testing
 
 @Suite("model registry: versions, refs, blobs")
 struct RegistryTests {
-    /// A registry in a fresh temporary folder, and a few distinct weight files.
+    /// A registry over a fresh store of `backend`, with its blobs in a temporary folder.
     final class Fixture: @unchecked Sendable {
         let dir = NSTemporaryDirectory() + "colony-registry-\(UUID().uuidString)"
-        var db: String { dir + "/colony.sqlite" }
+        let opened: OpenedStore
         var root: String { dir + "/registry" }
 
-        init() throws { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        init(_ backend: StoreBackend) throws {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            opened = try backend.open()
+        }
         deinit { try? FileManager.default.removeItem(atPath: dir) }
 
-        func registry(who: String = "tester@host") throws -> Registry { Registry(store: try SQLiteStore(path: db), root: root, who: who) }
+        /// The registry; `fresh` opens the same database again (another process would).
+        func registry(who: String = "tester@host", fresh: Bool = false) throws -> Registry {
+            Registry(store: fresh ? try opened.reopen!() : opened.store, root: root, who: who)
+        }
 
         func file(_ name: String, _ content: String) throws -> String {
             let path = dir + "/" + name
@@ -23,6 +29,8 @@ struct RegistryTests {
             return path
         }
     }
+
+    static let backends: [StoreBackend] = [.sqliteFile, .postgres]
 
     /// `sha256sum`'s digest of `path`: an independent reference for ours.
     static func sha256sum(_ path: String) throws -> String {
@@ -37,9 +45,9 @@ struct RegistryTests {
         return String(text.prefix(64))
     }
 
-    @Test("a version's id and digest come from the file's SHA-256; the same bytes again give the same version")
-    func register() async throws {
-        let f = try Fixture()
+    @Test("a version's id and digest come from the file's SHA-256; the same bytes again give the same version", arguments: backends)
+    func register(_ backend: StoreBackend) async throws {
+        let f = try Fixture(backend)
         let r = try f.registry()
         let path = try f.file("a.gguf", String(repeating: "weights ", count: 100_000))
         let (v, created) = try await r.register(name: "chat", file: path, config: "lr: 0.001\n", eval: #"{"accuracy": 0.5}"#, why: "first")
@@ -58,9 +66,9 @@ struct RegistryTests {
         }
     }
 
-    @Test("promote, tag and rollback move refs; the log is a chain of who, from, to and why")
-    func refs() async throws {
-        let f = try Fixture()
+    @Test("promote, tag and rollback move refs; the log is a chain of who, from, to and why", arguments: backends)
+    func refs(_ backend: StoreBackend) async throws {
+        let f = try Fixture(backend)
         let r = try f.registry()
         var ids: [String] = []
         for i in 0..<3 { ids.append(try await r.register(name: "chat", file: try f.file("m\(i).gguf", "model \(i)")).version.id) }
@@ -88,13 +96,13 @@ struct RegistryTests {
         await #expect(throws: RegistryError.self) { try await r.promote(name: "chat", id: other) }
     }
 
-    @Test("of promotions racing from two processes' stores, one wins each time and the log stays a chain")
-    func concurrentPromotes() async throws {
-        let f = try Fixture()
+    @Test("of promotions racing from two processes' stores, one wins each time and the log stays a chain", arguments: backends)
+    func concurrentPromotes(_ backend: StoreBackend) async throws {
+        let f = try Fixture(backend)
         let setup = try f.registry()
         let a = try await setup.register(name: "chat", file: try f.file("a.gguf", "a")).version.id
         let b = try await setup.register(name: "chat", file: try f.file("b.gguf", "b")).version.id
-        let (left, right) = (try f.registry(who: "left@host"), try f.registry(who: "right@host"))
+        let (left, right) = (try f.registry(who: "left@host", fresh: true), try f.registry(who: "right@host", fresh: true))
         var wins = 0
         for _ in 0..<20 {
             async let x: Bool = { (try? await left.promote(name: "chat", id: a)) != nil }()
@@ -109,7 +117,7 @@ struct RegistryTests {
 
     @Test("a missing or altered blob is refused, naming the version and the digest it expected")
     func blobs() async throws {
-        let f = try Fixture()
+        let f = try Fixture(.sqliteFile)
         let r = try f.registry()
         let v = try await r.register(name: "chat", file: try f.file("a.gguf", "original weights")).version
         let blob = try r.weights(of: v)
