@@ -48,4 +48,49 @@ struct RegistryCLITests {
         let log = try CLI.run(["models", "log", "tiny"], environment: env)
         #expect(log.stdout.contains("promote") && log.stdout.contains("ship it"))
     }
+
+    @Test("serve and train take ref: too; the server names the version it serves in the model field and a header")
+    func serveAndTrain() throws {
+        let dir = NSTemporaryDirectory() + "colony-registry-serve-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = ["COLONY_STORE": dir + "/colony.sqlite", "COLONY_REGISTRY": dir + "/registry"]
+        let registered = try CLI.run(["models", "register", "tiny", CLI.tinyModel, "--ref", "prod"], environment: env)
+        let id = registered.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(registered.status == 0 && id.hasPrefix("v"), "\(registered.stderr)")
+
+        let port = 22_000 + Int.random(in: 0..<2000)
+        let server = Process()
+        server.executableURL = CLI.binary
+        server.arguments = ["serve", "--model", "ref:tiny", "--port", String(port)]
+        server.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        try #require(CLI.waitForPort(port), "colony serve did not start listening")
+        let client = """
+            import json, urllib.request as u
+            r = u.urlopen(u.Request("http://127.0.0.1:\(port)/v1/completions", data=b'{"prompt": "hi", "max_tokens": 2}',
+                                    headers={"Content-Type": "application/json"}))
+            print(r.headers["x-colony-model-version"]); print(json.load(r)["model"])
+            """
+        let answer = try CLI.run(["-c", client], executable: "/usr/bin/python3")
+        #expect(answer.stdout.split(separator: "\n").map(String.init) == ["tiny@\(id)", "tiny@\(id)"], "\(answer.stderr)")
+
+        let data = dir + "/data.jsonl"
+        try (0..<4).map(TrainCLITests.conversation).joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        let trained = try CLI.run(
+            [
+                "train", "--base", "ref:tiny@prod", "--data", data, "--steps", "1", "--batch", "2", "--seq-len", "160", "--lora-rank", "4",
+                "--export-type", "f32", "--out", dir + "/run",
+            ], environment: env)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/run/model.gguf"))
+        let ghost = try CLI.run(["train", "--base", "ref:ghost", "--data", data, "--out", dir + "/ghost"], environment: env)
+        #expect(ghost.status != 0)
+        #expect(ghost.stderr.contains("ghost@prod is not in the registry"), "\(ghost.stderr)")
+    }
 }
