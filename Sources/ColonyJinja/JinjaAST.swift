@@ -12,7 +12,7 @@ struct Node: Sendable {
         /// `{% filter f %}…{% endfilter %}`.
         case filtered([FilterCall], [Node])
         /// `{% call m(args) %}…{% endcall %}`: the body is `caller()` inside the macro.
-        case call(Expression, caller: JinjaMacro)
+        case call(Expression, Arguments, caller: JinjaMacro)
         case breakLoop
         case continueLoop
     }

@@ -3,47 +3,22 @@ extension JinjaInterpreter {
     func test(_ name: String, _ value: JinjaValue, _ args: [JinjaValue]) throws(JinjaError) -> Bool {
         let value = value.plain
         let other = args.first?.plain ?? .undefined("a test argument is missing")
+        // Type tests: a name, and the values that pass it.
+        switch (name, value) {
+        case ("none", .none), ("boolean", .bool), ("true", .bool(true)), ("false", .bool(false)), ("integer", .int), ("float", .double),
+            ("string", .string), ("mapping", .object), ("callable", .function),
+            ("iterable", .string), ("iterable", .array), ("iterable", .generator), ("iterable", .object), ("iterable", .undefined),
+            ("iterable", .namespace), ("sequence", .string), ("sequence", .array), ("sequence", .object), ("sequence", .undefined):
+            return true
+        case ("none", _), ("boolean", _), ("true", _), ("false", _), ("integer", _), ("float", _), ("string", _), ("mapping", _),
+            ("callable", _), ("iterable", _), ("sequence", _):
+            return false
+        default: break
+        }
         switch name {
         case "defined": return !value.isUndefined
         case "undefined": return value.isUndefined
-        case "none":
-            if case .none = value { return true }
-            return false
-        case "boolean":
-            if case .bool = value { return true }
-            return false
-        case "true":
-            if case .bool(true) = value { return true }
-            return false
-        case "false":
-            if case .bool(false) = value { return true }
-            return false
-        case "integer":
-            if case .int = value { return true }
-            return false
-        case "float":
-            if case .double = value { return true }
-            return false
         case "number": return value.numeric != nil
-        case "string":
-            if case .string = value { return true }
-            return false
-        case "mapping":
-            if case .object = value { return true }
-            return false
-        case "iterable":
-            switch value {
-            case .string, .array, .generator, .object, .undefined, .namespace: return true
-            default: return false
-            }
-        case "sequence":
-            switch value {
-            case .string, .array, .object, .undefined: return true
-            default: return false
-            }
-        case "callable":
-            if case .function = value { return true }
-            return false
         case "sameas":
             switch (value, other) {
             case (.none, .none), (.undefined, .undefined): return true

@@ -97,13 +97,10 @@ struct JinjaInterpreter {
                 var value = JinjaValue.string(try capture(body))
                 for f in filters { value = try applyFilter(f, to: value) }
                 output += value.text
-            case .call(let call, let caller):
-                guard case .call(let callee, let args) = call else { break }
+            case .call(let callee, let args, let caller):
                 let f = try evaluate(callee)
-                let (positional, keyword0) = try evaluate(args)
-                var keyword = keyword0
-                keyword["caller"] = .function(.macro(caller))
-                output += try invoke(f, positional, keyword).text
+                let (positional, keyword) = try evaluate(args)
+                output += try invoke(f, positional, keyword.merging(["caller": .function(.macro(caller))]) { _, new in new }).text
             case .breakLoop: return .breakLoop
             case .continueLoop: return .continueLoop
             }

@@ -226,12 +226,11 @@ struct JinjaParser {
 
     private mutating func callBlock() throws(JinjaError) -> Node.Kind {
         let params = isOp("(") ? try parameters() : []
-        let call = try expression()
-        guard case .call = call else { throw .syntax(line: line, "expected a call after 'call'") }
+        guard case .call(let callee, let arguments) = try expression() else { throw .syntax(line: line, "expected a call after 'call'") }
         try endTag()
         let (body, _) = try statements(until: ["endcall"])
         try endTag()
-        return .call(call, caller: JinjaMacro(name: "caller", parameters: params, body: body))
+        return .call(callee, arguments, caller: JinjaMacro(name: "caller", parameters: params, body: body))
     }
 
     private mutating func filterChain() throws(JinjaError) -> [FilterCall] {

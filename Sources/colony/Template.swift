@@ -28,21 +28,8 @@ struct TemplateRender: ParsableCommand {
     var input: String
 
     func run() throws {
-        let source: String
-        if template.hasSuffix(".gguf") {
-            let gguf = try ModelOptions.open(template)
-            guard let s = gguf.metadata["tokenizer.chat_template"]?.string else {
-                throw ValidationError(ModelError.noChatTemplate.description)
-            }
-            source = s
-        } else if ChatTemplate.knownNames.contains(template.lowercased()) {
-            source = try ChatTemplate(named: template).source
-        } else {
-            guard let s = try? String(contentsOfFile: template, encoding: .utf8) else {
-                throw ValidationError("cannot read the template file '\(template)'")
-            }
-            source = s
-        }
+        let chatTemplate =
+            template.hasSuffix(".gguf") ? try ChatTemplate(gguf: ModelOptions.open(template)) : try ChatTemplate(named: template)
         let data: Data
         do {
             data = input == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: input))
@@ -58,15 +45,9 @@ struct TemplateRender: ParsableCommand {
         } catch let error as JinjaError {
             throw ValidationError("the input '\(input)' is not valid JSON: \(error.message)")
         }
-        let parsed: JinjaTemplate
-        do { parsed = try JinjaTemplate(source) } catch { throw ModelError.invalidChatTemplate(template, error.description) }
-        do {
-            writeOut(try parsed.render(context))
-        } catch .raised(let message) {
+        do { writeOut(try chatTemplate.render(context: context)) } catch .chatTemplateRaised(let message) {
             writeErr(message + "\n")
             throw ExitCode(1)
-        } catch {
-            throw ModelError.invalidChatTemplate(template, "\(error.kind): \(error.description)")
         }
     }
 }

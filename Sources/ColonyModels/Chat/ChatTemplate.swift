@@ -38,7 +38,7 @@ public struct ChatTemplate: Sendable {
                 let source = try? String(contentsOf: url, encoding: .utf8)
             else { throw .unknownChatTemplate(name, known: Self.knownNames) }
             try self.init(jinja: source, name: key, bosToken: bosToken, eosToken: eosToken)
-        } else if name.hasSuffix(".jinja") || name.contains("/") {
+        } else if name.hasSuffix(".jinja") || name.contains("/") || FileManager.default.fileExists(atPath: name) {
             guard let source = try? String(contentsOfFile: name, encoding: .utf8) else {
                 throw .invalidChatTemplate(name, "cannot read the file")
             }
@@ -102,6 +102,11 @@ public struct ChatTemplate: Sendable {
             ("add_generation_prompt", .bool(addGenerationPrompt)), ("bos_token", .string(bosToken)), ("eos_token", .string(eosToken)),
         ])
         for (k, v) in extra.pairs { context[k] = v }
+        return try render(context: context)
+    }
+
+    /// The template rendered with `context` as its variables, as given.
+    public func render(context: JinjaObject) throws(ModelError) -> String {
         do { return try jinja.render(context) } catch {
             if case .raised(let message) = error { throw .chatTemplateRaised(message) }
             throw .invalidChatTemplate(name, error.description)
