@@ -149,7 +149,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"]),
+        .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore", "ColonyHTTP"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
         .testTarget(

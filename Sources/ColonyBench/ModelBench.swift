@@ -35,7 +35,7 @@ public struct ModelBench: Sendable {
         var decode: [Double] = []
         for r in 1...runs {
             onRun(r)
-            let cache = KVCache(config: c, positions: promptTokens + genTokens)
+            let cache = KVCache(config: c, positions: promptTokens + genTokens, type: model.kvType)
             var table = cache.wholeTable()
             let batch = prompt.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: $0 == prompt.count - 1) }
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -71,7 +71,8 @@ public struct ModelBench: Sendable {
             decodeShareOfRoofline: decodeMedian / roofline,
             peakRSSBytes: peakRSS,
             modelFileBytes: model.file.fileSize,
-            kvCacheBytes: 2 * c.blockCount * c.kvDimension * 4 * (promptTokens + genTokens)
+            kvType: model.kvType.rawValue,
+            kvCacheBytes: 2 * c.blockCount * c.kvDimension * model.kvType.bytesPerElement * (promptTokens + genTokens)
         )
     }
 }

@@ -16,6 +16,8 @@ public struct ModelBenchReport: Codable, Sendable {
     public var decodeShareOfRoofline: Double
     public var peakRSSBytes: Int
     public var modelFileBytes: Int
+    /// The KV cache's element type (f16 or f32).
+    public var kvType: String
     public var kvCacheBytes: Int
 
     enum CodingKeys: String, CodingKey {
@@ -30,6 +32,7 @@ public struct ModelBenchReport: Codable, Sendable {
         case decodeShareOfRoofline = "decode_share_of_roofline"
         case peakRSSBytes = "peak_rss_bytes"
         case modelFileBytes = "model_file_bytes"
+        case kvType = "kv_type"
         case kvCacheBytes = "kv_cache_bytes"
     }
 
@@ -43,7 +46,7 @@ public struct ModelBenchReport: Codable, Sendable {
             decode          \(f(decodeTokensPerSecond)) tokens/s  (\(genTokens) tokens, median of \(runs))
             memory read     \(f(memoryReadGBPerSecond)) GB/s; weights read per token \(mb(weightBytesPerToken))
             roofline        \(f(rooflineDecodeTokensPerSecond)) tokens/s; decode reaches \(String(format: "%.0f", decodeShareOfRoofline * 100))% of it
-            peak RSS        \(mb(peakRSSBytes)) (model file \(mb(modelFileBytes)) + KV cache \(mb(kvCacheBytes)))
+            peak RSS        \(mb(peakRSSBytes)) (model file \(mb(modelFileBytes)) + \(kvType) KV cache \(mb(kvCacheBytes)))
 
             """
     }

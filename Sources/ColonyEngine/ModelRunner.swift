@@ -17,7 +17,7 @@ public final class LlamaRunner: ModelRunner {
 
     public init(model: LlamaModel, blockCount: Int, blockSize: Int) {
         self.model = model
-        cache = KVCache(config: model.config, blockCount: blockCount, blockSize: blockSize)
+        cache = KVCache(config: model.config, blockCount: blockCount, blockSize: blockSize, type: model.kvType)
     }
 
     public var config: LlamaConfiguration { model.config }

@@ -43,10 +43,10 @@ static float dot_f32_generic(int type, const void *row, const float *x, int64_t 
         }
         return s;
     }
-    float s = 0;
-    for (int64_t i = 0; i < k; i += 32) {
-        ck_dequantize_row(type, (const uint8_t *)row + (i / 32) * bb, block, 32);
-        for (int j = 0; j < 32; j++) s += block[j] * x[i + j];
+    float wide[CK_QK], s = 0;
+    for (int64_t i = 0; i < k; i += be) {
+        ck_dequantize_row(type, (const uint8_t *)row + (i / be) * bb, wide, be);
+        for (int64_t j = 0; j < be; j++) s += wide[j] * x[i + j];
     }
     return s;
 }
@@ -73,6 +73,20 @@ CK_AVX512 static float dot_f32_avx512(int type, const void *row, const float *x,
         float s = hsum512(_mm512_add_ps(acc0, acc1));
         if (i < k) s += dot_f32_generic(type, (const uint8_t *)row + i * ck_block_bytes(type), x + i, k - i);
         return s;
+    }
+    if (type != CK_Q4_0 && type != CK_Q4_1 && type != CK_Q8_0) {
+        // The other quants expand a block at a time: this is the float reference path, the
+        // integer kernels of packed.c are the fast one.
+        const int64_t be = ck_block_elements(type), bb = ck_block_bytes(type);
+        float wide[CK_QK];
+        for (int64_t i = 0; i < k; i += be) {
+            ck_dequantize_row(type, (const uint8_t *)row + (i / be) * bb, wide, be);
+            for (int64_t j = 0; j < be; j += 32) {
+                acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(wide + j), _mm512_loadu_ps(x + i + j), acc0);
+                acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(wide + j + 16), _mm512_loadu_ps(x + i + j + 16), acc1);
+            }
+        }
+        return hsum512(_mm512_add_ps(acc0, acc1));
     }
     const __m128i lowmask = _mm_set1_epi8(0x0f);
     for (int64_t b = 0; b < k / 32; b++) {

@@ -27,11 +27,18 @@ static int64_t record_bytes(int type) {
     }
 }
 
-int ck_packable(int type, int64_t n) { return record_bytes(type) != 0 && n % 16 == 0 && n > 0; }
+/// Bytes per record (16 rows × one block) of any packable type.
+static int64_t any_record_bytes(int type) { return record_bytes(type) ? record_bytes(type) : ck_k_record_bytes(type); }
 
-int64_t ck_packed_bytes(int type, int64_t n, int64_t k) { return (n / 16) * (k / 32) * record_bytes(type); }
+int ck_packable(int type, int64_t n) { return any_record_bytes(type) != 0 && n % 16 == 0 && n > 0; }
+
+int64_t ck_packed_bytes(int type, int64_t n, int64_t k) { return (n / 16) * (k / ck_block_elements(type)) * any_record_bytes(type); }
 
 void ck_pack(int type, const void *src, void *dst, int64_t n, int64_t k) {
+    if (!record_bytes(type)) {
+        ck_pack_k(type, src, dst, n, k);
+        return;
+    }
     const int64_t nb = k / 32, rec = record_bytes(type), bb = ck_block_bytes(type);
     for (int64_t g = 0; g < n / 16; g++) {
         for (int64_t b = 0; b < nb; b++) {
@@ -68,10 +75,11 @@ static void quantize_act_generic(const float *x, int64_t k, ck_act out) {
         float amax = 0;
         for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
         float d = amax / levels, id = d != 0 ? 1.0f / d : 0;
-        int32_t sum = 0;
+        int32_t sum = 0, first = 0;
         for (int j = 0; j < 32; j++) {
             int32_t v = (int32_t)lrintf(xb[j] * id);
             sum += v;
+            if (j < 16) first += v;
             if (out.lo) {
                 out.hi[b * 32 + j] = (int8_t)(v >> 7); // floor(v / 128): lo stays in [0, 127]
                 out.lo[b * 32 + j] = (int8_t)(v & 127);
@@ -81,6 +89,8 @@ static void quantize_act_generic(const float *x, int64_t k, ck_act out) {
         }
         out.d[b] = d;
         out.isum[b] = sum;
+        out.isum16[2 * b] = first;
+        out.isum16[2 * b + 1] = sum - first;
         out.s[b] = d * (float)sum;
     }
 }
@@ -95,7 +105,7 @@ CK_AVX512 static void quantize_act_avx512(const float *x, int64_t k, ck_act out)
         // Round to nearest even, as lrintf does in the portable path.
         __m512i v0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
         __m512i v1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
-        int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(v0, v1));
+        int32_t first = _mm512_reduce_add_epi32(v0), sum = first + _mm512_reduce_add_epi32(v1);
         if (out.lo) {
             const __m512i seven = _mm512_set1_epi32(127);
             _mm_storeu_si128((__m128i *)(out.lo + b * 32), _mm512_cvtepi32_epi8(_mm512_and_si512(v0, seven)));
@@ -107,6 +117,8 @@ CK_AVX512 static void quantize_act_avx512(const float *x, int64_t k, ck_act out)
         _mm_storeu_si128((__m128i *)(out.hi + b * 32 + 16), _mm512_cvtepi32_epi8(v1));
         out.d[b] = d;
         out.isum[b] = sum;
+        out.isum16[2 * b] = first;
+        out.isum16[2 * b + 1] = sum - first;
         out.s[b] = d * (float)sum;
     }
 }
@@ -213,7 +225,8 @@ CK_PACKED_KERNEL(packed_matmul_split, 1)
 
 void ck_packed_matmul(int type, const void *packed, int64_t k, int64_t g0, int64_t g1,
                       const ck_act *x, int64_t t, float *y, int64_t ldy) {
-    if (!ck_has_avx512_vnni()) packed_matmul_generic(type, packed, k, g0, g1, x, t, y, ldy);
+    if (!record_bytes(type)) ck_packed_matmul_k(type, packed, k, g0, g1, x, t, y, ldy);
+    else if (!ck_has_avx512_vnni()) packed_matmul_generic(type, packed, k, g0, g1, x, t, y, ldy);
     else if (t > 0 && x[0].lo) packed_matmul_split(type, packed, k, g0, g1, x, t, y, ldy);
     else packed_matmul_int8(type, packed, k, g0, g1, x, t, y, ldy);
 }

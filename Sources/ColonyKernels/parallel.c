@@ -42,7 +42,7 @@ typedef struct {
     int64_t t;
     ck_kv_layer kv;
     int64_t n_head, group, head_dim;
-    float scale;
+    float scale, softcap;
 } attention_ctx;
 
 static void attention_range(void *raw, int64_t begin, int64_t end) {
@@ -53,14 +53,15 @@ static void attention_range(void *raw, int64_t begin, int64_t end) {
         int64_t u = i / c->n_head;
         const ck_attn_token *tok = &c->tokens[u % 2 == 0 ? u / 2 : c->t - 1 - u / 2];
         int64_t h = i % c->n_head;
+        ck_attn_params params = { tok->start, c->scale, c->softcap };
         ck_attention_head(tok->q + h * c->head_dim, c->kv, tok->block_table, tok->n_ctx,
-                          h / c->group, c->head_dim, c->scale, tok->out + h * c->head_dim);
+                          h / c->group, c->head_dim, params, tok->out + h * c->head_dim);
     }
 }
 
 void ck_par_attention(ck_pool *pool, const ck_attn_token *tokens, int64_t t, ck_kv_layer kv,
-                      int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale) {
-    attention_ctx c = { tokens, t, kv, n_head, n_head / n_kv_head, head_dim, scale };
+                      int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale, float softcap) {
+    attention_ctx c = { tokens, t, kv, n_head, n_head / n_kv_head, head_dim, scale, softcap };
     ck_pool_for(pool, t * n_head, 1, attention_range, &c);
 }
 

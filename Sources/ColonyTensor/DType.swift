@@ -79,6 +79,9 @@ public enum DType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// True when Colony's kernels can read this type.
     public var isSupported: Bool { ck_type_supported(Int32(rawValue)) != 0 }
 
+    /// True when `Tensor.quantizing` can write this type (the K-quants are read only).
+    public var isQuantizable: Bool { ck_quantizable(Int32(rawValue)) != 0 }
+
     /// Elements per quantisation block (1 for plain float types). Only for supported types.
     public var blockElements: Int { Int(ck_block_elements(Int32(rawValue))) }
 

@@ -66,6 +66,7 @@ public struct Tensor: Sendable {
     public static func quantizing(_ values: [Float], name: String, shape: [Int], as dtype: DType) throws(TensorError) -> Tensor {
         let rowLength = shape.first ?? 1
         guard dtype.isSupported else { throw .unsupportedType(dtype, tensor: name) }
+        guard dtype.isQuantizable else { throw .cannotQuantize(dtype, tensor: name) }
         guard rowLength % dtype.blockElements == 0 else {
             throw .rowNotBlockAligned(tensor: name, rowLength: rowLength, type: dtype)
         }

@@ -4,6 +4,7 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
     case unsupportedType(DType, tensor: String)
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
     case rowNotBlockAligned(tensor: String, rowLength: Int, type: DType)
+    case cannotQuantize(DType, tensor: String)
 
     public var description: String {
         switch self {
@@ -14,6 +15,9 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
                 + DType.allCases.filter(\.isSupported).map(\.description).joined(separator: ", ")
         case .shapeMismatch(let tensor, let expected, let found):
             "expected tensor '\(tensor)' of \(expected.map(String.init).joined(separator: "×")), found \(found.map(String.init).joined(separator: "×"))"
+        case .cannotQuantize(let type, let tensor):
+            "cannot write tensor '\(tensor)' as \(type): Colony reads it but does not quantise to it (llama.cpp's llama-quantize does); writable: "
+                + DType.allCases.filter(\.isQuantizable).map(\.description).joined(separator: ", ")
         case .rowNotBlockAligned(let tensor, let rowLength, let type):
             "tensor '\(tensor)' has rows of \(rowLength) elements, not a multiple of the \(type) block size \(type.blockElements)"
         }

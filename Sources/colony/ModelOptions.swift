@@ -24,6 +24,13 @@ struct ModelOptions: ParsableArguments {
         help: "Activations in matrix products: int16 (fast, near-exact), int8 (fastest, as llama.cpp) or float32 (exact reference).")
     var precision: String = "int16"
 
+    @Option(
+        name: .long,
+        help:
+            "Element type of the KV cache: f16 (half the memory and attention traffic; greedy output unchanged on the tests) or f32 (exact)."
+    )
+    var kvType: String = "f16"
+
     @Flag(name: .long, help: "Log details to stderr.")
     var verbose = false
 
@@ -41,7 +48,8 @@ struct ModelOptions: ParsableArguments {
     /// version id, so every child serves exactly that version under the same name.
     var arguments: [String] {
         let pinned = version.flatMap { $0.split(separator: "@").last.map { ModelReference.scheme + $0 } }
-        return ["--model", pinned ?? modelPath, "--precision", precision] + (threads.map { ["--threads", "\($0)"] } ?? [])
+        return ["--model", pinned ?? modelPath, "--precision", precision, "--kv-type", kvType]
+            + (threads.map { ["--threads", "\($0)"] } ?? [])
             + (verbose ? ["--verbose"] : [])
     }
 
@@ -59,6 +67,10 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError(
                 "--precision must be one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", ")), got '\(precision)'")
         }
+        guard KVCacheType(rawValue: kvType) != nil else {
+            throw ValidationError(
+                "--kv-type must be one of \(KVCacheType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(kvType)'")
+        }
     }
 
     /// Opens the model `given` by `option` (or the default); a missing file is a usage error.
@@ -67,7 +79,10 @@ struct ModelOptions: ParsableArguments {
     }
 
     func loadModel() throws -> (LlamaModel, Tokenizer) {
-        try Self.usage { try ModelLocation.load(model, threads: threadCount, precision: ActivationPrecision(rawValue: precision)!) }
+        try Self.usage {
+            try ModelLocation.load(
+                model, threads: threadCount, precision: ActivationPrecision(rawValue: precision)!, kvType: KVCacheType(rawValue: kvType)!)
+        }
     }
 
     /// A missing model file reported as a usage error, as ArgumentParser shows them.

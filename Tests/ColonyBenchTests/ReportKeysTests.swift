@@ -17,10 +17,11 @@ struct ReportKeysTests {
         let report = ModelBenchReport(
             model: "m.gguf", threads: 2, precision: "int16", promptTokens: 128, genTokens: 64, runs: 5, prefillTokensPerSecond: 1,
             decodeTokensPerSecond: 2, memoryReadGBPerSecond: 3, weightBytesPerToken: 4, rooflineDecodeTokensPerSecond: 5,
-            decodeShareOfRoofline: 0.4, peakRSSBytes: 6, modelFileBytes: 7, kvCacheBytes: 8)
+            decodeShareOfRoofline: 0.4, peakRSSBytes: 6, modelFileBytes: 7, kvType: "f16", kvCacheBytes: 8)
         #expect(
             try Self.keys(report) == [
-                "decode_share_of_roofline", "decode_tokens_per_second", "gen_tokens", "kv_cache_bytes", "memory_read_gb_per_second",
+                "decode_share_of_roofline", "decode_tokens_per_second", "gen_tokens", "kv_cache_bytes", "kv_type",
+                "memory_read_gb_per_second",
                 "model", "model_file_bytes", "peak_rss_bytes", "precision", "prefill_tokens_per_second", "prompt_tokens",
                 "roofline_decode_tokens_per_second",
                 "runs", "threads", "weight_bytes_per_token",

@@ -15,7 +15,7 @@ struct LlamaForwardTests {
             let llama = try LlamaModel(gguf: try GGUFFile(contentsOf: Fixtures.path(model.file)), threads: 2)
             llama.precision = precision
             for c in model.cases {
-                let cache = KVCache(config: llama.config, positions: 64)
+                let cache = KVCache(config: llama.config, positions: 64, type: .f32)
                 var table = cache.wholeTable()
                 let batch = c.tokens.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: true) }
                 let logits = try llama.forward(batch, cache: cache, table: &table)
@@ -39,7 +39,7 @@ struct LlamaForwardTests {
             let llama = try LlamaModel(gguf: try GGUFFile(contentsOf: Fixtures.path(model.file)), threads: 1)
             llama.precision = .float32
             for c in model.cases {
-                let cache = KVCache(config: llama.config, positions: 64, blockSize: 4)
+                let cache = KVCache(config: llama.config, positions: 64, blockSize: 4, type: .f32)
                 // Blocks in reverse order: positions must follow the table, not the memory layout.
                 var table = BlockTable(blocks: cache.wholeTable().blocks.reversed())
                 var last: [Float] = []
@@ -64,7 +64,7 @@ struct LlamaForwardTests {
         let model = Self.fixture.models[0]
         let llama = try LlamaModel(gguf: try GGUFFile(contentsOf: Fixtures.path(model.file)), threads: 2)
         llama.precision = .float32
-        let cache = KVCache(config: llama.config, positions: 128, blockSize: 4)
+        let cache = KVCache(config: llama.config, positions: 128, blockSize: 4, type: .f32)
         var batch: [BatchToken] = []
         // Interleave the cases' tokens so sequences share every step of the batch.
         let longest = model.cases.map(\.tokens.count).max()!
@@ -87,7 +87,7 @@ struct LlamaForwardTests {
     @Test("invalid batches are refused without touching the cache")
     func invalidBatches() throws {
         let llama = try LlamaModel(gguf: try GGUFFile(contentsOf: Fixtures.path("tiny-llama-tied.gguf")))
-        let cache = KVCache(config: llama.config, positions: 32, blockSize: 4)
+        let cache = KVCache(config: llama.config, positions: 32, blockSize: 4, type: .f32)
         var table = cache.wholeTable()
         #expect(throws: ModelError.tokenOutOfRange(320, vocabularySize: 320)) {
             try llama.forward([BatchToken(token: 320, position: 0)], cache: cache, table: &table)

@@ -26,7 +26,7 @@ enum KernelPath: String, CaseIterable, CustomTestStringConvertible {
 
 @Suite("Kernels against scalar references", .serialized)
 struct KernelTests {
-    static let types: [DType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0]
+    static let types: [DType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0]
 
     @Test("dequantised values stay within the type's rounding error", arguments: types)
     func quantizeRoundTrip(type: DType) throws {
@@ -41,6 +41,7 @@ struct KernelTests {
             case .f16: 2e-3
             case .bf16: 1.6e-2
             case .q8_0: 2.0 / 127
+            case .q5_0, .q5_1: 4.0 / 31
             default: 4.0 / 15
             }
         for (a, b) in zip(values, back) { #expect(abs(a - b) <= bound, "\(type): \(a) became \(b)") }
@@ -58,48 +59,30 @@ struct KernelTests {
         }
     }
 
-    /// Quantised activations of `x` (T tokens of k floats), kept alive by the returned arrays.
+    /// Quantised activations of `x` (T tokens of k floats), with their parts as arrays.
     final class Activations {
-        var hi, lo: [Int8]
-        var d, s: [Float]
-        var isum: [Int32]
+        let acts: QuantizedActivations
         let t, k: Int
-        let split: Bool
         init(_ x: [Float], t: Int, k: Int, split: Bool) {
             self.t = t
             self.k = k
-            self.split = split
-            hi = .init(repeating: 0, count: t * k)
-            lo = hi
-            d = .init(repeating: 0, count: t * k / 32)
-            s = d
-            isum = .init(repeating: 0, count: t * k / 32)
-            withActs { acts in for i in 0..<t { ck_quantize_act(Array(x[i * k..<(i + 1) * k]), Int64(k), acts[i]) } }
+            acts = QuantizedActivations(capacity: t, k: k, split: split)
+            x.withUnsafeBufferPointer { _ = acts.quantize($0.baseAddress!, rows: t) }
         }
-        func withActs<R>(_ body: ([ck_act]) -> R) -> R {
-            hi.withUnsafeMutableBufferPointer { h in
-                lo.withUnsafeMutableBufferPointer { l in
-                    d.withUnsafeMutableBufferPointer { dp in
-                        s.withUnsafeMutableBufferPointer { sp in
-                            isum.withUnsafeMutableBufferPointer { ip in
-                                body(
-                                    (0..<t).map { i in
-                                        ck_act(
-                                            hi: h.baseAddress! + i * k, lo: split ? l.baseAddress! + i * k : nil,
-                                            d: dp.baseAddress! + i * k / 32, s: sp.baseAddress! + i * k / 32,
-                                            isum: ip.baseAddress! + i * k / 32)
-                                    })
-                            }
-                        }
-                    }
-                }
-            }
+        var rows: UnsafePointer<ck_act> { UnsafePointer(acts.rows) }
+        private func array<T>(_ p: UnsafeMutablePointer<T>?, _ count: Int) -> [T] {
+            p.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
         }
+        var hi: [Int8] { array(acts.rows[0].hi, t * k) }
+        var lo: [Int8] { array(acts.rows[0].lo, t * k) }
+        var d: [Float] { array(acts.rows[0].d, t * k / 32) }
+        var isum: [Int32] { array(acts.rows[0].isum, t * k / 32) }
+        var isum16: [Int32] { array(acts.rows[0].isum16, t * k / 16) }
     }
 
     @Test(
         "packed integer matmul stays within the activation rounding error",
-        arguments: [DType.q4_0, .q4_1, .q8_0], KernelPath.allCases)
+        arguments: [DType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0], KernelPath.allCases)
     func packedMatmul(type: DType, path: KernelPath) throws {
         var rng = TestRandom(state: 13)
         for (n, k, t) in [(16, 32, 1), (32, 96, 3), (48, 576, 2)] {
@@ -110,8 +93,8 @@ struct KernelTests {
             for split in [false, true] {
                 let acts = Activations(x, t: t, k: k, split: split)
                 var y = [Float](repeating: .nan, count: t * n)
-                acts.withActs { a in
-                    path.run { ck_packed_matmul(Int32(type.rawValue), packed.data, Int64(k), 0, Int64(n / 16), a, Int64(t), &y, Int64(n)) }
+                path.run {
+                    ck_packed_matmul(Int32(type.rawValue), packed.data, Int64(k), 0, Int64(n / 16), acts.rows, Int64(t), &y, Int64(n))
                 }
                 for i in 0..<t {
                     for r in 0..<n {
@@ -134,15 +117,18 @@ struct KernelTests {
         let simd = KernelPath.simd.run { Activations(x, t: 1, k: 96, split: split) }
         let generic = KernelPath.generic.run { Activations(x, t: 1, k: 96, split: split) }
         #expect(simd.hi == generic.hi && simd.lo == generic.lo && simd.isum == generic.isum && simd.d == generic.d)
+        #expect(simd.isum16 == generic.isum16)
         for b in 0..<3 {
             var sum: Int32 = 0
             for j in 0..<32 {
                 let v = split ? Int32(simd.hi[b * 32 + j]) * 128 + Int32(simd.lo[b * 32 + j]) : Int32(simd.hi[b * 32 + j])
                 if split { #expect((0...127).contains(simd.lo[b * 32 + j])) }
                 sum += v
+                if j == 15 { #expect(sum == simd.isum16[2 * b], "the first half's sum") }
                 #expect(abs(Float(v) * simd.d[b] - x[b * 32 + j]) <= simd.d[b] / 2 * 1.0001)
             }
             #expect(sum == simd.isum[b])
+            #expect(simd.isum16[2 * b + 1] == sum - simd.isum16[2 * b])
         }
     }
 
@@ -208,11 +194,32 @@ struct KernelTests {
             #expect(Array(v[(h * 16 + 8)..<(h * 16 + 16)]) == Array(original[(h * 16 + 8)..<(h * 16 + 16)]))
         }
 
+        var w2 = original  // NEOX: pairs (i, i + 4) of the first 8 of each head
+        ck_rope_neox(&w2, 2, 16, 8, cosines, sines)
+        for h in 0..<2 {
+            for i in 0..<4 {
+                let a = original[h * 16 + i]
+                let b = original[h * 16 + i + 4]
+                #expect(abs(w2[h * 16 + i] - (a * cosines[i] - b * sines[i])) < 1e-6)
+                #expect(abs(w2[h * 16 + i + 4] - (a * sines[i] + b * cosines[i])) < 1e-6)
+            }
+            #expect(Array(w2[(h * 16 + 8)..<(h * 16 + 16)]) == Array(original[(h * 16 + 8)..<(h * 16 + 16)]))
+        }
+
         let g = rng.floats(40, scale: 4)
         let u = rng.floats(40)
         var s = [Float](repeating: 0, count: 40)
         ck_swiglu(g, u, &s, 40)
         for i in 0..<40 { #expect(abs(s[i] - g[i] / (1 + exp(-g[i])) * u[i]) < 1e-5) }
+        ck_geglu(g, u, &s, 40)
+        for i in 0..<40 {
+            let x = Double(g[i])
+            let gelu = 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+            #expect(abs(Double(s[i]) - gelu * Double(u[i])) < 1e-5)
+        }
+        var capped = g
+        ck_softcap(&capped, 40, 1.5)
+        for i in 0..<40 { #expect(abs(Double(capped[i]) - 1.5 * tanh(Double(g[i]) / 1.5)) < 1e-6) }
     }
 
     @Test(
@@ -241,23 +248,35 @@ struct KernelTests {
             logicalV.append(vp)
         }
         let q = rng.floats(headDim, scale: 4)  // large scores: the softmax must rescale
-        var out = [Float](repeating: 0, count: headDim)
-        k.withUnsafeBufferPointer { kb in
-            v.withUnsafeBufferPointer { vb in
-                path.run {
-                    ck_attention_head(
-                        q, ck_kv_layer(k: kb.baseAddress, v: vb.baseAddress, block_size: Int64(blockSize), kv_dim: Int64(kvDim)),
-                        table, Int64(positions), 1, Int64(headDim), 0.25, &out)
-                }
+        for (start, softcap, f16) in [(0, Float(0), false), (positions / 3, 1.5, false), (0, 0, true), (positions / 2, 3, true)] {
+            // The f16 cache holds the rounded values: the reference uses them too.
+            func stored(_ x: Float) -> Float { f16 ? Float(Float16(x)) : x }
+            var out = [Float](repeating: 0, count: headDim)
+            let bytes = f16 ? 2 : 4
+            let kc = UnsafeMutableRawPointer.allocate(byteCount: k.count * bytes, alignment: 64)
+            let vc = UnsafeMutableRawPointer.allocate(byteCount: v.count * bytes, alignment: 64)
+            defer {
+                kc.deallocate()
+                vc.deallocate()
             }
-        }
-        let scores = (0..<positions).map { p in (0..<headDim).map { q[$0] * logicalK[p][headDim + $0] }.reduce(0, +) * 0.25 }
-        let m = scores.max()!
-        let e = scores.map { exp($0 - m) }
-        let z = e.reduce(0, +)
-        for i in 0..<headDim {
-            let ref = (0..<positions).map { e[$0] / z * logicalV[$0][headDim + i] }.reduce(0, +)
-            #expect(abs(out[i] - ref) < 1e-5)
+            ck_kv_store(kc, f16 ? 1 : 0, 0, k, Int64(k.count))
+            ck_kv_store(vc, f16 ? 1 : 0, 0, v, Int64(v.count))
+            path.run {
+                ck_attention_head(
+                    q, ck_kv_layer(k: kc, v: vc, block_size: Int64(blockSize), kv_dim: Int64(kvDim), f16: f16 ? 1 : 0),
+                    table, Int64(positions), 1, Int64(headDim), ck_attn_params(start: Int64(start), scale: 0.25, softcap: softcap), &out)
+            }
+            let scores = (start..<positions).map { p in
+                let raw = (0..<headDim).map { q[$0] * stored(logicalK[p][headDim + $0]) }.reduce(0, +) * 0.25
+                return softcap > 0 ? softcap * tanh(raw / softcap) : raw
+            }
+            let m = scores.max()!
+            let e = scores.map { exp($0 - m) }
+            let z = e.reduce(0, +)
+            for i in 0..<headDim {
+                let ref = e.indices.map { e[$0] / z * stored(logicalV[start + $0][headDim + i]) }.reduce(0, +)
+                #expect(abs(out[i] - ref) < 1e-5, "start \(start) softcap \(softcap) f16 \(f16)")
+            }
         }
     }
 }

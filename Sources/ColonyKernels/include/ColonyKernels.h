@@ -22,11 +22,18 @@ typedef enum {
     CK_F16 = 1,
     CK_Q4_0 = 2,
     CK_Q4_1 = 3,
+    CK_Q5_0 = 6,
+    CK_Q5_1 = 7,
     CK_Q8_0 = 8,
+    CK_Q2_K = 10,
+    CK_Q3_K = 11,
+    CK_Q4_K = 12,
+    CK_Q5_K = 13,
+    CK_Q6_K = 14,
     CK_BF16 = 30,
 } ck_type;
 
-/// Elements per block (1 for plain float types, 32 for the legacy quants).
+/// Elements per block (1 for plain float types, 32 for the legacy quants, 256 for K-quants).
 int64_t ck_block_elements(int type);
 /// Bytes per block.
 int64_t ck_block_bytes(int type);
@@ -40,6 +47,9 @@ int ck_type_supported(int type);
 
 /// Expands `n` elements of a row of `type` into floats.
 void ck_dequantize_row(int type, const void *src, float *dst, int64_t n);
+/// 1 if `ck_quantize_row` can write `type` (float types, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; the
+/// K-quants are read, not written: llama.cpp's `llama-quantize` makes them).
+int ck_quantizable(int type);
 /// Quantises `n` floats into a row of `type` (round to nearest, as GGML's reference does).
 void ck_quantize_row(int type, const float *src, void *dst, int64_t n);
 
@@ -50,19 +60,22 @@ void ck_quantize_row(int type, const float *src, void *dst, int64_t n);
 /// Split int16 (`lo` != NULL): d = max|x| / 16256 and v = 128·hi + lo with hi in
 /// [-127, 127] and lo in [0, 127], so two int8 dot products give a 14-bit-accurate one.
 /// `isum[b]` = sum of v over block b and `s[b]` = d[b]·isum[b] carry the offsets of Q4_0,
-/// Q4_1 and Q8_0.
+/// Q4_1 and Q8_0; `isum16[2b]`, `isum16[2b+1]` = the sums over its two halves, for the
+/// K-quants whose scales and offsets change every 16 columns.
 typedef struct {
     int8_t *hi;
     int8_t *lo;
     float *d;
     float *s;
     int32_t *isum;
+    int32_t *isum16;
 } ck_act;
 
 /// Quantises `k` floats (k % 32 == 0) into `out` (plain or split, by `out.lo`).
 void ck_quantize_act(const float *x, int64_t k, ck_act out);
 
-/// 1 if a matrix of `type` with `n` rows can be packed (Q4_0, Q4_1, Q8_0 with n % 16 == 0).
+/// 1 if a matrix of `type` with `n` rows can be packed (n % 16 == 0 and a type from Q4_0,
+/// Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).
 int ck_packable(int type, int64_t n);
 /// Bytes of the packed form (the same as the GGUF form).
 int64_t ck_packed_bytes(int type, int64_t n, int64_t k);
@@ -98,26 +111,47 @@ void ck_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps
 /// ("normal" RoPE as GGML's llama uses): only the first `rot_dim` elements of a head turn.
 void ck_rope(float *x, int64_t heads, int64_t head_dim, int64_t rot_dim,
              const float *cos_tab, const float *sin_tab);
+/// Rotates the pairs (x[i], x[i + rot_dim/2]) of each head (GGML's NEOX mode, the
+/// `rotate_half` of Hugging Face models).
+void ck_rope_neox(float *x, int64_t heads, int64_t head_dim, int64_t rot_dim,
+                  const float *cos_tab, const float *sin_tab);
 /// out[i] = silu(gate[i]) * up[i].
 void ck_swiglu(const float *gate, const float *up, float *out, int64_t n);
+/// out[i] = gelu(gate[i]) * up[i], GELU in its tanh approximation (Gemma's GeGLU).
+void ck_geglu(const float *gate, const float *up, float *out, int64_t n);
+/// x[i] = cap * tanh(x[i] / cap).
+void ck_softcap(float *x, int64_t n, float cap);
 /// x[i] += y[i].
 void ck_add(float *x, const float *y, int64_t n);
 
 // MARK: - Attention over a paged KV cache
 
 /// Geometry of a paged KV cache of one layer: blocks of `block_size` positions, each
-/// position holding `kv_dim` = n_kv_head * head_dim floats, K and V in separate arrays.
+/// position holding `kv_dim` = n_kv_head * head_dim values, K and V in separate arrays of
+/// floats, or of f16 when `f16` is 1 (half the memory traffic at long context).
 typedef struct {
-    const float *k;
-    const float *v;
+    const void *k;
+    const void *v;
     int64_t block_size;
     int64_t kv_dim;
+    int f16;
 } ck_kv_layer;
 
-/// Causal attention of one query head over positions [0, n_ctx) of one sequence, whose
+/// Writes `n` floats into a cache array of `f16` or float elements at element `offset`.
+void ck_kv_store(void *dst, int f16, int64_t offset, const float *src, int64_t n);
+
+/// How a query sees the cache: keys at positions [start, n_ctx) of its sequence, scores
+/// q·k·scale, soft-capped to cap·tanh(s/cap) when `softcap` > 0.
+typedef struct {
+    int64_t start;
+    float scale;
+    float softcap;
+} ck_attn_params;
+
+/// Causal attention of one query head over its visible positions of one sequence, whose
 /// blocks are listed in `block_table`. Online softmax: no scratch memory.
 void ck_attention_head(const float *q, ck_kv_layer kv, const int32_t *block_table,
-                       int64_t n_ctx, int64_t kv_head, int64_t head_dim, float scale,
+                       int64_t n_ctx, int64_t kv_head, int64_t head_dim, ck_attn_params params,
                        float *out);
 
 // MARK: - Persistent thread pool
@@ -158,11 +192,13 @@ typedef struct {
     const float *q;              // n_head * head_dim
     float *out;                  // n_head * head_dim
     const int32_t *block_table;
-    int64_t n_ctx;               // positions visible to this token (pos + 1)
+    int64_t n_ctx;               // pos + 1
+    int64_t start;               // first visible position (0, or pos + 1 - window)
 } ck_attn_token;
 
+/// Attention of T tokens, every head; `scale` and `softcap` as in ck_attn_params.
 void ck_par_attention(ck_pool *pool, const ck_attn_token *tokens, int64_t t, ck_kv_layer kv,
-                      int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale);
+                      int64_t n_head, int64_t n_kv_head, int64_t head_dim, float scale, float softcap);
 
 // MARK: - Memory bandwidth probe
 

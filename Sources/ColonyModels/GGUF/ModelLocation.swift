@@ -23,12 +23,15 @@ public enum ModelLocation {
         return try GGUFFile(contentsOf: path)
     }
 
-    /// The model and its tokenizer, ready to run on `threads` workers.
-    public static func load(_ given: String?, threads: Int, precision: ActivationPrecision) throws -> (LlamaModel, Tokenizer) {
+    /// The model and its tokenizer, ready to run on `threads` workers with caches of `kvType`.
+    public static func load(
+        _ given: String?, threads: Int, precision: ActivationPrecision, kvType: KVCacheType = .f16
+    ) throws -> (LlamaModel, Tokenizer) {
         let file = try open(given)
         let tokenizer = try Tokenizer(gguf: file)
         let model = try LlamaModel(gguf: file, threads: threads)
         model.precision = precision
+        model.kvType = kvType
         return (model, tokenizer)
     }
 }

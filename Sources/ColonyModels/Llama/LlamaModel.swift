@@ -2,8 +2,10 @@ import ColonyKernels
 import ColonyTensor
 import Foundation
 
-/// A Llama-family transformer (RMSNorm, RoPE, grouped-query attention, SwiGLU) running
-/// on the CPU over memory-mapped GGUF weights.
+/// A decoder of the Llama family (RMSNorm, RoPE, grouped-query attention, gated
+/// feed-forward) running on the CPU over memory-mapped GGUF weights, with the variations of
+/// the families in `ModelArchitecture`: biases and per-head norms on Q and K, sliding-window
+/// layers with their own RoPE base, soft caps, norms after attention and feed-forward.
 ///
 /// `forward` takes a flat batch of tokens from any number of sequences, writes their keys
 /// and values into a paged `KVCache` at the blocks their `BlockTable`s name, and returns
@@ -25,12 +27,22 @@ public final class LlamaModel {
     /// `colony bench --precision`) and keep greedy output equal to the float reference,
     /// which int8 does not at near-ties.
     public var precision: ActivationPrecision = .int16
+    /// The element type of the caches runners make for this model: f16 halves KV memory
+    /// and attention traffic and keeps greedy output equal to the f32 cache on the tests.
+    public var kvType: KVCacheType = .f16
     public let pool: ThreadPool
     let weights: LlamaWeights
     private var scratch: LlamaScratch
     /// Reused across steps: a fresh vocabulary-sized buffer per token costs page faults.
     private var logits = FloatBuffer(uninitializedCount: 0)
-    private let inverseFrequencies: [Double]
+    /// RoPE of the global layers and, when it differs, of the sliding ones.
+    private let ropes: [Rope]
+
+    /// The rotation of one kind of layer: angle(pos, i) = pos · frequencies[i].
+    struct Rope {
+        let frequencies: [Double]
+        let style: RopeStyle
+    }
 
     /// Loads a model from a parsed GGUF file; `threads` workers compute each step.
     public init(gguf: GGUFFile, threads: Int = 1) throws(ModelError) {
@@ -39,9 +51,23 @@ public final class LlamaModel {
         weights = try LlamaWeights(gguf: gguf, config: config)
         pool = ThreadPool(threads: max(1, threads))
         scratch = LlamaScratch(config: config, capacity: 1)
-        let rot = config.ropeDimensions
-        let base = Double(config.ropeFreqBase)
-        inverseFrequencies = (0..<rot / 2).map { i in pow(base, -2.0 * Double(i) / Double(rot)) }
+        let c = config
+        let factors = weights.ropeFactors
+        func rope(base: Float, scale: Float) -> Rope {
+            let rot = c.ropeDimensions
+            let frequencies = (0..<rot / 2).map { i -> Double in
+                let factor = Double(factors?[i] ?? 1)
+                let exponent = -2.0 * Double(i) / Double(rot)
+                return pow(Double(base), exponent) / (Double(scale) * factor)
+            }
+            return Rope(frequencies: frequencies, style: c.architecture.ropeStyle)
+        }
+        var ropes = [rope(base: c.ropeFreqBase, scale: c.ropeScale)]
+        if c.slidingWindow != nil, c.slidingRopeFreqBase != nil {
+            // Gemma 3's sliding layers keep their short-context rotation: no linear scaling.
+            ropes.append(rope(base: c.slidingRopeFreqBase ?? c.ropeFreqBase, scale: c.architecture == .gemma3 ? 1 : c.ropeScale))
+        }
+        self.ropes = ropes
     }
 
     /// Bytes of weights read per decoded token: the numerator of the bandwidth roofline.
@@ -62,20 +88,25 @@ public final class LlamaModel {
         let c = config
         let t = batch.count
         let dim = c.embeddingLength
-        let qDim = c.headCount * c.headDimension
+        let qDim = c.queryDimension
         let kvDim = c.kvDimension
         let ffn = c.feedForwardLength
+        let half = c.ropeDimensions / 2
 
-        // Embeddings and the rotation angles of each token.
+        // Embeddings and the rotation angles of each token, per kind of layer.
+        let embeddingScale: Float = c.architecture.scalesEmbedding ? Float(dim).squareRoot() : 1
         for (i, b) in batch.enumerated() {
             ck_dequantize_row(
                 Int32(weights.tokenEmbedding.dtype.rawValue),
                 weights.tokenEmbedding.data + b.token * weights.tokenEmbedding.rowBytes,
                 s.x.pointer + i * dim, Int64(dim))
-            let pos = Double(b.position) / Double(c.ropeScale)
-            for (j, f) in inverseFrequencies.enumerated() {
-                s.cosTable[i * inverseFrequencies.count + j] = Float(cos(pos * f))
-                s.sinTable[i * inverseFrequencies.count + j] = Float(sin(pos * f))
+            if embeddingScale != 1 { for j in 0..<dim { s.x[i * dim + j] *= embeddingScale } }
+            for (r, rope) in ropes.enumerated() {
+                for (j, f) in rope.frequencies.enumerated() {
+                    let angle = Double(b.position) * f
+                    s.cosTable[(r * t + i) * half + j] = Float(cos(angle))
+                    s.sinTable[(r * t + i) * half + j] = Float(sin(angle))
+                }
             }
         }
 
@@ -88,57 +119,62 @@ public final class LlamaModel {
         }
         let blockSize = cache.blockSize
         let slots = batch.map { b in Int(flat[tableOffset[b.sequence]! + b.position / blockSize]) * blockSize + b.position % blockSize }
-        let scale = 1 / Float(c.headDimension).squareRoot()
-        let half = c.ropeDimensions / 2
 
         flat.withUnsafeBufferPointer { tablePointer in
-            // The same for every layer: only the cache arrays change.
-            let queries = batch.enumerated().map { i, b in
-                ck_attn_token(
-                    q: s.query.pointer + i * qDim, out: s.attention.pointer + i * qDim,
-                    block_table: tablePointer.baseAddress! + tableOffset[b.sequence]!,
-                    n_ctx: Int64(b.position + 1))
-            }
-            for (l, layer) in weights.layers.enumerated() {
-                // Attention block.
-                for i in 0..<t {
-                    ck_rmsnorm(
-                        s.x.pointer + i * dim, layer.attentionNorm.data.assumingMemoryBound(to: Float.self),
-                        s.normed.pointer + i * dim, Int64(dim), c.rmsEpsilon)
+            // The same for every layer but for the window: only the cache arrays change.
+            func queries(window: Int?) -> [ck_attn_token] {
+                batch.enumerated().map { i, b in
+                    ck_attn_token(
+                        q: s.query.pointer + i * qDim, out: s.attention.pointer + i * qDim,
+                        block_table: tablePointer.baseAddress! + tableOffset[b.sequence]!,
+                        n_ctx: Int64(b.position + 1), start: Int64(window.map { max(0, b.position + 1 - $0) } ?? 0))
                 }
+            }
+            let global = queries(window: nil)
+            let sliding = c.slidingWindow.map { queries(window: $0) } ?? global
+            for (l, layer) in weights.layers.enumerated() {
+                let slides = c.isSliding(layer: l)
+                let rope = slides && ropes.count > 1 ? 1 : 0
+                let rotate = ropes[rope].style == .halves ? ck_rope_neox : ck_rope
+
+                // Attention block.
+                rmsnorm(s.x, layer.attentionNorm, into: s.normed, rows: t, width: dim)
                 matmul(
                     [(layer.query, s.query, qDim), (layer.key, s.key, kvDim), (layer.value, s.value, kvDim)],
                     input: s.normed, rows: t, k: dim)
-                let keys = cache.keys[l].pointer
-                let values = cache.values[l].pointer
-                for i in 0..<t {
-                    ck_rope(
-                        s.query.pointer + i * qDim, Int64(c.headCount), Int64(c.headDimension), Int64(c.ropeDimensions),
-                        s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
-                    ck_rope(
-                        s.key.pointer + i * kvDim, Int64(c.kvHeadCount), Int64(c.headDimension), Int64(c.ropeDimensions),
-                        s.cosTable.pointer + i * half, s.sinTable.pointer + i * half)
-                    (keys + slots[i] * kvDim).update(from: s.key.pointer + i * kvDim, count: kvDim)
-                    (values + slots[i] * kvDim).update(from: s.value.pointer + i * kvDim, count: kvDim)
+                for (bias, buffer, width) in [
+                    (layer.queryBias, s.query, qDim), (layer.keyBias, s.key, kvDim), (layer.valueBias, s.value, kvDim),
+                ] {
+                    guard let bias else { continue }
+                    for i in 0..<t { ck_add(buffer.pointer + i * width, bias.data.assumingMemoryBound(to: Float.self), Int64(width)) }
                 }
-                let kv = ck_kv_layer(k: keys, v: values, block_size: Int64(cache.blockSize), kv_dim: Int64(kvDim))
-                queries.withUnsafeBufferPointer { q in
+                if let qn = layer.queryNorm { rmsnorm(s.query, qn, into: s.query, rows: t * c.headCount, width: c.headDimension) }
+                if let kn = layer.keyNorm { rmsnorm(s.key, kn, into: s.key, rows: t * c.kvHeadCount, width: c.headDimension) }
+                for i in 0..<t {
+                    let cosines = s.cosTable.pointer + (rope * t + i) * half
+                    let sines = s.sinTable.pointer + (rope * t + i) * half
+                    rotate(s.query.pointer + i * qDim, Int64(c.headCount), Int64(c.headDimension), Int64(c.ropeDimensions), cosines, sines)
+                    rotate(s.key.pointer + i * kvDim, Int64(c.kvHeadCount), Int64(c.headDimension), Int64(c.ropeDimensions), cosines, sines)
+                    cache.store(layer: l, slot: slots[i], key: s.key.pointer + i * kvDim, value: s.value.pointer + i * kvDim)
+                }
+                (slides ? sliding : global).withUnsafeBufferPointer { q in
                     ck_par_attention(
-                        pool.raw, q.baseAddress, Int64(t), kv, Int64(c.headCount), Int64(c.kvHeadCount),
-                        Int64(c.headDimension), scale)
+                        pool.raw, q.baseAddress, Int64(t), cache.layer(l), Int64(c.headCount), Int64(c.kvHeadCount),
+                        Int64(c.headDimension), c.attentionScale, c.attentionSoftCap ?? 0)
                 }
                 matmul([(layer.attentionOutput, s.projection, dim)], input: s.attention, rows: t, k: qDim)
+                if let post = layer.postAttentionNorm { rmsnorm(s.projection, post, into: s.projection, rows: t, width: dim) }
                 ck_add(s.x.pointer, s.projection.pointer, Int64(t * dim))
 
                 // Feed-forward block.
-                for i in 0..<t {
-                    ck_rmsnorm(
-                        s.x.pointer + i * dim, layer.ffnNorm.data.assumingMemoryBound(to: Float.self),
-                        s.normed.pointer + i * dim, Int64(dim), c.rmsEpsilon)
-                }
+                rmsnorm(s.x, layer.ffnNorm, into: s.normed, rows: t, width: dim)
                 matmul([(layer.gate, s.gate, ffn), (layer.up, s.up, ffn)], input: s.normed, rows: t, k: dim)
-                ck_swiglu(s.gate.pointer, s.up.pointer, s.gate.pointer, Int64(t * ffn))
+                switch c.architecture.activation {
+                case .silu: ck_swiglu(s.gate.pointer, s.up.pointer, s.gate.pointer, Int64(t * ffn))
+                case .geluTanh: ck_geglu(s.gate.pointer, s.up.pointer, s.gate.pointer, Int64(t * ffn))
+                }
                 matmul([(layer.down, s.projection, dim)], input: s.gate, rows: t, k: ffn)
+                if let post = layer.postFFNNorm { rmsnorm(s.projection, post, into: s.projection, rows: t, width: dim) }
                 ck_add(s.x.pointer, s.projection.pointer, Int64(t * dim))
             }
         }
@@ -154,7 +190,15 @@ public final class LlamaModel {
         }
         if logits.count < wanted.count * c.vocabularySize { logits = FloatBuffer(uninitializedCount: wanted.count * c.vocabularySize) }
         matmul([(weights.output, logits, c.vocabularySize)], input: s.normed, rows: wanted.count, k: dim)
+        if let cap = c.finalSoftCap { ck_softcap(logits.pointer, Int64(wanted.count * c.vocabularySize), cap) }
         return (0..<wanted.count).map { logits.array($0 * c.vocabularySize..<($0 + 1) * c.vocabularySize) }
+    }
+
+    /// RMS-normalises `rows` rows of `width` floats with one weight vector (in place when
+    /// `input` and `output` are the same buffer).
+    private func rmsnorm(_ input: FloatBuffer, _ weight: Tensor, into output: FloatBuffer, rows: Int, width: Int) {
+        let w = weight.data.assumingMemoryBound(to: Float.self)
+        for i in 0..<rows { ck_rmsnorm(input.pointer + i * width, w, output.pointer + i * width, Int64(width), config.rmsEpsilon) }
     }
 
     /// Y = W·X for several weight matrices sharing one input, as one parallel job.

@@ -186,6 +186,12 @@ public final class TrainableLlama {
         throws
     {
         let c = try LlamaConfiguration(gguf: gguf)
+        // Training builds the plain Llama graph; the other families' extras are not in it.
+        guard c.architecture == .llama, c.slidingWindow == nil, gguf.tensor("rope_freqs.weight") == nil else {
+            throw TrainingError.invalidModel(
+                "training supports Llama models without sliding windows or RoPE frequency factors; this one is '\(c.architecture.rawValue)'"
+                    + (c.slidingWindow.map { " with a sliding window of \($0)" } ?? ""))
+        }
         try lora?.validate()
         let frozenBase = frozen || lora != nil
         var rng = SplitMix64(seed: seed)
