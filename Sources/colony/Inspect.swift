@@ -39,7 +39,13 @@ struct Inspect: ParsableCommand {
                 separator: ", ") + "\n"
         if let config = try? LlamaConfiguration(gguf: file) {
             out +=
-                "\nModel: \(config.blockCount) layers, dim \(config.embeddingLength), \(config.headCount) heads (\(config.kvHeadCount) KV), ffn \(config.feedForwardLength), vocab \(config.vocabularySize), context \(config.contextLength), rope base \(config.ropeFreqBase)\n"
+                "\nModel: \(config.architecture.rawValue), \(config.blockCount) layers, dim \(config.embeddingLength), \(config.headCount) heads of \(config.headDimension) (\(config.kvHeadCount) KV), ffn \(config.feedForwardLength), vocab \(config.vocabularySize), context \(config.contextLength), rope base \(config.ropeFreqBase)"
+                + (config.slidingWindow.map { w in
+                    ", sliding window \(w) on \((0..<config.blockCount).filter { config.isSliding(layer: $0) }.count) layers"
+                } ?? "")
+                + (config.attentionSoftCap.map { ", attention soft cap \($0)" } ?? "")
+                + (config.finalSoftCap.map { ", logit soft cap \($0)" } ?? "")
+                + "\n"
         }
         writeOut(out)
     }

@@ -107,9 +107,11 @@ struct GGUFTests {
         #expect(bytes[typeOffset] == 0)
         bytes[typeOffset] = 99
         #expect(throws: GGUFError.unsupportedTensorType(99, tensor: "bad")) { try Self.parse(bytes) }
-        bytes[typeOffset] = UInt8(DType.q4_K.rawValue)  // a known type Colony cannot compute with
+        bytes[typeOffset] = UInt8(DType.iq4_xs.rawValue)  // a known type Colony cannot compute with
         let file = try Self.parse(bytes + [UInt8](repeating: 0, count: 256))
-        #expect(throws: TensorError.unsupportedType(.q4_K, tensor: "bad")) { try file.tensors[0].validateComputable() }
+        #expect(throws: TensorError.unsupportedType(.iq4_xs, tensor: "bad")) { try file.tensors[0].validateComputable() }
+        let message = TensorError.unsupportedType(.iq4_xs, tensor: "bad").description
+        #expect(message.contains("IQ4_XS") && message.contains("Q4_K") && message.contains("Q6_K"), "\(message)")
 
         var v = w.serialized()
         let valueTypeOffset = 4 + 4 + 8 + 8 + 8 + 20
@@ -123,7 +125,10 @@ struct GGUFTests {
         var w = GGUFWriter()
         w.set("general.architecture", .string("mamba"))
         let file = try Self.parse(w.serialized())
-        #expect(throws: ModelError.unknownArchitecture("mamba", known: ["llama"])) { try LlamaConfiguration(gguf: file) }
+        #expect(throws: ModelError.unknownArchitecture("mamba", known: LlamaConfiguration.architectures)) {
+            try LlamaConfiguration(gguf: file)
+        }
+        #expect(LlamaConfiguration.architectures == ["llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"])
         #expect(throws: GGUFError.missingMetadata(key: "llama.block_count")) { try file.int("llama.block_count") }
         #expect(throws: GGUFError.wrongMetadataType(key: "general.architecture", expected: "integer", found: .string)) {
             try file.int("general.architecture")
@@ -134,6 +139,30 @@ struct GGUFTests {
             try LlamaConfiguration(gguf: try Self.parse(w.serialized()))
         }
         #expect(ModelError.unknownArchitecture("mamba", known: ["llama"]).description == "unknown architecture 'mamba'; known: llama")
+    }
+
+    @Test("variants Colony does not run are refused at load, by name")
+    func refusedVariants() throws {
+        let source = try GGUFFile(contentsOf: Fixtures.path("tiny-llama-tied.gguf"))
+        func variant(_ extra: [String: GGUFValue]) throws -> GGUFFile {
+            var w = GGUFWriter()
+            for key in source.keys { w.set(key, source.metadata[key]!) }
+            for (key, value) in extra { w.set(key, value) }
+            for t in source.tensors { w.add(t) }
+            return try Self.parse(w.serialized())
+        }
+        func message(_ extra: [String: GGUFValue]) throws -> String {
+            do {
+                _ = try LlamaModel(gguf: try variant(extra))
+                return "loaded"
+            } catch { return "\(error)" }
+        }
+        #expect(try message(["llama.expert_count": .uint32(8)]).contains("mixture-of-experts models (8 experts"))
+        #expect(try message(["split.count": .uint16(3), "split.no": .uint16(1)]).contains("part 2 of a model split into 3 GGUF files"))
+        #expect(try message(["llama.rope.scaling.type": .string("yarn")]).contains("rope scaling type 'yarn' is not supported"))
+        #expect(
+            try message(["llama.attention.sliding_window_pattern": .uint32(2), "llama.attention.sliding_window": .uint32(4)]) == "loaded")
+        #expect(try message(["llama.expert_count": .uint32(0)]) == "loaded", "0 experts is a dense model")
     }
 
     @Test("a tensor of the wrong shape is reported with both shapes")

@@ -30,7 +30,10 @@ from gguf.quants import dequantize
 
 # The dtypes this reference (and Colony) is expected to handle. Anything else
 # is rejected loudly rather than silently mis-decoded.
-SUPPORTED_TYPES = {QT.F32, QT.F16, QT.BF16, QT.Q4_0, QT.Q4_1, QT.Q8_0}
+SUPPORTED_TYPES = {
+    QT.F32, QT.F16, QT.BF16, QT.Q4_0, QT.Q4_1, QT.Q5_0, QT.Q5_1, QT.Q8_0,
+    QT.Q2_K, QT.Q3_K, QT.Q4_K, QT.Q5_K, QT.Q6_K,
+}
 
 
 def _field(reader: GGUFReader, key: str, default=None):
