@@ -305,16 +305,16 @@ CK_AVX512 static inline __attribute__((always_inline)) __m512i chunk_quants(int 
     return u;
 }
 
-/// Integer dot products of one block (32 columns, 16 rows) with one token, as two halves
-/// of 16 columns each (sum them for the types with one scale per 32 columns).
+/// Integer dot products of one block (32 columns, 16 rows, its 8 chunks expanded in `w`)
+/// with one token, as two halves of 16 columns each (summed by the types with one scale
+/// per 32 columns).
 CK_AVX512 static inline __attribute__((always_inline))
-void block_dots(int type, int split, const uint8_t *planes, const int8_t *xh, const int8_t *xl, __m512i out[2]) {
+void block_dots(int split, const __m512i w[8], const int8_t *xh, const int8_t *xl, __m512i out[2]) {
     for (int h = 0; h < 2; h++) {
         __m512i hi = _mm512_setzero_si512(), lo = _mm512_setzero_si512();
         for (int c = 4 * h; c < 4 * h + 4; c++) {
-            __m512i w = chunk_quants(type, planes, c);
-            hi = _mm512_dpbusd_epi32(hi, w, bcast4k(xh + 4 * c));
-            if (split) lo = _mm512_dpbusd_epi32(lo, w, bcast4k(xl + 4 * c));
+            hi = _mm512_dpbusd_epi32(hi, w[c], bcast4k(xh + 4 * c));
+            if (split) lo = _mm512_dpbusd_epi32(lo, w[c], bcast4k(xl + 4 * c));
         }
         out[h] = split ? _mm512_add_epi32(_mm512_slli_epi32(hi, 7), lo) : hi;
     }
@@ -323,15 +323,20 @@ void block_dots(int type, int split, const uint8_t *planes, const int8_t *xh, co
 CK_AVX512 static inline __m512 scales_u8(const uint8_t *p) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p))); }
 CK_AVX512 static inline __m512 scales_i8(const uint8_t *p) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p))); }
 
+/// Tokens per pass over a group: each block's quants are expanded once for all of them.
+#define CK_K_TILE 4
+
 CK_AVX512 static inline __attribute__((always_inline))
 void packed_k_avx512(const int type, const int split, const void *packed, int64_t k, int64_t g0, int64_t g1,
                      const ck_act *x, int64_t t, float *y, int64_t ldy) {
     const int64_t be = ck_block_elements(type), nsb = k / be, rec = ck_k_record_bytes(type);
     const int64_t hb = header_bytes(type), pb = planes_bytes(type);
+    const __m512i lown = _mm512_set1_epi32(15);
     for (int64_t g = g0; g < g1; g++) {
-        for (int64_t i = 0; i < t; i++) {
-            const ck_act *a = &x[i];
-            __m512 acc = _mm512_setzero_ps();
+        for (int64_t i0 = 0; i0 < t; i0 += CK_K_TILE) {
+            const int64_t nt = t - i0 < CK_K_TILE ? t - i0 : CK_K_TILE;
+            __m512 acc[CK_K_TILE];
+            for (int64_t j = 0; j < CK_K_TILE; j++) acc[j] = _mm512_setzero_ps();
             for (int64_t s = 0; s < nsb; s++) {
                 const uint8_t *p = (const uint8_t *)packed + (g * nsb + s) * rec;
                 const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
@@ -341,43 +346,57 @@ void packed_k_avx512(const int type, const int split, const void *packed, int64_
                 const uint8_t *scales = p + (type == CK_Q6_K || type == CK_Q3_K ? 32 : 64);
                 for (int64_t b = 0; b < be / 32; b++) {
                     const int64_t blk = s * (be / 32) + b;
-                    __m512i dots[2];
-                    block_dots(type, split, p + hb + b * pb, a->hi + blk * 32, split ? a->lo + blk * 32 : NULL, dots);
-                    const __m512 dx = _mm512_set1_ps(a->d[blk]);
-                    if (type == CK_Q5_0) {
-                        __m512i sum = _mm512_sub_epi32(_mm512_add_epi32(dots[0], dots[1]), _mm512_set1_epi32(16 * a->isum[blk]));
-                        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(d, dx), acc);
-                    } else if (type == CK_Q5_1) {
-                        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dots[0], dots[1])), _mm512_mul_ps(d, dx), acc);
-                        acc = _mm512_fmadd_ps(m, _mm512_set1_ps(a->s[blk]), acc);
-                    } else if (type == CK_Q4_K || type == CK_Q5_K) {
-                        __m512 sc = _mm512_mul_ps(d, scales_u8(scales + b * 16));
-                        __m512 mn = _mm512_mul_ps(m, scales_u8(scales + 128 + b * 16));
-                        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dots[0], dots[1])), _mm512_mul_ps(sc, dx), acc);
-                        acc = _mm512_fnmadd_ps(mn, _mm512_set1_ps(a->s[blk]), acc);
+                    __m512i w[8];
+                    for (int c = 0; c < 8; c++) w[c] = chunk_quants(type, p + hb + b * pb, c);
+                    // Per-row factors of this block, shared by the tile's tokens.
+                    __m512 f0 = d, f1 = m, f2 = _mm512_setzero_ps(), f3 = _mm512_setzero_ps();
+                    if (type == CK_Q4_K || type == CK_Q5_K) {
+                        f0 = _mm512_mul_ps(d, scales_u8(scales + b * 16));
+                        f1 = _mm512_mul_ps(m, scales_u8(scales + 128 + b * 16));
                     } else if (type == CK_Q6_K || type == CK_Q3_K) {
-                        const int32_t offset = type == CK_Q6_K ? 32 : 4;
-                        __m512 sum = _mm512_mul_ps(
-                            _mm512_cvtepi32_ps(_mm512_sub_epi32(dots[0], _mm512_set1_epi32(offset * a->isum16[2 * blk]))),
-                            scales_i8(scales + (2 * b) * 16));
-                        sum = _mm512_fmadd_ps(
-                            _mm512_cvtepi32_ps(_mm512_sub_epi32(dots[1], _mm512_set1_epi32(offset * a->isum16[2 * blk + 1]))),
-                            scales_i8(scales + (2 * b + 1) * 16), sum);
-                        acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, dx), acc);
-                    } else { // Q2_K
-                        const __m512i lown = _mm512_set1_epi32(15);
+                        f2 = scales_i8(scales + (2 * b) * 16);
+                        f3 = scales_i8(scales + (2 * b + 1) * 16);
+                    } else if (type == CK_Q2_K) {
                         __m512i scm0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(scales + (2 * b) * 16)));
                         __m512i scm1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(scales + (2 * b + 1) * 16)));
-                        __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(dots[0]), _mm512_cvtepi32_ps(_mm512_and_si512(scm0, lown)));
-                        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[1]), _mm512_cvtepi32_ps(_mm512_and_si512(scm1, lown)), sum);
-                        __m512 mins = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(scm0, 4)), _mm512_set1_ps((float)a->isum16[2 * blk]));
-                        mins = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(scm1, 4)), _mm512_set1_ps((float)a->isum16[2 * blk + 1]), mins);
-                        acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, dx), acc);
-                        acc = _mm512_fnmadd_ps(mins, _mm512_mul_ps(m, dx), acc);
+                        f2 = _mm512_cvtepi32_ps(_mm512_and_si512(scm0, lown));
+                        f3 = _mm512_cvtepi32_ps(_mm512_and_si512(scm1, lown));
+                        f0 = _mm512_cvtepi32_ps(_mm512_srli_epi32(scm0, 4));
+                        f1 = _mm512_cvtepi32_ps(_mm512_srli_epi32(scm1, 4));
+                    }
+                    for (int64_t j = 0; j < nt; j++) {
+                        const ck_act *a = &x[i0 + j];
+                        __m512i dots[2];
+                        block_dots(split, w, a->hi + blk * 32, split ? a->lo + blk * 32 : NULL, dots);
+                        const __m512 dx = _mm512_set1_ps(a->d[blk]);
+                        if (type == CK_Q5_0) {
+                            __m512i sum = _mm512_sub_epi32(_mm512_add_epi32(dots[0], dots[1]), _mm512_set1_epi32(16 * a->isum[blk]));
+                            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(d, dx), acc[j]);
+                        } else if (type == CK_Q5_1 || type == CK_Q4_K || type == CK_Q5_K) {
+                            // d·u + m (Q5_1) or d·sc·u − dmin·mn (Q4_K, Q5_K): f0 and f1 hold the factors.
+                            __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(dots[0], dots[1]));
+                            acc[j] = _mm512_fmadd_ps(sum, _mm512_mul_ps(f0, dx), acc[j]);
+                            acc[j] = type == CK_Q5_1 ? _mm512_fmadd_ps(f1, _mm512_set1_ps(a->s[blk]), acc[j])
+                                                     : _mm512_fnmadd_ps(f1, _mm512_set1_ps(a->s[blk]), acc[j]);
+                        } else if (type == CK_Q6_K || type == CK_Q3_K) {
+                            const int32_t offset = type == CK_Q6_K ? 32 : 4;
+                            __m512 sum = _mm512_mul_ps(
+                                _mm512_cvtepi32_ps(_mm512_sub_epi32(dots[0], _mm512_set1_epi32(offset * a->isum16[2 * blk]))), f2);
+                            sum = _mm512_fmadd_ps(
+                                _mm512_cvtepi32_ps(_mm512_sub_epi32(dots[1], _mm512_set1_epi32(offset * a->isum16[2 * blk + 1]))), f3, sum);
+                            acc[j] = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, dx), acc[j]);
+                        } else { // Q2_K: f2, f3 scales and f0, f1 mins of the two halves
+                            __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(dots[0]), f2);
+                            sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[1]), f3, sum);
+                            __m512 mins = _mm512_mul_ps(f0, _mm512_set1_ps((float)a->isum16[2 * blk]));
+                            mins = _mm512_fmadd_ps(f1, _mm512_set1_ps((float)a->isum16[2 * blk + 1]), mins);
+                            acc[j] = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, dx), acc[j]);
+                            acc[j] = _mm512_fnmadd_ps(mins, _mm512_mul_ps(m, dx), acc[j]);
+                        }
                     }
                 }
             }
-            _mm512_storeu_ps(y + i * ldy + g * 16, acc);
+            for (int64_t j = 0; j < nt; j++) _mm512_storeu_ps(y + (i0 + j) * ldy + g * 16, acc[j]);
         }
     }
 }

@@ -107,6 +107,15 @@ void ck_dequantize_row(int type, const void *src, float *dst, int64_t n) {
 
 // MARK: - Quantise (GGML's reference rounding)
 
+/// Packs 32 five-bit quants: low nibbles in qs (element j and j+16 share byte j), fifth
+/// bits in qh (bit j for element j).
+static void store_q5(const int q[32], uint8_t qs[16], uint8_t qh8[4]) {
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; j++) qs[j] = (uint8_t)((q[j] & 0x0f) | ((q[j + 16] & 0x0f) << 4));
+    for (int j = 0; j < 32; j++) qh |= ((uint32_t)(q[j] >> 4) & 1) << j;
+    memcpy(qh8, &qh, 4);
+}
+
 void ck_quantize_row(int type, const float *src, void *dst, int64_t n) {
     switch (type) {
     case CK_F32: memcpy(dst, src, (size_t)n * 4); return;
@@ -153,15 +162,9 @@ void ck_quantize_row(int type, const float *src, void *dst, int64_t n) {
             for (int j = 0; j < 32; j++) if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
             float d = max / -16, id = d != 0 ? 1.0f / d : 0;
             b[i].d = ck_f32_to_f16(d);
-            uint32_t qh = 0;
-            for (int j = 0; j < 16; j++) {
-                int lo = (int)(x[j] * id + 16.5f), hi = (int)(x[j + 16] * id + 16.5f);
-                lo = lo > 31 ? 31 : lo; hi = hi > 31 ? 31 : hi;
-                b[i].qs[j] = (uint8_t)((lo & 0x0f) | ((hi & 0x0f) << 4));
-                qh |= ((uint32_t)(lo & 0x10) >> 4) << j;
-                qh |= ((uint32_t)(hi & 0x10) >> 4) << (j + 16);
-            }
-            memcpy(b[i].qh, &qh, 4);
+            int q[32];
+            for (int j = 0; j < 32; j++) { q[j] = (int)(x[j] * id + 16.5f); q[j] = q[j] > 31 ? 31 : q[j]; }
+            store_q5(q, b[i].qs, b[i].qh);
         }
         return;
     }
@@ -174,14 +177,9 @@ void ck_quantize_row(int type, const float *src, void *dst, int64_t n) {
             float d = (mx - mn) / 31, id = d != 0 ? 1.0f / d : 0;
             b[i].d = ck_f32_to_f16(d);
             b[i].m = ck_f32_to_f16(mn);
-            uint32_t qh = 0;
-            for (int j = 0; j < 16; j++) {
-                int lo = (int)((x[j] - mn) * id + 0.5f), hi = (int)((x[j + 16] - mn) * id + 0.5f);
-                b[i].qs[j] = (uint8_t)((lo & 0x0f) | ((hi & 0x0f) << 4));
-                qh |= ((uint32_t)(lo & 0x10) >> 4) << j;
-                qh |= ((uint32_t)(hi & 0x10) >> 4) << (j + 16);
-            }
-            memcpy(b[i].qh, &qh, 4);
+            int q[32];
+            for (int j = 0; j < 32; j++) q[j] = (int)((x[j] - mn) * id + 0.5f);
+            store_q5(q, b[i].qs, b[i].qh);
         }
         return;
     }

@@ -99,7 +99,7 @@ struct QuantBlockTests {
     func packedMatmul(type: DType, path: KernelPath) throws {
         var rng = TestRandom(state: 37)
         let shapes = type.blockElements == 256 ? [(16, 256, 1), (32, 512, 3), (48, 768, 2)] : [(16, 32, 1), (32, 96, 3), (48, 576, 2)]
-        for (n, k, t) in shapes {
+        for (n, k, t) in shapes + [(32, shapes[1].1, 7)] {
             let bytes = QuantBlocks.random(type, rows: n, k: k, rng: &rng)
             let w = Tensor(name: "w", dtype: type, shape: [k, n], storage: TensorStorage(copying: bytes), byteOffset: 0)
             let packed = try #require(PackedMatrix(w))

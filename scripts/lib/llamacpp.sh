@@ -22,12 +22,25 @@ llamacpp_tool() {
     local src
     src=$(llamacpp_source)
     local bin=$src/build/bin/$name
+    # ggml's AMX kernels crash (SIGSEGV in ggml_backend_amx_mul_mat) on the AMX-capable
+    # Xeons these VMs run on, whose kernel does not grant the tile state: build without
+    # them. A build made with other flags is redone.
+    local flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    if [ -d "$src/build" ] && [ "$(cat "$src/build/colony-flags" 2>/dev/null)" != "$flags" ]; then
+        rm -rf "$src/build"
+    fi
     if [ ! -x "$bin" ]; then
         command -v cmake >/dev/null || { echo "installing cmake (apt)" >&2; apt-get install -y -qq cmake >/dev/null; }
         echo "llama.cpp: building $name (native, CPU; a few minutes)" >&2
         cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+            -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
             -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON >/dev/null
-        cmake --build "$src/build" --target "$name" -j"$(nproc)" >/dev/null
+        echo "$flags" > "$src/build/colony-flags"
+        cmake --build "$src/build" --target "$name" -j"$(nproc)" >"$src/build/$name.log" 2>&1 || {
+            tail -30 "$src/build/$name.log" >&2
+            echo "llama.cpp: building $name failed; the whole log is $src/build/$name.log" >&2
+            return 1
+        }
     fi
     echo "$bin"
 }
