@@ -103,7 +103,7 @@ struct ExportTests {
             #expect(file.metadata["tokenizer.ggml.tokens"] != nil, "the tokenizer travels with the model")
             let llama = try LlamaModel(gguf: file)
             llama.precision = .float32
-            let cache = KVCache(config: llama.config, positions: 16)
+            let cache = KVCache(config: llama.config, positions: 16, type: .f32)
             var table = cache.wholeTable()
             let logits = try llama.forward(
                 tokens.enumerated().map { BatchToken(token: $1, position: $0, wantsLogits: true) },

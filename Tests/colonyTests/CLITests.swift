@@ -172,7 +172,7 @@ struct CLITests {
         #expect(r.status == 0)
         #expect(r.stdout.contains("general.architecture"))
         #expect(r.stdout.contains("blk.0.attn_q.weight"))
-        #expect(r.stdout.contains("Model: 2 layers, dim 64"))
+        #expect(r.stdout.contains("Model: llama, 2 layers, dim 64, 4 heads of 16 (2 KV)"))
     }
 
     @Test("bench --json reports speeds and the roofline")
