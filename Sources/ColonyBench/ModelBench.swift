@@ -26,7 +26,7 @@ public struct ModelBench: Sendable {
         // A fixed spread of ordinary token ids: the same prompt every run and every build.
         let prompt = (0..<promptTokens).map { 100 + ($0 * 7919) % (c.vocabularySize - 100) }
 
-        let warmCache = KVCache(config: c, positions: 16)
+        let warmCache = KVCache(config: c, positions: 16, type: model.kvType)
         var warmTable = warmCache.wholeTable()
         _ = try model.forward(
             (0..<16).map { BatchToken(token: prompt[$0 % prompt.count], position: $0) },
