@@ -19,5 +19,9 @@ static inline MPI_Op colony_mpi_sum(void) { return MPI_SUM; }
 static inline MPI_Op colony_mpi_op_null(void) { return MPI_OP_NULL; }
 static inline MPI_Errhandler colony_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline void *colony_mpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Comm colony_mpi_comm_null(void) { return MPI_COMM_NULL; }
+static inline MPI_Request colony_mpi_request_null(void) { return MPI_REQUEST_NULL; }
+static inline MPI_Status *colony_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline int colony_mpi_undefined(void) { return MPI_UNDEFINED; }
 
 #endif

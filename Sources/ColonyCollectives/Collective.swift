@@ -47,4 +47,23 @@ public protocol Collective: Sendable {
 
     /// Returns when every rank has called it.
     func barrier() throws
+
+    /// Sends `count` values to rank `destination` of this group.
+    ///
+    /// Buffered: returns once `buffer` may be reused, without waiting for the matching
+    /// `receive`, so two ranks may send to each other before either receives (a pipeline's
+    /// activations and gradients cross like that). Messages from one rank to another
+    /// arrive in the order they were sent.
+    func send(_ buffer: UnsafePointer<Float>, count: Int, to destination: Int) throws
+
+    /// Receives the oldest message not yet received from rank `source` into `buffer`,
+    /// waiting for it to arrive.
+    ///
+    /// - Throws: `CollectiveError` when the message does not hold exactly `count` values.
+    func receive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from source: Int) throws
+
+    /// Splits this group into sub-groups, like `MPI_Comm_split`: the ranks that pass the
+    /// same `color` form one group, ranked by `key` (ties by their rank here). Every rank
+    /// calls it; a rank that passes `nil` joins no group and gets `nil`.
+    func split(color: Int?, key: Int) throws -> (any Collective)?
 }

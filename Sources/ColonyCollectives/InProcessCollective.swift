@@ -59,10 +59,10 @@ public struct InProcessCollective: Collective {
                 do {
                     let result = try body(c)
                     outcome.state.withLock { $0.results[c.rank] = result }
-                    group.depart(rank: c.rank, error: nil)
+                    group.family.depart(rank: c.rank, error: nil)
                 } catch {
                     outcome.state.withLock { if $0.firstError == nil { $0.firstError = error } }
-                    group.depart(rank: c.rank, error: error)
+                    group.family.depart(rank: c.rank, error: error)
                 }
                 done.signal()
             }
@@ -123,6 +123,36 @@ public struct InProcessCollective: Collective {
 
     public func barrier() throws {
         try group.enter(rank: rank, InProcessPost(kind: .barrier, count: 0))
+    }
+
+    public func send(_ buffer: UnsafePointer<Float>, count: Int, to destination: Int) throws {
+        try checkPeer(destination, "send to")
+        try group.post(Array(UnsafeBufferPointer(start: buffer, count: count)), from: rank, to: destination)
+    }
+
+    public func receive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from source: Int) throws {
+        try checkPeer(source, "receive from")
+        let message = try group.take(from: source, to: rank)
+        guard message.count == count else {
+            throw CollectiveError(
+                "rank \(rank) expected \(count) values from rank \(source), which sent \(message.count); sends and receives must agree on sizes"
+            )
+        }
+        message.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: count) }
+    }
+
+    public func split(color: Int?, key: Int) throws -> (any Collective)? {
+        try group.enter(rank: rank, InProcessPost(kind: .split, count: 0, color: color, key: key))
+        let mine = group.splits[rank]
+        try group.leave()
+        return mine.map { InProcessCollective(rank: $0.rank, group: $0.group) }
+    }
+
+    /// Point-to-point peers are other ranks of this group.
+    private func checkPeer(_ peer: Int, _ what: String) throws {
+        guard (0..<size).contains(peer), peer != rank else {
+            throw CollectiveError("rank \(rank) cannot \(what) rank \(peer): the peer must be another rank of this group of \(size)")
+        }
     }
 
     // MARK: - Reduction

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -7,7 +9,7 @@
 /// What one rank announced for the collective it is entering.
 struct InProcessPost {
     enum Kind: String {
-        case allReduce, reduceScatter, allGather, broadcast, barrier
+        case allReduce, reduceScatter, allGather, broadcast, barrier, split
     }
 
     var kind: Kind
@@ -15,6 +17,9 @@ struct InProcessPost {
     var op: ReduceOp?
     var wire: WireFormat?
     var root: Int?
+    /// `split`'s arguments, which differ between ranks (not compared).
+    var color: Int?
+    var key = 0
     /// The rank's buffer: read by the other ranks between the two barriers of the call.
     var buffer: UnsafeRawPointer?
 
@@ -36,8 +41,12 @@ struct InProcessPost {
 /// rank works on its own part, reading the others' posted buffers; a second barrier keeps
 /// those buffers alive until everyone has finished reading them.
 ///
-/// `@unchecked Sendable`: `arrived`, `generation`, `brokenBy` and `outcome` are touched
-/// only with `mutex` held. `posts[r]` is written only by rank r, before it arrives at the
+/// Point-to-point messages wait in `mailboxes`, one queue per (sender, receiver), until
+/// the receiver takes them.
+///
+/// `@unchecked Sendable`: `arrived`, `generation`, `brokenBy`, `outcome` and `mailboxes`
+/// are touched only with `mutex` held. `splits` is written by the last arrival at a
+/// `split`'s first barrier and read by each rank before the second. `posts[r]` is written only by rank r, before it arrives at the
 /// first barrier, and read by the others only after that barrier and before the second,
 /// so no write overlaps a read; the mutex acquired in between orders them. `scratch` is
 /// resized only by the last arrival at a first barrier, when no rank is reading it (every
@@ -45,6 +54,10 @@ struct InProcessPost {
 /// disjoint range of it.
 final class InProcessGroup: @unchecked Sendable {
     let size: Int
+    /// The world ranks of the members, in this group's rank order.
+    let members: [Int]
+    /// Every group split from the same world, this one included.
+    let family: InProcessFamily
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -60,15 +73,28 @@ final class InProcessGroup: @unchecked Sendable {
     let posts: UnsafeMutablePointer<InProcessPost>
     private(set) var scratch: UnsafeMutablePointer<Float>
     private var scratchCapacity = 0
+    private var mailboxes: [[[Float]]]
+    /// Each rank's group and rank in it after a `split`.
+    private(set) var splits: [(group: InProcessGroup, rank: Int)?]
 
-    init(size: Int) {
+    /// A world of `size` ranks.
+    convenience init(size: Int) {
         precondition(size >= 1, "a group has at least one rank, got \(size)")
-        self.size = size
+        self.init(members: Array(0..<size), family: InProcessFamily())
+    }
+
+    private init(members: [Int], family: InProcessFamily) {
+        size = members.count
+        self.members = members
+        self.family = family
+        mailboxes = Array(repeating: [], count: size * size)
+        splits = Array(repeating: nil, count: size)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
         posts = .allocate(capacity: size)
         posts.initialize(repeating: InProcessPost(kind: .barrier, count: 0), count: size)
         scratch = .allocate(capacity: 0)
+        family.add(self)
     }
 
     deinit {
@@ -95,21 +121,35 @@ final class InProcessGroup: @unchecked Sendable {
         try wait { nil }
     }
 
-    /// Marks the group broken because `rank` left it, so that ranks waiting in (or later
-    /// entering) a collective throw instead of waiting for a rank that will never come.
-    ///
-    /// - Parameter error: why the rank left; `nil` when it finished its work, which is
-    ///   only an error for ranks that still call collectives.
-    func depart(rank: Int, error: (any Error)?) {
+    /// Marks the group broken, so that ranks waiting in (or later entering) a collective
+    /// throw `reason` instead of waiting for a rank that will never come. Messages already
+    /// sent can still be received.
+    func markBroken(_ reason: CollectiveError) {
         pthread_mutex_lock(mutex)
-        if brokenBy == nil {
-            brokenBy = CollectiveError(
-                error.map { "rank \(rank) of the in-process group failed (\($0)), so the group cannot complete collectives" }
-                    ?? "rank \(rank) of the in-process group finished while others still called collectives; every rank must make the same calls in the same order"
-            )
-        }
+        if brokenBy == nil { brokenBy = reason }
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Queues `message` from rank `source` for rank `destination`.
+    func post(_ message: [Float], from source: Int, to destination: Int) throws {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if let brokenBy { throw brokenBy }
+        mailboxes[source * size + destination].append(message)
+        pthread_cond_broadcast(condition)
+    }
+
+    /// Waits for the oldest message from `source` to `destination` and removes it.
+    func take(from source: Int, to destination: Int) throws -> [Float] {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        let box = source * size + destination
+        while mailboxes[box].isEmpty {
+            if let brokenBy { throw brokenBy }
+            pthread_cond_wait(condition, mutex)
+        }
+        return mailboxes[box].removeFirst()
     }
 
     /// A reusable barrier: the last rank to arrive runs `lastArrival` (with the mutex
@@ -148,6 +188,7 @@ final class InProcessGroup: @unchecked Sendable {
         if first.kind == .broadcast, let root = first.root, !(0..<size).contains(root) {
             return CollectiveError("broadcast root \(root) is not a rank of this group of \(size)")
         }
+        if first.kind == .split { makeSplits() }
         if first.kind == .allReduce && first.count > scratchCapacity {
             scratch.deallocate()
             scratch = .allocate(capacity: first.count)
@@ -156,7 +197,45 @@ final class InProcessGroup: @unchecked Sendable {
         return nil
     }
 
+    /// Forms the sub-groups the ranks' `split` posts ask for.
+    private func makeSplits() {
+        var colors: [Int: [Int]] = [:]
+        for r in 0..<size {
+            splits[r] = nil
+            if let color = posts[r].color { colors[color, default: []].append(r) }
+        }
+        for ranks in colors.values {
+            let ordered = ranks.sorted { (posts[$0].key, $0) < (posts[$1].key, $1) }
+            let group = InProcessGroup(members: ordered.map { members[$0] }, family: family)
+            for (i, r) in ordered.enumerated() { splits[r] = (group, i) }
+        }
+    }
+
     private func matches(_ a: InProcessPost, _ b: InProcessPost) -> Bool {
         a.kind == b.kind && a.count == b.count && a.op == b.op && a.wire == b.wire && a.root == b.root
+    }
+}
+
+/// The groups of one in-process world: when a rank leaves (its work returned or threw),
+/// the groups that can no longer complete are marked broken.
+///
+/// `@unchecked Sendable`: `groups` is touched only with `lock` held.
+final class InProcessFamily: @unchecked Sendable {
+    private let lock = NSLock()
+    private var groups: [InProcessGroup] = []
+
+    func add(_ group: InProcessGroup) {
+        lock.withLock { groups.append(group) }
+    }
+
+    /// World rank `rank` left: a failure breaks every group (the job cannot go on); a rank
+    /// that finished breaks the groups it belongs to, since no later call there can complete.
+    func depart(rank: Int, error: (any Error)?) {
+        let reason = CollectiveError(
+            error.map { "rank \(rank) of the in-process group failed (\($0)), so the group cannot complete collectives" }
+                ?? "rank \(rank) of the in-process group finished while others still called collectives; every rank must make the same calls in the same order"
+        )
+        let affected = lock.withLock { groups.filter { error != nil || $0.members.contains(rank) } }
+        for group in affected { group.markBroken(reason) }
     }
 }

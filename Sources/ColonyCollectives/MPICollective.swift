@@ -1,7 +1,8 @@
 import CMPI
 import Synchronization
 
-/// A `Collective` over MPI's `MPI_COMM_WORLD`: one rank per process, started by `mpirun`.
+/// A `Collective` over an MPI communicator (`MPI_COMM_WORLD`, or one split from it): one
+/// rank per process, started by `mpirun`.
 ///
 /// Nothing touches MPI until `initialize()` is called, so a program that links this module
 /// still runs without `mpirun`. Each operation is the matching MPI call on f32 buffers
@@ -10,6 +11,9 @@ import Synchronization
 /// the reduction is a user op that adds two encoded values in f32 and rounds the sum back,
 /// so partial sums travel (and are rounded) in the wire format too; `average` divides the
 /// decoded sum by the number of ranks.
+///
+/// `send` is `MPI_Isend` of a copy, completed later (so it never waits for the receiver);
+/// `receive` probes for the message's size before `MPI_Recv`.
 ///
 /// Identical results on every rank: for a commutative op OpenMPI's all-reduce algorithms
 /// either reduce each element once and distribute it, or have two ranks compute `a + b`
@@ -26,6 +30,7 @@ import Synchronization
 public struct MPICollective: Collective {
     public let rank: Int
     public let size: Int
+    private let communicator: Communicator
 
     /// Initialises MPI on the first call (later calls return the same world).
     ///
@@ -61,7 +66,7 @@ public struct MPICollective: Collective {
                 var ops = SumOps(f16: colony_mpi_op_null(), bf16: colony_mpi_op_null())
                 try check(MPI_Op_create(f16Sum, 1, &ops.f16), "MPI_Op_create")
                 try check(MPI_Op_create(bf16Sum, 1, &ops.bf16), "MPI_Op_create")
-                let world = MPICollective(rank: Int(rank), size: Int(size))
+                let world = MPICollective(rank: Int(rank), size: Int(size), communicator: Communicator(colony_mpi_comm_world()))
                 state = .initialized(world, ops)
                 return world
             }
@@ -73,6 +78,7 @@ public struct MPICollective: Collective {
     public static func finalize() throws {
         try state.withLock { state in
             guard case .initialized(_, var ops) = state else { return }
+            try completeSends(all: true)
             state = .finalized
             try check(MPI_Op_free(&ops.f16), "MPI_Op_free")
             try check(MPI_Op_free(&ops.bf16), "MPI_Op_free")
@@ -80,10 +86,13 @@ public struct MPICollective: Collective {
         }
     }
 
-    private init(rank: Int, size: Int) {
+    private init(rank: Int, size: Int, communicator: Communicator) {
         self.rank = rank
         self.size = size
+        self.communicator = communicator
     }
+
+    private var comm: MPI_Comm? { communicator.handle }
 
     // MARK: - Collective
 
@@ -92,14 +101,14 @@ public struct MPICollective: Collective {
         try Self.withMPI { ops in
             if wire == .f32 {
                 try check(
-                    MPI_Allreduce(colony_mpi_in_place(), buffer, n, colony_mpi_float(), colony_mpi_sum(), colony_mpi_comm_world()),
+                    MPI_Allreduce(colony_mpi_in_place(), buffer, n, colony_mpi_float(), colony_mpi_sum(), comm),
                     "MPI_Allreduce")
             } else {
                 let encoded = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
                 defer { encoded.deallocate() }
                 WireKernels.encode(buffer, encoded, count: count, wire: wire)
                 try check(
-                    MPI_Allreduce(colony_mpi_in_place(), encoded, n, colony_mpi_uint16(), ops[wire], colony_mpi_comm_world()),
+                    MPI_Allreduce(colony_mpi_in_place(), encoded, n, colony_mpi_uint16(), ops[wire], comm),
                     "MPI_Allreduce")
                 WireKernels.decode(encoded, buffer, count: count, wire: wire)
             }
@@ -115,7 +124,7 @@ public struct MPICollective: Collective {
         try Self.withMPI { ops in
             if wire == .f32 {
                 try check(
-                    MPI_Reduce_scatter_block(input, output, n, colony_mpi_float(), colony_mpi_sum(), colony_mpi_comm_world()),
+                    MPI_Reduce_scatter_block(input, output, n, colony_mpi_float(), colony_mpi_sum(), comm),
                     "MPI_Reduce_scatter_block")
             } else {
                 let encoded = UnsafeMutablePointer<UInt16>.allocate(capacity: shardCount * (size + 1))
@@ -123,7 +132,7 @@ public struct MPICollective: Collective {
                 let shard = encoded + shardCount * size
                 WireKernels.encode(input, encoded, count: shardCount * size, wire: wire)
                 try check(
-                    MPI_Reduce_scatter_block(encoded, shard, n, colony_mpi_uint16(), ops[wire], colony_mpi_comm_world()),
+                    MPI_Reduce_scatter_block(encoded, shard, n, colony_mpi_uint16(), ops[wire], comm),
                     "MPI_Reduce_scatter_block")
                 WireKernels.decode(shard, output, count: shardCount, wire: wire)
             }
@@ -137,14 +146,14 @@ public struct MPICollective: Collective {
         try Self.withMPI { _ in
             if wire == .f32 {
                 try check(
-                    MPI_Allgather(shard, n, colony_mpi_float(), output, n, colony_mpi_float(), colony_mpi_comm_world()), "MPI_Allgather")
+                    MPI_Allgather(shard, n, colony_mpi_float(), output, n, colony_mpi_float(), comm), "MPI_Allgather")
             } else {
                 let encoded = UnsafeMutablePointer<UInt16>.allocate(capacity: shardCount * (size + 1))
                 defer { encoded.deallocate() }
                 let mine = encoded + shardCount * size
                 WireKernels.encode(shard, mine, count: shardCount, wire: wire)
                 try check(
-                    MPI_Allgather(mine, n, colony_mpi_uint16(), encoded, n, colony_mpi_uint16(), colony_mpi_comm_world()), "MPI_Allgather")
+                    MPI_Allgather(mine, n, colony_mpi_uint16(), encoded, n, colony_mpi_uint16(), comm), "MPI_Allgather")
                 WireKernels.decode(encoded, output, count: shardCount * size, wire: wire)
             }
         }
@@ -156,17 +165,112 @@ public struct MPICollective: Collective {
             throw CollectiveError("broadcast root \(root) is not a rank of this world of \(size)")
         }
         try Self.withMPI { _ in
-            try check(MPI_Bcast(buffer, n, colony_mpi_float(), Int32(root), colony_mpi_comm_world()), "MPI_Bcast")
+            try check(MPI_Bcast(buffer, n, colony_mpi_float(), Int32(root), comm), "MPI_Bcast")
         }
     }
 
     public func barrier() throws {
         try Self.withMPI { _ in
-            try check(MPI_Barrier(colony_mpi_comm_world()), "MPI_Barrier")
+            try check(MPI_Barrier(comm), "MPI_Barrier")
+        }
+    }
+
+    public func send(_ buffer: UnsafePointer<Float>, count: Int, to destination: Int) throws {
+        let n = try Self.mpiCount(count, "send count")
+        try checkPeer(destination, "send to")
+        try Self.withMPI { _ in
+            try Self.completeSends(all: false)
+            let copy = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            copy.update(from: buffer, count: count)
+            var request = colony_mpi_request_null()
+            let code = MPI_Isend(copy, n, colony_mpi_float(), Int32(destination), 0, comm, &request)
+            guard code == MPI_SUCCESS else {
+                copy.deallocate()
+                try check(code, "MPI_Isend")
+                return
+            }
+            Self.pending.withLock { $0.sends.append((request, copy)) }
+        }
+    }
+
+    public func receive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from source: Int) throws {
+        let n = try Self.mpiCount(count, "receive count")
+        try checkPeer(source, "receive from")
+        try Self.withMPI { _ in
+            var status = MPI_Status()
+            try check(MPI_Probe(Int32(source), 0, comm, &status), "MPI_Probe")
+            var sent: Int32 = 0
+            try check(MPI_Get_count(&status, colony_mpi_float(), &sent), "MPI_Get_count")
+            guard sent == n else {
+                throw CollectiveError(
+                    "rank \(rank) expected \(count) values from rank \(source), which sent \(sent); sends and receives must agree on sizes")
+            }
+            try check(MPI_Recv(buffer, n, colony_mpi_float(), Int32(source), 0, comm, colony_mpi_status_ignore()), "MPI_Recv")
+        }
+    }
+
+    public func split(color: Int?, key: Int) throws -> (any Collective)? {
+        if let color, color < 0 { throw CollectiveError("split color must be ≥ 0 (or nil to join no group), got \(color)") }
+        guard let key = Int32(exactly: key), let mpiColor = Int32(exactly: color ?? 0) else {
+            throw CollectiveError("split color and key must fit MPI's 32-bit integers")
+        }
+        return try Self.withMPI { _ -> MPICollective? in
+            var child = colony_mpi_comm_null()
+            try check(MPI_Comm_split(comm, color == nil ? colony_mpi_undefined() : mpiColor, key, &child), "MPI_Comm_split")
+            guard color != nil else { return nil }
+            try check(MPI_Comm_set_errhandler(child, colony_mpi_errors_return()), "MPI_Comm_set_errhandler")
+            var rank: Int32 = 0
+            var size: Int32 = 0
+            try check(MPI_Comm_rank(child, &rank), "MPI_Comm_rank")
+            try check(MPI_Comm_size(child, &size), "MPI_Comm_size")
+            return MPICollective(rank: Int(rank), size: Int(size), communicator: Communicator(child))
+        }
+    }
+
+    /// Point-to-point peers are other ranks of this group.
+    private func checkPeer(_ peer: Int, _ what: String) throws {
+        guard (0..<size).contains(peer), peer != rank else {
+            throw CollectiveError("rank \(rank) cannot \(what) rank \(peer): the peer must be another rank of this group of \(size)")
         }
     }
 
     // MARK: - State
+
+    /// An MPI communicator handle.
+    ///
+    /// `@unchecked Sendable`: the handle points to an object MPI owns, used only inside
+    /// `withMPI` (one MPI call at a time).
+    private final class Communicator: @unchecked Sendable {
+        let handle: MPI_Comm?
+        init(_ handle: MPI_Comm?) { self.handle = handle }
+    }
+
+    /// Sends started and not yet known to be complete, with the copies they send from.
+    ///
+    /// `@unchecked Sendable`: requests and buffers are touched only inside `withMPI`.
+    private struct PendingSends: @unchecked Sendable {
+        var sends: [(request: MPI_Request?, buffer: UnsafeMutablePointer<Float>)] = []
+    }
+
+    private static let pending = Mutex(PendingSends())
+
+    /// Frees the sends that have completed; with `all`, waits for every one first. Call
+    /// with MPI's lock held.
+    private static func completeSends(all: Bool) throws {
+        try pending.withLock { p in
+            var kept: [(request: MPI_Request?, buffer: UnsafeMutablePointer<Float>)] = []
+            for var send in p.sends {
+                var done: Int32 = 1
+                if all {
+                    try check(MPI_Wait(&send.request, colony_mpi_status_ignore()), "MPI_Wait")
+                } else {
+                    try check(MPI_Test(&send.request, &done, colony_mpi_status_ignore()), "MPI_Test")
+                }
+                if done != 0 { send.buffer.deallocate() } else { kept.append(send) }
+            }
+            p.sends = kept
+        }
+    }
 
     /// The user ops that sum 16-bit encoded values, one per wire format.
     ///
@@ -193,10 +297,10 @@ public struct MPICollective: Collective {
     private static let state = Mutex(State.uninitialized)
 
     /// Runs `body` with MPI initialised and no other MPI call in progress.
-    private static func withMPI(_ body: (SumOps) throws -> Void) throws {
+    private static func withMPI<T>(_ body: (SumOps) throws -> T) throws -> T {
         try state.withLock { state in
             switch state {
-            case .initialized(_, let ops): try body(ops)
+            case .initialized(_, let ops): return try body(ops)
             case .uninitialized: throw CollectiveError("MPI is not initialized; call MPICollective.initialize() first")
             case .finalized: throw CollectiveError("MPI was finalized; no collective can run after MPICollective.finalize()")
             }

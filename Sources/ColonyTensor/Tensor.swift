@@ -86,3 +86,12 @@ public struct Tensor: Sendable {
         return Tensor(name: name, dtype: dtype, shape: shape, storage: TensorStorage(copying: bytes), byteOffset: 0)
     }
 }
+
+extension Tensor {
+    /// Rows `first..<first + count` of a matrix, as a tensor over the same bytes.
+    public func rows(_ first: Int, _ count: Int) -> Tensor {
+        Tensor(
+            name: "\(name)[\(first)..<\(first + count)]", dtype: dtype, shape: [rowLength, count], storage: storage,
+            byteOffset: byteOffset + first * rowBytes)
+    }
+}

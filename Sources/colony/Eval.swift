@@ -35,7 +35,7 @@ struct Eval: ParsableCommand {
         let dataset = try ChatDataset(
             path: data, tokenizer: try Tokenizer(gguf: gguf), template: try ChatTemplate(gguf: gguf), maxLength: seqLen)
         let llama = try TrainableLlama(gguf: gguf, frozen: true, packedRuntime: try precision.packedRuntime(threads: nil))
-        let (mean, count) = llama.meanLoss(over: dataset.examples, batchSize: batch, length: seqLen) { done in
+        let (mean, count) = try llama.meanLoss(over: dataset.examples, batchSize: batch, length: seqLen) { done in
             writeErr(ProgressBar.status("\(done)/\(dataset.examples.count) conversations"))
         }
         writeErr("\n")

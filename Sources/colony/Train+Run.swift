@@ -10,7 +10,10 @@ extension Train {
         bootstrapLogging(verbose: false)
         if let threads { setBLASThreads(threads) }
         let parallel: ParallelConfiguration? =
-            collective == "mpi" ? try ParallelConfiguration(collective: try MPICollective.initialize(), zeroStage: zero) : nil
+            collective == "mpi"
+            ? try ParallelConfiguration(
+                collective: try MPICollective.initialize(), zeroStage: zero, pipelineStages: pipelineStages, tensorParallel: tensorParallel)
+            : nil
         defer { if parallel != nil { try? MPICollective.finalize() } }
         let lead = (parallel?.collective.rank ?? 0) == 0
         func say(_ text: String) { if lead { writeErr(text) } }
@@ -28,7 +31,7 @@ extension Train {
         let model = trainer.model
         say(
             "model: \(model.config.blockCount) layers, \(lora.map { "LoRA rank \($0.rank) on \($0.targets.joined(separator: ","))" } ?? "full fine-tune"), "
-                + "\(trainer.parameterCount) trainable parameters\(parallel.map { ", \($0.collective.size) ranks, ZeRO \($0.zeroStage)" } ?? "")\n"
+                + "\(trainer.parameterCount) trainable parameters\(parallel.map { ", \($0.collective.size) ranks (\($0.layout.replicas) replicas × \($0.layout.stages) stages × \($0.layout.tensorParallel) tensor), ZeRO \($0.zeroStage)" } ?? "")\n"
         )
 
         let run = TrainingRun(

@@ -20,6 +20,13 @@ extension Train {
         if loraRank > 0 { try lora?.validate() }
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be ≥ 1, got \(stopAfter)") }
         guard ["none", "mpi"].contains(collective) else { throw ValidationError("--collective must be none or mpi, got '\(collective)'") }
+        guard pipelineStages >= 1 else { throw ValidationError("--pipeline-stages must be ≥ 1, got \(pipelineStages)") }
+        guard tensorParallel >= 1 else { throw ValidationError("--tensor-parallel must be ≥ 1, got \(tensorParallel)") }
+        guard collective == "mpi" || (pipelineStages == 1 && tensorParallel == 1) else {
+            throw ValidationError(
+                "--pipeline-stages and --tensor-parallel spread the model over ranks: run under mpirun with --collective mpi and a multiple of \(pipelineStages * tensorParallel) ranks"
+            )
+        }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         try settings.validate()
     }
@@ -36,7 +43,7 @@ extension Train {
         c.steps = steps
         c.batchSize = batch
         c.sequenceLength = seqLen
-        c.accumulation = accumulation
+        c.microBatches = microBatches
         c.optimizer = TrainingConfiguration.OptimizerKind(rawValue: optimizer) ?? .adamw
         c.learningRate = lr
         c.warmupSteps = warmup

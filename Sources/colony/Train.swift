@@ -16,10 +16,19 @@ struct Train: ParsableCommand {
             DIR/model.gguf with LoRA merged in. With --resume the run continues from the newest \
             checkpoint and follows the same loss curve as an uninterrupted run.
 
-            Data parallel over MPI: mpirun --allow-run-as-root -np 2 colony train --collective mpi ... \
-            (each rank takes its own micro-batches; --zero 1|2|3 shards optimiser state, gradients, \
-            parameters). Rank 0 prints progress and writes the log and the model; under ZeRO each \
-            rank keeps its own checkpoints in DIR/checkpoints/rank-N.
+            --batch is sequences per optimiser step per data-parallel replica; --micro-batches M \
+            splits it into M micro-batches (gradient accumulation, and what keeps a pipeline busy). \
+            The loss is the token-weighted mean over the whole step, however it is split.
+
+            Over MPI (launch with mpirun --allow-run-as-root -np N colony train --collective mpi ...), \
+            the N ranks form replicas of --pipeline-stages S × --tensor-parallel T ranks each \
+            (N a multiple of S×T), data parallel across replicas: \
+              --pipeline-stages S splits the layers into S stages run 1F1B over the micro-batches; \
+              --tensor-parallel T splits attention heads (whole KV groups) and feed-forward features; \
+              --zero 1|2|3 shards optimiser state, gradients, parameters across replicas (with S or \
+            T above 1, only --zero 0 or 1). Rank 0 prints progress and writes the log and the model; \
+            under ZeRO or a mesh each rank keeps its own checkpoints in DIR/checkpoints/rank-N. \
+            Across hosts add --hostfile FILE to mpirun.
             """)
 
     @Option(name: .long, help: "The GGUF model to start from: a path or ref:NAME[@REF] (default: $COLONY_MODEL or the default model).")
@@ -47,14 +56,14 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Optimiser steps.")
     var steps = 100
 
-    @Option(name: .long, help: "Sequences per micro-batch (per rank).")
+    @Option(name: .long, help: "Sequences per optimiser step per data-parallel replica.")
     var batch = 4
 
     @Option(name: .long, help: "Tokens per sequence; conversations are packed, longer ones cut.")
     var seqLen = 256
 
-    @Option(name: .long, help: "Micro-batches per optimiser step (gradient accumulation).")
-    var accumulation = 1
+    @Option(name: .long, help: "Micro-batches each step's batch is split into (gradient accumulation; keeps a pipeline busy).")
+    var microBatches = 1
 
     @Option(name: .long, help: "Peak learning rate.")
     var lr: Float = 1e-3
@@ -107,6 +116,12 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "none, or mpi (launch with mpirun).")
     var collective = "none"
 
-    @Option(name: .long, help: "ZeRO stage across ranks: 0 (plain data parallel), 1, 2 or 3.")
+    @Option(name: .long, help: "ZeRO stage across replicas: 0 (plain data parallel), 1, 2 or 3.")
     var zero = 0
+
+    @Option(name: .long, help: "Pipeline stages per replica (MPI): layers split into S contiguous stages, scheduled 1F1B.")
+    var pipelineStages = 1
+
+    @Option(name: .long, help: "Tensor-parallel ranks per stage (MPI): attention heads and feed-forward features split.")
+    var tensorParallel = 1
 }

@@ -46,7 +46,7 @@ struct TrainableLlamaTests {
             (try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: PackedRuntime(threads: 2)), 2e-3),
         ] {
             for c in reference.cases {
-                let logits = model.logits(TrainingFixtures.batch(c.tokens), tape: Tape())
+                let logits = try model.logits(TrainingFixtures.batch(c.tokens), tape: Tape())
                 var worst: Float = 0
                 for (t, expected) in c.logits.enumerated() {
                     for (j, e) in expected.enumerated() { worst = max(worst, abs(logits.value[t * logits.cols + j] - e)) }
@@ -64,8 +64,8 @@ struct TrainableLlamaTests {
         #expect(names.count == 4 * model.config.blockCount)
         #expect(names.allSatisfy { $0.contains("lora_") && ($0.contains("attn_q") || $0.contains("attn_v")) })
         let tape = Tape()
-        let loss = model.loss(TrainingFixtures.batch([1, 5, 9, 3, 7]), tape: tape)
-        tape.backward(from: loss)
+        let loss = try model.loss(TrainingFixtures.batch([1, 5, 9, 3, 7]), tape: tape)
+        try tape.backward(from: loss)
         // B starts at zero, so only B gets a gradient at first (dA = Bᵀ·… = 0).
         let b = try #require(model.parameters.first { $0.name.hasSuffix("lora_b") })
         #expect(b.variable.grad.contains { $0 != 0 })
@@ -89,7 +89,7 @@ struct ExportTests {
         let trainer = try Trainer(model: model, config: settings, loader: BatchLoader(examples: examples, batchSize: 1, length: 8, seed: 0))
         for _ in 0..<3 { try trainer.trainStep() }
         let tokens = [1, 5, 9, 3, 7, 2]
-        let trained = model.logits(TrainingFixtures.batch(tokens), tape: Tape())
+        let trained = try model.logits(TrainingFixtures.batch(tokens), tape: Tape())
         let base = try TrainableLlama(gguf: gguf).logits(TrainingFixtures.batch(tokens), tape: Tape())
         #expect(zip(trained.value, base.value).contains { abs($0 - $1) > 1e-3 }, "training changed the model")
 

@@ -93,7 +93,8 @@ struct TrainerTests {
         let whole = l.next()
         let halves = Self.split(whole)
         var two = TinyTraining.settings()
-        two.accumulation = 2
+        two.microBatches = 2
+        two.batchSize = 4
         let a = try TinyTraining.trainer(TinyTraining.settings())
         let b = try TinyTraining.trainer(two)
         try a.trainStep(batches: [whole])

@@ -114,12 +114,12 @@ struct TrainingRunTests {
         var sum: Double = 0
         var count = 0
         while loader.position.epoch == 0 {
-            let part = model.summedLoss(loader.next())
+            let part = try model.summedLoss(loader.next())
             sum += part.sum
             count += part.count
         }
         var progress: [Int] = []
-        let result = model.meanLoss(over: examples, batchSize: 2, length: 16) { progress.append($0) }
+        let result = try model.meanLoss(over: examples, batchSize: 2, length: 16) { progress.append($0) }
         #expect(result.tokens == count && count > 0)
         #expect(result.loss == sum / Double(count))
         #expect(progress.last == 5 && progress == progress.sorted())

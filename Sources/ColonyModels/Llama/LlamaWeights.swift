@@ -117,12 +117,3 @@ struct LlamaWeights: Sendable {
         }
     }
 }
-
-extension Tensor {
-    /// Rows `first..<first + count` of a matrix, as a tensor over the same bytes.
-    func rows(_ first: Int, _ count: Int) -> Tensor {
-        Tensor(
-            name: "\(name)[\(first)..<\(first + count)]", dtype: dtype, shape: [rowLength, count], storage: storage,
-            byteOffset: byteOffset + first * rowBytes)
-    }
-}

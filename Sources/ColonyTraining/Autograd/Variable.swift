@@ -33,6 +33,24 @@ public final class Variable {
 
     /// Forgets the gradient (before the next accumulation window).
     public func zeroGrad() { grad = [] }
+
+    /// A new variable with the same values (no gradient).
+    func copy() -> Variable { Variable(rows: rows, cols: cols, value: value, requiresGrad: requiresGrad) }
+
+    /// Rows `range` as a new variable.
+    func rows(_ range: Range<Int>) -> Variable {
+        Variable(
+            rows: range.count, cols: cols, value: Array(value[(range.lowerBound * cols)..<(range.upperBound * cols)]),
+            requiresGrad: requiresGrad)
+    }
+
+    /// Columns `range` as a new variable.
+    func columns(_ range: Range<Int>) -> Variable {
+        var out: [Float] = []
+        out.reserveCapacity(rows * range.count)
+        for r in 0..<rows { out.append(contentsOf: value[(r * cols + range.lowerBound)..<(r * cols + range.upperBound)]) }
+        return Variable(rows: rows, cols: range.count, value: out, requiresGrad: requiresGrad)
+    }
 }
 
 /// Records operations in order so `backward` can apply the chain rule in reverse.
@@ -40,20 +58,28 @@ public final class Variable {
 /// One tape per forward pass: build it, call `backward(from:)` once, drop it. Parameters
 /// keep their `grad` across tapes, which is how gradient accumulation works.
 public final class Tape {
-    private var steps: [() -> Void] = []
+    private var steps: [() throws -> Void] = []
 
     public init() {}
 
-    /// Adds the backward step of an operation whose output needs gradients.
-    func record(_ backward: @escaping () -> Void) { steps.append(backward) }
+    /// Adds the backward step of an operation whose output needs gradients. A step
+    /// throws only when it communicates (tensor-parallel all-reduces).
+    func record(_ backward: @escaping () throws -> Void) { steps.append(backward) }
 
     /// Backpropagates from a scalar `loss` (seeded with `seed`, 1 by default).
-    public func backward(from loss: Variable, seed: Float = 1) {
+    public func backward(from loss: Variable, seed: Float = 1) throws {
         precondition(loss.count == 1, "backward starts from a scalar, got \(loss.rows)×\(loss.cols)")
-        guard loss.requiresGrad else { return }
-        loss.ensureGrad()
-        loss.grad[0] += seed
-        for step in steps.reversed() { step() }
-        steps = []
+        try backward(from: loss, gradient: [seed])
+    }
+
+    /// Backpropagates `gradient` (d loss / d `output`, same shape) from any variable: a
+    /// pipeline stage's output, whose gradient comes from the next stage.
+    public func backward(from output: Variable, gradient: [Float]) throws {
+        precondition(gradient.count == output.count, "backward: \(gradient.count) gradient values for \(output.count)")
+        guard output.requiresGrad else { return }
+        output.ensureGrad()
+        Kernels.add(&output.grad, gradient)
+        defer { steps = [] }
+        for step in steps.reversed() { try step() }
     }
 }

@@ -12,6 +12,9 @@ extension TrainableLlama {
     /// the model was loaded from; a model made from a bare config gets the `llama.*` keys
     /// only. A matrix whose rows do not fit `type`'s blocks is written in F32.
     public func export(to path: String, type: DType) throws {
+        guard partition.isWhole, let embedding, let outputNorm else {
+            throw TrainingError.invalidModel("only a whole model can be exported; gather the pipeline and tensor-parallel parts first")
+        }
         var writer = GGUFWriter()
         if let source {
             for key in source.keys { writer.set(key, source.metadata[key]!) }
@@ -40,9 +43,9 @@ extension TrainableLlama {
             try Tensor.quantizing(v.value, name: name, shape: [v.count], as: .f32)
         }
         writer.add(try matrix("token_embd.weight", embedding.floats, rows: embedding.rows, cols: embedding.cols))
-        for (i, l) in layers.enumerated() {
-            writer.add(try vector("blk.\(i).attn_norm.weight", l.attentionNorm))
-            writer.add(try vector("blk.\(i).ffn_norm.weight", l.ffnNorm))
+        for l in layers {
+            writer.add(try vector("blk.\(l.index).attn_norm.weight", l.attentionNorm))
+            writer.add(try vector("blk.\(l.index).ffn_norm.weight", l.ffnNorm))
             for p in l.projections { writer.add(try matrix(p.name, p.merged(), rows: p.base.rows, cols: p.base.cols)) }
         }
         writer.add(try vector("output_norm.weight", outputNorm))

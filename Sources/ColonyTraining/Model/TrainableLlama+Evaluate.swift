@@ -7,13 +7,13 @@ extension TrainableLlama {
     public func meanLoss(
         over examples: [TrainingExample], batchSize: Int, length: Int,
         onProgress: (Int) -> Void = { _ in }
-    ) -> (loss: Double?, tokens: Int) {
+    ) throws -> (loss: Double?, tokens: Int) {
         var loader = BatchLoader(examples: examples, batchSize: batchSize, length: length, seed: 0)
         var sum: Double = 0
         var count = 0
         // One pass: stop once every example has been packed once.
         while loader.position.epoch == 0 {
-            let part = summedLoss(loader.next())
+            let part = try summedLoss(loader.next())
             sum += part.sum
             count += part.count
             onProgress(loader.position.epoch > 0 ? examples.count : loader.position.cursor)

@@ -1,3 +1,4 @@
+import ColonyCollectives
 import ColonyModels
 import ColonyTensor
 import Foundation
@@ -28,6 +29,39 @@ public enum Weight {
         case .frozen(let f): return f.floats()
         }
     }
+
+    /// Output features `range` (a column-parallel slice): a frozen weight stays in its
+    /// stored form, viewed in place.
+    func rows(_ range: Range<Int>) -> Weight {
+        switch self {
+        case .trainable(let v): return .trainable(v.rows(range))
+        case .frozen(let f): return .frozen(FrozenMatrix(f.tensor.rows(range.lowerBound, range.count), runtime: f.runtime))
+        }
+    }
+
+    /// Input features `range` (a row-parallel slice). Quantized blocks run along rows, so
+    /// a frozen weight's slice is expanded to f32.
+    func columns(_ range: Range<Int>) -> Weight {
+        switch self {
+        case .trainable(let v): return .trainable(v.columns(range))
+        case .frozen(let f):
+            let values = Variable(rows: f.rows, cols: f.cols, value: f.floats()).columns(range).value
+            let tensor = try! Tensor.quantizing(values, name: f.tensor.name, shape: [range.count, f.rows], as: .f32)
+            return .frozen(FrozenMatrix(tensor, runtime: f.runtime))
+        }
+    }
+}
+
+/// How a parameter of one tensor-parallel rank relates to the whole model's.
+public enum ParameterPlacement: Sendable, Equatable {
+    /// The same values, and the same gradient, on every rank (norms, embeddings; every
+    /// parameter without tensor parallelism).
+    case replicated
+    /// This rank's own slice.
+    case sliced
+    /// The same values on every rank, but each rank's gradient is a partial sum that the
+    /// ranks add up (the unsplit LoRA factor of a split projection).
+    case partial
 }
 
 /// Which projections get LoRA adapters, and their size.
@@ -72,6 +106,21 @@ public final class LoRAAdapter {
         b = Variable(zeros: outFeatures, config.rank, requiresGrad: true)
         scale = config.alpha / Float(config.rank)
     }
+
+    init(a: Variable, b: Variable, scale: Float) {
+        self.a = a
+        self.b = b
+        self.scale = scale
+    }
+}
+
+/// How a projection is split across tensor-parallel ranks.
+enum ProjectionSplit {
+    case none
+    /// Output features split (Q, K, V, gate, up): the input and its gradient are whole.
+    case columnParallel
+    /// Input features split (attention output, down): the output is a partial sum.
+    case rowParallel
 }
 
 /// One projection of a block: its base weight and, with LoRA, an adapter.
@@ -79,11 +128,29 @@ public final class Projection {
     public let name: String
     public let base: Weight
     public let lora: LoRAAdapter?
+    let split: ProjectionSplit
 
-    init(name: String, base: Weight, lora: LoRAAdapter?) {
+    init(name: String, base: Weight, lora: LoRAAdapter?, split: ProjectionSplit = .none) {
         self.name = name
         self.base = base
         self.lora = lora
+        self.split = split
+    }
+
+    /// This rank's part of a column-parallel projection: output features `range`. The
+    /// adapter's `A` stays whole (its gradient becomes a partial sum), `B` is sliced.
+    func columnParallel(_ range: Range<Int>) -> Projection {
+        Projection(
+            name: name, base: base.rows(range), lora: lora.map { LoRAAdapter(a: $0.a.copy(), b: $0.b.rows(range), scale: $0.scale) },
+            split: .columnParallel)
+    }
+
+    /// This rank's part of a row-parallel projection: input features `range`. `A` is
+    /// sliced, `B` stays whole (its gradient becomes a partial sum).
+    func rowParallel(_ range: Range<Int>) -> Projection {
+        Projection(
+            name: name, base: base.columns(range), lora: lora.map { LoRAAdapter(a: $0.a.columns(range), b: $0.b.copy(), scale: $0.scale) },
+            split: .rowParallel)
     }
 
     func apply(_ t: Tape, _ x: Variable) -> Variable {
@@ -112,15 +179,18 @@ public final class Projection {
 /// the autograd tape.
 public final class TrainableLlama {
     public final class Layer {
+        /// The layer's index in the whole model (names use it).
+        public let index: Int
         public let attentionNorm: Variable
         public let q, k, v, o: Projection
         public let ffnNorm: Variable
         public let gate, up, down: Projection
 
         init(
-            attentionNorm: Variable, q: Projection, k: Projection, v: Projection, o: Projection,
+            index: Int, attentionNorm: Variable, q: Projection, k: Projection, v: Projection, o: Projection,
             ffnNorm: Variable, gate: Projection, up: Projection, down: Projection
         ) {
+            self.index = index
             self.attentionNorm = attentionNorm
             self.q = q
             self.k = k
@@ -136,14 +206,21 @@ public final class TrainableLlama {
     }
 
     public let config: LlamaConfiguration
-    public let embedding: Weight
+    /// `nil` on pipeline stages that neither embed tokens nor (tied) project onto them.
+    public let embedding: Weight?
+    /// This partition's layers (all of them unless pipeline parallel).
     public let layers: [Layer]
-    public let outputNorm: Variable
-    /// `nil` when the output projection is the token embedding (tied).
+    /// `nil` except on the last pipeline stage.
+    public let outputNorm: Variable?
+    /// `nil` when the output projection is the token embedding (tied), or off the last stage.
     public let output: Weight?
     public let lora: LoRAConfiguration?
     /// The GGUF this model came from (its metadata is kept on export).
     public let source: GGUFFile?
+    /// The part of the model this object holds.
+    public let partition: ModelPartition
+    /// The ranks that hold the other slices of this stage (tensor parallel), if any.
+    let tensorGroup: (any Collective)?
 
     /// A model with random weights (normal-ish, σ ≈ 0.02; norms at 1), every weight trained.
     public init(config c: LlamaConfiguration, tiedOutput: Bool = true, seed: UInt64 = 0) {
@@ -162,7 +239,7 @@ public final class TrainableLlama {
             let qDim = c.headCount * c.headDimension
             layers.append(
                 Layer(
-                    attentionNorm: ones(c.embeddingLength),
+                    index: i, attentionNorm: ones(c.embeddingLength),
                     q: proj("attn_q", qDim, c.embeddingLength), k: proj("attn_k", c.kvDimension, c.embeddingLength),
                     v: proj("attn_v", c.kvDimension, c.embeddingLength), o: proj("attn_output", c.embeddingLength, qDim),
                     ffnNorm: ones(c.embeddingLength),
@@ -175,6 +252,8 @@ public final class TrainableLlama {
         output = tiedOutput ? nil : .trainable(dense(c.vocabularySize, c.embeddingLength))
         lora = nil
         source = nil
+        partition = .whole(c)
+        tensorGroup = nil
     }
 
     /// The model of a GGUF file. Without `lora` every weight is expanded to f32 and trained
@@ -223,7 +302,7 @@ public final class TrainableLlama {
         for i in 0..<c.blockCount {
             layers.append(
                 Layer(
-                    attentionNorm: try norm("blk.\(i).attn_norm.weight"),
+                    index: i, attentionNorm: try norm("blk.\(i).attn_norm.weight"),
                     q: try projection(i, "attn_q", "q"), k: try projection(i, "attn_k", "k"),
                     v: try projection(i, "attn_v", "v"), o: try projection(i, "attn_output", "o"),
                     ffnNorm: try norm("blk.\(i).ffn_norm.weight"),
@@ -235,68 +314,155 @@ public final class TrainableLlama {
         output = try gguf.tensor("output.weight").map { _ in weight(try tensor("output.weight")) }
         self.lora = lora
         source = gguf
+        partition = .whole(c)
+        tensorGroup = nil
+    }
+
+    /// The part of this (whole) model that `partition` names: its stage's layers and, with
+    /// tensor parallelism, its slices, whose values start equal to the whole model's.
+    /// Trainable values are copied, frozen ones viewed in place; `tensorGroup` is the
+    /// stage's tensor-parallel ranks, in tensor-rank order.
+    public func partitioned(_ partition: ModelPartition, tensorGroup: (any Collective)?) -> TrainableLlama {
+        precondition(self.partition.isWhole, "only a whole model can be partitioned")
+        let p = partition
+        let d = config.headDimension
+        let heads = (p.heads.lowerBound * d)..<(p.heads.upperBound * d)
+        let kv = (p.kvGroups.lowerBound * d)..<(p.kvGroups.upperBound * d)
+        let tp = p.tensorParallel > 1
+        func column(_ x: Projection, _ r: Range<Int>) -> Projection { tp ? x.columnParallel(r) : x }
+        func row(_ x: Projection, _ r: Range<Int>) -> Projection { tp ? x.rowParallel(r) : x }
+        func copy(_ v: Variable) -> Variable { tp || p.stages > 1 ? v.copy() : v }
+        let kept = layers[p.layers].map { l in
+            Layer(
+                index: l.index, attentionNorm: copy(l.attentionNorm), q: column(l.q, heads), k: column(l.k, kv), v: column(l.v, kv),
+                o: row(l.o, heads), ffnNorm: copy(l.ffnNorm), gate: column(l.gate, p.feedForward), up: column(l.up, p.feedForward),
+                down: row(l.down, p.feedForward))
+        }
+        let holdsEmbedding = p.isFirstStage || (p.isLastStage && output == nil)
+        return TrainableLlama(
+            config: config, embedding: holdsEmbedding ? embedding?.copied : nil, layers: kept,
+            outputNorm: p.isLastStage ? outputNorm.map(copy) : nil, output: p.isLastStage ? output?.copied : nil, lora: lora,
+            source: source, partition: p, tensorGroup: tp ? tensorGroup : nil)
+    }
+
+    private init(
+        config: LlamaConfiguration, embedding: Weight?, layers: [Layer], outputNorm: Variable?, output: Weight?, lora: LoRAConfiguration?,
+        source: GGUFFile?, partition: ModelPartition, tensorGroup: (any Collective)?
+    ) {
+        self.config = config
+        self.embedding = embedding
+        self.layers = layers
+        self.outputNorm = outputNorm
+        self.output = output
+        self.lora = lora
+        self.source = source
+        self.partition = partition
+        self.tensorGroup = tensorGroup
     }
 
     /// The variables being trained, with stable names (checkpoints and optimiser state use them).
     public var parameters: [(name: String, variable: Variable)] {
-        var out: [(String, Variable)] = []
-        func add(_ name: String, _ w: Weight?) { if case .trainable(let v)? = w { out.append((name, v)) } }
+        placedParameters.map { ($0.name, $0.variable) }
+    }
+
+    /// The trainable variables with how each relates to the other tensor-parallel ranks'.
+    public var placedParameters: [(name: String, variable: Variable, placement: ParameterPlacement)] {
+        var out: [(String, Variable, ParameterPlacement)] = []
+        func add(_ name: String, _ w: Weight?, _ placement: ParameterPlacement = .replicated) {
+            if case .trainable(let v)? = w { out.append((name, v, placement)) }
+        }
         add("token_embd.weight", embedding)
-        for (i, l) in layers.enumerated() {
-            if l.attentionNorm.requiresGrad { out.append(("blk.\(i).attn_norm.weight", l.attentionNorm)) }
-            if l.ffnNorm.requiresGrad { out.append(("blk.\(i).ffn_norm.weight", l.ffnNorm)) }
+        for l in layers {
+            if l.attentionNorm.requiresGrad { out.append(("blk.\(l.index).attn_norm.weight", l.attentionNorm, .replicated)) }
+            if l.ffnNorm.requiresGrad { out.append(("blk.\(l.index).ffn_norm.weight", l.ffnNorm, .replicated)) }
             for p in l.projections {
-                add(p.name, p.base)
+                add(p.name, p.base, p.split == .none ? .replicated : .sliced)
                 if let a = p.lora {
-                    out.append((p.name.replacingOccurrences(of: ".weight", with: ".lora_a"), a.a))
-                    out.append((p.name.replacingOccurrences(of: ".weight", with: ".lora_b"), a.b))
+                    out.append(
+                        (
+                            p.name.replacingOccurrences(of: ".weight", with: ".lora_a"), a.a,
+                            p.split == .none
+                                ? .replicated
+                                : p.split == .columnParallel ? .partial : .sliced
+                        ))
+                    out.append(
+                        (
+                            p.name.replacingOccurrences(of: ".weight", with: ".lora_b"), a.b,
+                            p.split == .none
+                                ? .replicated
+                                : p.split == .rowParallel ? .partial : .sliced
+                        ))
                 }
             }
         }
-        if outputNorm.requiresGrad { out.append(("output_norm.weight", outputNorm)) }
+        if let outputNorm, outputNorm.requiresGrad { out.append(("output_norm.weight", outputNorm, .replicated)) }
         add("output.weight", output)
         return out
     }
 
     /// Mean cross-entropy of `batch` (its loss-masked targets), recorded on `tape`.
-    public func loss(_ batch: TrainingBatch, tape: Tape) -> Variable {
-        tape.crossEntropy(logits(batch, tape: tape), targets: batch.targets)
+    public func loss(_ batch: TrainingBatch, tape: Tape) throws -> Variable {
+        tape.crossEntropy(try logits(batch, tape: tape), targets: batch.targets)
     }
 
     /// The loss summed over `batch`'s targets, and their count, without gradients:
     /// evaluation adds these up across batches (and ranks) into a token-weighted mean.
-    public func summedLoss(_ batch: TrainingBatch) -> (sum: Double, count: Int) {
+    public func summedLoss(_ batch: TrainingBatch) throws -> (sum: Double, count: Int) {
         let n = batch.targetCount
         guard n > 0 else { return (0, 0) }
-        return (Double(loss(batch, tape: Tape()).value[0]) * Double(n), n)
+        return (Double(try loss(batch, tape: Tape()).value[0]) * Double(n), n)
     }
 
-    /// Logits of every row of `batch`.
-    public func logits(_ batch: TrainingBatch, tape t: Tape) -> Variable {
+    /// Logits of every row of `batch` (a model that is not split into pipeline stages).
+    public func logits(_ batch: TrainingBatch, tape: Tape) throws -> Variable {
+        precondition(partition.stages == 1, "a pipeline stage computes its part with forward(_:input:tape:)")
+        return try forward(batch, input: nil, tape: tape)
+    }
+
+    /// This partition's part of the forward pass: from `batch`'s tokens (first stage) or
+    /// the previous stage's hidden states `input`, to the hidden states for the next stage
+    /// or, on the last stage, the logits.
+    public func forward(_ batch: TrainingBatch, input: Variable?, tape t: Tape) throws -> Variable {
         let c = config
         let table = RopeTable(
             positions: batch.positions, headDimension: c.headDimension, dimensions: c.ropeDimensions,
             base: c.ropeFreqBase, scale: c.ropeScale)
         var h: Variable
-        switch embedding {
-        case .trainable(let e): h = t.embedding(batch.tokens, e)
-        case .frozen(let e): h = t.embedding(batch.tokens, frozen: e)
+        switch (input, partition.isFirstStage ? embedding : nil) {
+        case (let x?, _): h = x
+        case (nil, .trainable(let e)?): h = t.embedding(batch.tokens, e)
+        case (nil, .frozen(let e)?): h = t.embedding(batch.tokens, frozen: e)
+        case (nil, nil): preconditionFailure("stage \(partition.stage) needs the previous stage's hidden states")
         }
+        let heads = partition.heads.count
+        let kvHeads = partition.kvGroups.count
+        let group = tensorGroup
         for l in layers {
-            let n = t.rmsNorm(h, l.attentionNorm, epsilon: c.rmsEpsilon)
-            let q = t.rope(l.q.apply(t, n), heads: c.headCount, table: table)
-            let k = t.rope(l.k.apply(t, n), heads: c.kvHeadCount, table: table)
+            let n = t.enterParallel(t.rmsNorm(h, l.attentionNorm, epsilon: c.rmsEpsilon), group: group)
+            let q = t.rope(l.q.apply(t, n), heads: heads, table: table)
+            let k = t.rope(l.k.apply(t, n), heads: kvHeads, table: table)
             let v = l.v.apply(t, n)
-            let a = t.attention(
-                q: q, k: k, v: v, heads: c.headCount, kvHeads: c.kvHeadCount, length: batch.length, segmentStart: batch.segmentStart)
-            h = t.add(h, l.o.apply(t, a))
-            let n2 = t.rmsNorm(h, l.ffnNorm, epsilon: c.rmsEpsilon)
-            h = t.add(h, l.down.apply(t, t.swiglu(l.gate.apply(t, n2), l.up.apply(t, n2))))
+            let a = t.attention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, length: batch.length, segmentStart: batch.segmentStart)
+            h = t.add(h, try t.leaveParallel(l.o.apply(t, a), group: group))
+            let n2 = t.enterParallel(t.rmsNorm(h, l.ffnNorm, epsilon: c.rmsEpsilon), group: group)
+            h = t.add(h, try t.leaveParallel(l.down.apply(t, t.swiglu(l.gate.apply(t, n2), l.up.apply(t, n2))), group: group))
         }
+        guard let outputNorm else { return h }
         let n = t.rmsNorm(h, outputNorm, epsilon: c.rmsEpsilon)
         switch output ?? embedding {
-        case .trainable(let w): return t.linear(n, w)
-        case .frozen(let w): return t.linear(n, frozen: w)
+        case .trainable(let w)?: return t.linear(n, w)
+        case .frozen(let w)?: return t.linear(n, frozen: w)
+        case nil: preconditionFailure("the last stage holds the output projection")
+        }
+    }
+}
+
+extension Weight {
+    /// A trainable weight's own copy (a frozen one is shared: nothing writes it).
+    var copied: Weight {
+        switch self {
+        case .trainable(let v): return .trainable(v.copy())
+        case .frozen: return self
         }
     }
 }

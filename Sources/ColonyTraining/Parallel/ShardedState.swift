@@ -1,6 +1,8 @@
 import ColonyCollectives
 
-/// How work and state are split across the ranks of a data-parallel group.
+/// How work and state are split across ranks: a mesh of data-parallel replicas, each a
+/// pipeline of `pipelineStages` stages of `tensorParallel` ranks (see `MeshLayout`), and
+/// ZeRO sharding across the replicas.
 ///
 /// - stage 0: plain data parallel — every rank holds all parameters, gradients and
 ///   optimiser state; gradients are all-reduced (in buckets).
@@ -9,17 +11,32 @@ import ColonyCollectives
 /// - stage 2: ZeRO-2 — also gradients: reduce-scatter leaves each rank only its shard.
 /// - stage 3: ZeRO-3 — also parameters: a rank keeps only its shard between steps and
 ///   all-gathers the full set for the forward and backward pass.
+///
+/// ZeRO 0 and 1 combine with pipeline and tensor parallelism. ZeRO 2 and 3 are refused
+/// there, as DeepSpeed does for pipelines: a pipeline keeps every micro-batch's gradient
+/// until the step, so sharding gradients saves nothing, and ZeRO-3 would gather each
+/// stage's parameters again for every micro-batch.
 public struct ParallelConfiguration: Sendable {
+    /// Every rank of the job.
     public var collective: any Collective
     public var zeroStage: Int
     /// Values per all-reduce call (gradient buckets).
     public var bucketValues: Int
     public var wire: WireFormat
+    public var layout: MeshLayout
 
-    public init(collective: any Collective, zeroStage: Int = 0, bucketValues: Int = 1 << 22, wire: WireFormat = .f32) throws(TrainingError)
-    {
+    public init(
+        collective: any Collective, zeroStage: Int = 0, bucketValues: Int = 1 << 22, wire: WireFormat = .f32, pipelineStages: Int = 1,
+        tensorParallel: Int = 1
+    ) throws(TrainingError) {
         guard (0...3).contains(zeroStage) else { throw .invalidArgument("--zero must be 0, 1, 2 or 3, got \(zeroStage)") }
         guard bucketValues >= 1 else { throw .invalidArgument("bucket size must be ≥ 1") }
+        layout = try MeshLayout(worldSize: collective.size, stages: pipelineStages, tensorParallel: tensorParallel)
+        guard zeroStage <= 1 || (pipelineStages == 1 && tensorParallel == 1) else {
+            throw .invalidArgument(
+                "--zero \(zeroStage) does not combine with --pipeline-stages or --tensor-parallel; use --zero 0 or 1 (a pipeline keeps whole gradients until the step, so ZeRO 2 and 3 would save nothing)"
+            )
+        }
         self.collective = collective
         self.zeroStage = zeroStage
         self.bucketValues = bucketValues
@@ -79,6 +96,15 @@ struct FlatLayout {
                 }
             }
         }
+    }
+
+    /// The sum of squares of the parameters' values in `flat` whose `counted` is true.
+    func sumOfSquares(_ flat: [Float], counted: [Bool]) -> Double {
+        var total: Double = 0
+        for i in counts.indices where counted[i] {
+            for j in offsets[i]..<(offsets[i] + counts[i]) { total += Double(flat[j] * flat[j]) }
+        }
+        return total
     }
 
     /// Copies `flat` back into each parameter's values.

@@ -11,7 +11,8 @@ extension Trainer {
     ) throws {
         let runtime = lora == nil ? nil : try precision.packedRuntime(threads: threads)
         let model = try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: runtime, seed: config.seed)
-        let loader = BatchLoader(examples: train.examples, batchSize: config.batchSize, length: config.sequenceLength, seed: config.seed)
+        let loader = BatchLoader(
+            examples: train.examples, batchSize: config.microBatchSize, length: config.sequenceLength, seed: config.seed)
         let evalLoader = eval.map {
             BatchLoader(examples: $0.examples, batchSize: config.batchSize, length: config.sequenceLength, seed: config.seed &+ 1)
         }

@@ -14,6 +14,8 @@ public struct StepReport: Sendable {
     /// Tokens that went through the model on this rank (padding included).
     public var processedTokens: Int
     public var seconds: Double
+    /// Seconds this rank waited for another pipeline stage (its share of the bubble).
+    public var pipelineWaitSeconds: Double = 0
 }
 
 /// Runs the training loop: micro-batches → count-weighted gradients → (all-reduce or
@@ -24,7 +26,16 @@ public struct StepReport: Sendable {
 /// saw, however it was split into micro-batches or ranks: each micro-batch's summed-token
 /// gradient is added up and divided by the total count once. So N ranks on N slices give
 /// the same update as one rank on the whole batch.
+///
+/// With a mesh (`ParallelConfiguration.layout`) each rank trains its partition of the
+/// model: pipeline stages run their micro-batches 1F1B, passing hidden states forward and
+/// their gradients back; tensor-parallel ranks all-reduce inside each layer; every rank of
+/// a replica reads the same micro-batches. Before the optimiser step the partial
+/// gradients of unsplit LoRA factors are summed over the tensor group, a tied embedding's
+/// over its first and last stage, and everything over the replicas; the global norm is
+/// summed over the replica's ranks, each value counted once.
 public final class Trainer {
+    /// This rank's partition of the model (the whole model without a mesh).
     public let model: TrainableLlama
     public let config: TrainingConfiguration
     public var loader: BatchLoader
@@ -35,30 +46,61 @@ public final class Trainer {
     let optimizer: any Optimizer
     let parameters: [Variable]
     let names: [String]
+    /// Whether a parameter's squares count towards the global norm on this rank (each
+    /// value of the model counted once across the mesh).
+    private let countedInNorm: [Bool]
+    /// Parameters whose gradients are partial sums over the tensor group.
+    private let partialParameters: [Variable]
+    /// The embedding held by both the first and the last stage (tied output), if trained.
+    private let tiedEmbedding: Variable?
+    private let mesh: MeshGroups?
+    /// The whole model on the lead rank under a mesh, which `gatherParameters` fills.
+    private let whole: TrainableLlama?
     private let layout: FlatLayout
     /// ZeRO ≥ 1: this rank's slice of the flat parameters, with its gradient slice.
     private let shard: Variable?
 
+    /// - Parameter model: the whole model; under a mesh each rank keeps its partition.
     public init(
         model: TrainableLlama, config: TrainingConfiguration, loader: BatchLoader, evalLoader: BatchLoader? = nil,
         parallel: ParallelConfiguration? = nil
     ) throws {
         try config.validate()
         Allocator.tuned
-        self.model = model
         self.config = config
         self.loader = loader
         self.evalLoader = evalLoader
         self.parallel = parallel
         optimizer = config.makeOptimizer()
-        let named = model.parameters
-        guard !named.isEmpty else { throw TrainingError.invalidModel("the model has no trainable parameters") }
-        parameters = named.map(\.variable)
-        names = named.map(\.name)
-        let ranks = parallel?.collective.size ?? 1
+        let mesh = try parallel.map { try MeshGroups(world: $0.collective, layout: $0.layout) }
+        self.mesh = mesh
+        if let mesh, mesh.layout.stages > 1 || mesh.layout.tensorParallel > 1 {
+            let partition = try ModelPartition(
+                config: model.config, stages: mesh.layout.stages, stage: mesh.stage, tensorParallel: mesh.layout.tensorParallel,
+                tensorRank: mesh.tensorRank)
+            self.model = model.partitioned(partition, tensorGroup: mesh.tensor)
+            whole = parallel!.collective.rank == 0 ? model : nil
+        } else {
+            self.model = model
+            whole = nil
+        }
+        let placed = self.model.placedParameters
+        guard !placed.isEmpty || mesh?.layout.stages ?? 1 > 1 else {
+            throw TrainingError.invalidModel("the model has no trainable parameters")
+        }
+        parameters = placed.map(\.variable)
+        names = placed.map(\.name)
+        let partition = self.model.partition
+        let tied = partition.stages > 1 && self.model.output == nil ? placed.first { $0.name == "token_embd.weight" }?.variable : nil
+        tiedEmbedding = tied
+        countedInNorm = placed.map { p in
+            (p.placement == .sliced || partition.tensorRank == 0) && !(p.variable === tied && partition.isLastStage)
+        }
+        partialParameters = placed.filter { $0.placement == .partial }.map(\.variable)
+        let ranks = mesh?.data.size ?? 1
         layout = FlatLayout(parameters, ranks: ranks)
-        if let parallel, parallel.zeroStage >= 1 {
-            let rank = parallel.collective.rank
+        if let parallel, let mesh, parallel.zeroStage >= 1 {
+            let rank = mesh.data.rank
             var flat = [Float](repeating: 0, count: layout.shardCount * ranks)
             layout.gather(parameters, into: &flat, gradients: false)
             let slice = Array(flat[rank * layout.shardCount..<(rank + 1) * layout.shardCount])
@@ -78,40 +120,48 @@ public final class Trainer {
         return MemoryFootprint(parameterBytes: parameterBytes, gradientBytes: gradientBytes, optimizerBytes: optimizerBytes)
     }
 
+    /// Whether this rank's state differs from rank 0's, so it keeps its own checkpoints:
+    /// under ZeRO, or holding a part of the model.
+    public var holdsOwnState: Bool { shard != nil || !model.partition.isWhole }
+
     /// Total trainable values (the model's, not a shard's).
     public var parameterCount: Int { layout.total }
 
-    /// One optimiser step over `accumulation` micro-batches per rank from the loader.
+    /// One optimiser step over `microBatches` micro-batches per replica from the loader.
     ///
-    /// Every rank advances the same loader through ranks × accumulation batches and keeps
-    /// every size-th one from its rank on: the ranks see disjoint data, and their loader
-    /// positions stay equal (so any rank's checkpoint resumes the data for all).
+    /// Every rank advances the same loader through replicas × microBatches batches and
+    /// keeps every replicas-th one from its replica on: replicas see disjoint data, the
+    /// ranks of one replica the same, and every loader position stays equal (so any rank's
+    /// checkpoint resumes the data for all).
     @discardableResult
     public func trainStep() throws -> StepReport {
-        let ranks = parallel?.collective.size ?? 1
-        let rank = parallel?.collective.rank ?? 0
-        let all = (0..<config.accumulation * ranks).map { _ in loader.next() }
-        return try trainStep(batches: all.enumerated().filter { $0.offset % ranks == rank }.map(\.element))
+        let replicas = mesh?.data.size ?? 1
+        let replica = mesh?.replica ?? 0
+        let all = (0..<config.microBatches * replicas).map { _ in loader.next() }
+        return try trainStep(batches: all.enumerated().filter { $0.offset % replicas == replica }.map(\.element))
     }
 
-    /// One optimiser step over the given micro-batches (this rank's share of the step).
+    /// One optimiser step over the given micro-batches (this replica's share of the step).
     @discardableResult
     public func trainStep(batches: [TrainingBatch]) throws -> StepReport {
         let started = DispatchTime.now().uptimeNanoseconds
         try gatherParametersIfSharded()
+        // Micro-batches without a target do nothing; every rank of a replica skips the same.
+        let work = batches.filter { $0.targetCount > 0 }
+        let count = work.reduce(0) { $0 + $1.targetCount }
         var lossSum: Double = 0
-        var count = 0
-        for batch in batches {
-            let n = batch.targetCount
-            guard n > 0 else { continue }
-            let tape = Tape()
-            let loss = model.loss(batch, tape: tape)
-            tape.backward(from: loss, seed: Float(n))  // summed-token gradient; divided by the total below
-            lossSum += Double(loss.value[0]) * Double(n)
-            count += n
+        var waited: Double = 0
+        if let pipeline = mesh?.pipeline {
+            (lossSum, waited) = try pipelineStep(work, pipeline: pipeline)
+        } else {
+            for batch in work {
+                let tape = Tape()
+                let loss = try model.loss(batch, tape: tape)
+                try tape.backward(from: loss, seed: Float(batch.targetCount))  // summed-token gradient; divided by the total below
+                lossSum += Double(loss.value[0]) * Double(batch.targetCount)
+            }
         }
-        var totals = [Float(lossSum), Float(count)]
-        if let parallel { try parallel.collective.allReduce(&totals, count: 2, op: .sum, wire: .f32) }
+        let totals = try stepTotals(lossSum: lossSum, count: count)
         let totalCount = max(1, Int(totals[1]))
         let lr = config.schedule.rate(at: step)
         let norm = try applyGradients(scale: 1 / Float(totalCount), lr: lr)
@@ -122,7 +172,87 @@ public final class Trainer {
         return StepReport(
             step: step, loss: loss, learningRate: lr, gradientNorm: norm, tokens: Int(totals[1]),
             processedTokens: batches.reduce(0) { $0 + $1.tokens.count },
-            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, pipelineWaitSeconds: waited)
+    }
+
+    /// The step's summed loss and target count over every replica, on every rank: summed
+    /// over the replicas, then sent from the last stage (which alone computed a loss) to
+    /// the others.
+    private func stepTotals(lossSum: Double, count: Int) throws -> [Float] {
+        var totals = [Float(lossSum), Float(count)]
+        if let data = mesh?.data, data.size > 1 { try data.allReduce(&totals, count: 2, op: .sum, wire: .f32) }
+        if let pipeline = mesh?.pipeline { try pipeline.broadcast(&totals, count: 2, root: pipeline.size - 1) }
+        return totals
+    }
+
+    /// This stage's forwards and backwards of `batches` in 1F1B order; returns the summed
+    /// loss (last stage only, else 0) and the seconds spent waiting for other stages.
+    private func pipelineStep(_ batches: [TrainingBatch], pipeline: any Collective) throws -> (Double, Double) {
+        let stage = pipeline.rank
+        let last = pipeline.size - 1
+        let width = model.config.embeddingLength
+        var inFlight: [Int: (tape: Tape, input: Variable?, output: Variable)] = [:]
+        var lossSum: Double = 0
+        var waited: Double = 0
+        func receive(_ count: Int, from source: Int) throws -> [Float] {
+            var values = [Float](repeating: 0, count: count)
+            let start = DispatchTime.now().uptimeNanoseconds
+            try pipeline.receive(&values, count: count, from: source)
+            waited += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            return values
+        }
+        for operation in PipelineSchedule(stages: pipeline.size, stage: stage, microBatches: batches.count).operations {
+            switch operation {
+            case .forward(let i):
+                let batch = batches[i]
+                let rows = batch.tokens.count
+                let input =
+                    stage == 0
+                    ? nil : Variable(rows: rows, cols: width, value: try receive(rows * width, from: stage - 1), requiresGrad: true)
+                let tape = Tape()
+                var output = try model.forward(batch, input: input, tape: tape)
+                if stage == last {
+                    output = tape.crossEntropy(output, targets: batch.targets)
+                    lossSum += Double(output.value[0]) * Double(batch.targetCount)
+                } else {
+                    try pipeline.send(output.value, count: output.count, to: stage + 1)
+                }
+                inFlight[i] = (tape, input, output)
+            case .backward(let i):
+                let (tape, input, output) = inFlight.removeValue(forKey: i)!
+                if stage == last {
+                    try tape.backward(from: output, seed: Float(batches[i].targetCount))
+                } else {
+                    try tape.backward(from: output, gradient: try receive(output.count, from: stage + 1))
+                }
+                if let input {
+                    let gradient = input.grad.isEmpty ? [Float](repeating: 0, count: input.count) : input.grad
+                    try pipeline.send(gradient, count: gradient.count, to: stage - 1)
+                }
+            }
+        }
+        return (lossSum, waited)
+    }
+
+    /// Runs `batch` forward through the pipeline without gradients; returns the summed loss
+    /// and its count on the last stage, (0, 0) elsewhere.
+    private func pipelineLoss(_ batch: TrainingBatch, pipeline: any Collective) throws -> (sum: Double, count: Int) {
+        let stage = pipeline.rank
+        let width = model.config.embeddingLength
+        var input: Variable?
+        if stage > 0 {
+            var values = [Float](repeating: 0, count: batch.tokens.count * width)
+            try pipeline.receive(&values, count: values.count, from: stage - 1)
+            input = Variable(rows: batch.tokens.count, cols: width, value: values)
+        }
+        let output = try model.forward(batch, input: input, tape: Tape())
+        guard stage == pipeline.size - 1 else {
+            try pipeline.send(output.value, count: output.count, to: stage + 1)
+            return (0, 0)
+        }
+        let n = batch.targetCount
+        guard n > 0 else { return (0, 0) }
+        return (Double(Tape().crossEntropy(output, targets: batch.targets).value[0]) * Double(n), n)
     }
 
     /// Mean loss and perplexity on the first `evalBatches` batches of the eval data.
@@ -130,20 +260,19 @@ public final class Trainer {
         guard var eval = evalLoader else { return nil }
         try gatherParametersIfSharded()
         eval.position = DataPosition()
-        let ranks = parallel?.collective.size ?? 1
-        let rank = parallel?.collective.rank ?? 0
+        let replicas = mesh?.data.size ?? 1
+        let replica = mesh?.replica ?? 0
         var sum: Double = 0
         var count = 0
         for i in 0..<config.evalBatches {
             let batch = eval.next()
-            guard i % ranks == rank else { continue }
-            let part = model.summedLoss(batch)
+            guard i % replicas == replica else { continue }
+            let part = try mesh?.pipeline.map { try pipelineLoss(batch, pipeline: $0) } ?? model.summedLoss(batch)
             sum += part.sum
             count += part.count
         }
         releaseParametersIfSharded()
-        var totals = [Float(sum), Float(count)]
-        if let parallel { try parallel.collective.allReduce(&totals, count: 2, op: .sum, wire: .f32) }
+        let totals = try stepTotals(lossSum: sum, count: count)
         guard totals[1] > 0 else { return nil }
         let loss = totals[0] / totals[1]
         return (loss, expf(loss))
@@ -152,11 +281,11 @@ public final class Trainer {
     // MARK: gradients across ranks
 
     private func applyGradients(scale: Float, lr: Float) throws -> Float {
-        guard let parallel, parallel.collective.size > 1 || parallel.zeroStage > 0 else {
+        try reduceWithinReplica()
+        guard let parallel, let c = mesh?.data, c.size > 1 || parallel.zeroStage > 0 else {
             for p in parameters where !p.grad.isEmpty { Kernels.scale(&p.grad, scale) }
-            return stepAllParameters(lr: lr)
+            return try stepAllParameters(lr: lr)
         }
-        let c = parallel.collective
         var flat = [Float](repeating: 0, count: layout.shardCount * c.size)
         layout.gather(parameters, into: &flat, gradients: true)
         for p in parameters { p.zeroGrad() }
@@ -174,7 +303,7 @@ public final class Trainer {
             Kernels.scale(&flat, scale)
             if parallel.zeroStage == 0 {
                 layout.scatterGradients(flat, into: parameters)
-                return stepAllParameters(lr: lr)
+                return try stepAllParameters(lr: lr)
             }
             shard!.grad = Array(flat[c.rank * layout.shardCount..<(c.rank + 1) * layout.shardCount])
         } else {
@@ -183,10 +312,16 @@ public final class Trainer {
             Kernels.scale(&mine, scale)
             shard!.grad = mine
         }
-        // Sharded: the global norm needs every rank's sum of squares.
-        var squares = [Float(shard!.grad.reduce(0.0) { $0 + Double($1 * $1) })]
-        try c.allReduce(&squares, count: 1, op: .sum, wire: .f32)
-        let norm = squares[0].squareRoot()
+        let norm: Float
+        if parallel.zeroStage == 1 {
+            // The whole reduced gradient is here: sum its squares as the unsharded path does.
+            norm = try globalNorm(squares: layout.sumOfSquares(flat, counted: countedInNorm))
+        } else {
+            // ZeRO-2/3 (no mesh): the norm needs every replica's sum of squares of its shard.
+            var squares = [Float(shard!.grad.reduce(0.0) { $0 + Double($1 * $1) })]
+            try c.allReduce(&squares, count: 1, op: .sum, wire: .f32)
+            norm = squares[0].squareRoot()
+        }
         if config.clipNorm > 0 && norm > config.clipNorm { Kernels.scale(&shard!.grad, config.clipNorm / norm) }
         optimizer.step([shard!], lr: lr)
         shard!.zeroGrad()
@@ -198,24 +333,100 @@ public final class Trainer {
         return norm
     }
 
-    /// Makes the model's parameters whole on this rank (ZeRO-3 keeps only a shard between
-    /// steps), e.g. before export. A collective call under ZeRO-3: every rank must make it.
-    public func gatherParameters() throws { try gatherParametersIfSharded() }
+    /// Makes the model's parameters whole (ZeRO-3 keeps only a shard between steps; a mesh
+    /// spreads the model over a replica's ranks, whose parts the lead rank collects into
+    /// `wholeModel`), e.g. before export. A collective call: every rank must make it.
+    public func gatherParameters() throws {
+        try gatherParametersIfSharded()
+        guard let mesh, let model = mesh.model, mesh.replica == 0 else { return }
+        // Replica 0's ranks send their parts to its rank 0 (world rank 0), in rank order.
+        if model.rank > 0 {
+            let values = parameters.flatMap(\.value)
+            try model.send(values, count: values.count, to: 0)
+            return
+        }
+        for peer in 0..<model.size {
+            let (stage, tensorRank) = (peer / mesh.layout.tensorParallel, peer % mesh.layout.tensorParallel)
+            let part = try ModelPartition(
+                config: whole!.config, stages: mesh.layout.stages, stage: stage, tensorParallel: mesh.layout.tensorParallel,
+                tensorRank: tensorRank)
+            let slots = whole!.slots(for: part)
+            var values = [Float](repeating: 0, count: slots.reduce(0) { $0 + $1.count })
+            if peer == 0 {
+                values = parameters.flatMap(\.value)
+            } else {
+                try model.receive(&values, count: values.count, from: peer)
+            }
+            var at = 0
+            for slot in slots {
+                slot.write(values[at..<(at + slot.count)])
+                at += slot.count
+            }
+        }
+    }
+
+    /// The whole trained model: this model without a mesh; under one, on the lead rank
+    /// after `gatherParameters()` (nil on the others).
+    public var wholeModel: TrainableLlama? {
+        guard let mesh, mesh.model != nil else { return model }
+        return whole
+    }
 
     /// Clips the (final) gradients, updates every parameter and clears the gradients;
     /// returns the norm before clipping. Unsharded training, one rank or many.
-    private func stepAllParameters(lr: Float) -> Float {
-        let norm = clipGradients(parameters, maxNorm: config.clipNorm)
+    private func stepAllParameters(lr: Float) throws -> Float {
+        let norm: Float
+        if mesh?.model == nil {
+            norm = clipGradients(parameters, maxNorm: config.clipNorm)
+        } else {
+            var squares: Double = 0
+            for (p, counted) in zip(parameters, countedInNorm) where counted && !p.grad.isEmpty {
+                for g in p.grad { squares += Double(g * g) }
+            }
+            norm = try globalNorm(squares: squares)
+            if config.clipNorm > 0 && norm > config.clipNorm {
+                for p in parameters where !p.grad.isEmpty { Kernels.scale(&p.grad, config.clipNorm / norm) }
+            }
+        }
         optimizer.step(parameters, lr: lr)
         for p in parameters { p.zeroGrad() }
         return norm
     }
 
+    /// The gradient norm of the whole model from this rank's sum of squares (of the
+    /// values it counts): summed over the replica's ranks.
+    private func globalNorm(squares: Double) throws -> Float {
+        var total = [Float(squares)]
+        if let model = mesh?.model { try model.allReduce(&total, count: 1, op: .sum, wire: .f32) }
+        return total[0].squareRoot()
+    }
+
+    /// Completes the gradients that are split within a replica: the partial sums of unsplit
+    /// LoRA factors over the tensor group, and a tied embedding's two halves (its use as
+    /// the input on the first stage, as the output on the last).
+    private func reduceWithinReplica() throws {
+        if let tensor = mesh?.tensor, !partialParameters.isEmpty {
+            try allReduceGradients(partialParameters, over: tensor)
+        }
+        if let tied = mesh?.tied, let tiedEmbedding {
+            try allReduceGradients([tiedEmbedding], over: tied)
+        }
+    }
+
+    /// Sums the gradients of `variables` (missing ones count as zeros) over `group`.
+    private func allReduceGradients(_ variables: [Variable], over group: any Collective) throws {
+        let sublayout = FlatLayout(variables, ranks: 1)
+        var flat = [Float](repeating: 0, count: sublayout.total)
+        sublayout.gather(variables, into: &flat, gradients: true)
+        try group.allReduce(&flat, count: flat.count, op: .sum, wire: .f32)
+        sublayout.scatterGradients(flat, into: variables)
+    }
+
     /// ZeRO-3: all-gathers the full parameters for a forward/backward pass.
     private func gatherParametersIfSharded() throws {
         guard let parallel, parallel.zeroStage == 3, let shard else { return }
-        var full = [Float](repeating: 0, count: layout.shardCount * parallel.collective.size)
-        try parallel.collective.allGather(shard.value, &full, shardCount: layout.shardCount, wire: .f32)
+        var full = [Float](repeating: 0, count: layout.shardCount * mesh!.data.size)
+        try mesh!.data.allGather(shard.value, &full, shardCount: layout.shardCount, wire: .f32)
         layout.scatter(full, into: parameters)
     }
 
@@ -230,7 +441,7 @@ public final class Trainer {
     /// The run's state now. Under ZeRO ≥ 1 each rank saves its own shard state.
     public func checkpoint() -> Checkpoint {
         let values: [[Float]] = shard.map { [$0.value] } ?? parameters.map(\.value)
-        let names = shard == nil ? self.names : ["zero.shard.\(parallel!.collective.rank)"]
+        let names = shard == nil ? self.names : ["zero.shard.\(mesh!.data.rank)"]
         return Checkpoint(
             config: config, step: step, data: loader.position, losses: losses,
             parameterNames: names, parameters: values, optimizer: optimizer.state)
@@ -241,7 +452,7 @@ public final class Trainer {
         guard checkpoint.config == config else {
             throw TrainingError.invalidCheckpoint("the checkpoint was made with other training settings; resume with the same options")
         }
-        let expected = shard == nil ? names : ["zero.shard.\(parallel!.collective.rank)"]
+        let expected = shard == nil ? names : ["zero.shard.\(mesh!.data.rank)"]
         let counts = shard == nil ? layout.counts : [layout.shardCount]
         guard checkpoint.parameterNames == expected, checkpoint.parameters.map(\.count) == counts else {
             throw TrainingError.invalidCheckpoint(
@@ -250,8 +461,8 @@ public final class Trainer {
         if let shard {
             shard.value = checkpoint.parameters[0]
             if parallel?.zeroStage ?? 0 < 3 {
-                var full = [Float](repeating: 0, count: layout.shardCount * parallel!.collective.size)
-                try parallel!.collective.allGather(shard.value, &full, shardCount: layout.shardCount, wire: .f32)
+                var full = [Float](repeating: 0, count: layout.shardCount * mesh!.data.size)
+                try mesh!.data.allGather(shard.value, &full, shardCount: layout.shardCount, wire: .f32)
                 layout.scatter(full, into: parameters)
             }
         } else {

@@ -3,11 +3,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public enum OptimizerKind: String, Codable, Sendable, CaseIterable { case adamw, sgd }
 
     public var steps = 100
-    /// Sequences per micro-batch (per rank).
+    /// Sequences per optimiser step per data-parallel replica.
     public var batchSize = 4
     public var sequenceLength = 256
-    /// Micro-batches whose gradients are summed before one optimiser step.
-    public var accumulation = 1
+    /// Micro-batches the step's batch is split into: their gradients are summed before the
+    /// step (gradient accumulation), and a pipeline keeps its stages busy with them.
+    public var microBatches = 1
     public var optimizer = OptimizerKind.adamw
     public var learningRate: Float = 1e-3
     public var warmupSteps = 10
@@ -28,7 +29,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard steps >= 1 else { throw fail("--steps must be ≥ 1, got \(steps)") }
         guard (1...1024).contains(batchSize) else { throw fail("--batch must be between 1 and 1024, got \(batchSize)") }
         guard (2...32768).contains(sequenceLength) else { throw fail("--seq-len must be between 2 and 32768, got \(sequenceLength)") }
-        guard (1...1024).contains(accumulation) else { throw fail("--accumulation must be between 1 and 1024, got \(accumulation)") }
+        guard (1...1024).contains(microBatches) else { throw fail("--micro-batches must be between 1 and 1024, got \(microBatches)") }
+        guard batchSize % microBatches == 0 else {
+            throw fail(
+                "--batch \(batchSize) is not divisible by --micro-batches \(microBatches); every micro-batch must hold the same number of sequences"
+            )
+        }
         guard learningRate > 0 && learningRate < 10 else { throw fail("--lr must be in (0, 10), got \(learningRate)") }
         guard warmupSteps >= 0 else { throw fail("--warmup must be ≥ 0, got \(warmupSteps)") }
         guard (0...1).contains(minLearningRateRatio) else {
@@ -39,6 +45,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard evalEvery >= 0 && evalBatches >= 1 else { throw fail("--eval-every must be ≥ 0 and --eval-batches ≥ 1") }
         guard checkpointEvery >= 0 && keepCheckpoints >= 1 else { throw fail("--checkpoint-every must be ≥ 0 and --keep ≥ 1") }
     }
+
+    /// Sequences per micro-batch.
+    public var microBatchSize: Int { batchSize / microBatches }
 
     var schedule: LearningRateSchedule {
         LearningRateSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps, minRatio: minLearningRateRatio)

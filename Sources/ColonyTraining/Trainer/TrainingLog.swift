@@ -17,12 +17,16 @@ struct TrainingLog {
         }
     }
 
-    /// One optimiser step: `step`, `loss`, `lr`, `grad_norm`, `tokens`.
-    func write(_ report: StepReport) {
-        write([
+    /// One optimiser step: `step`, `loss`, `lr`, `grad_norm`, `tokens`, `elapsed_s` (seconds
+    /// since this invocation started) and, in a pipeline, `pipeline_wait_s` (this rank's
+    /// wait for other stages in the step).
+    func write(_ report: StepReport, elapsed: Double) {
+        var fields: [String: Any] = [
             "step": report.step, "loss": Double(report.loss), "lr": Double(report.learningRate),
-            "grad_norm": Double(report.gradientNorm), "tokens": report.tokens,
-        ])
+            "grad_norm": Double(report.gradientNorm), "tokens": report.tokens, "elapsed_s": elapsed,
+        ]
+        if report.pipelineWaitSeconds > 0 { fields["pipeline_wait_s"] = report.pipelineWaitSeconds }
+        write(fields)
     }
 
     /// One evaluation: `step`, `eval_loss`, `eval_perplexity`.

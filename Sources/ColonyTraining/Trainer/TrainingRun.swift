@@ -16,9 +16,9 @@ import Foundation
 /// }
 /// ```
 ///
-/// Files under `output`: `checkpoints/step-N.ckpt` (under ZeRO ≥ 1, where every rank's state
-/// differs, `checkpoints/rank-R/step-N.ckpt`), `log.jsonl` (one line per step and
-/// evaluation, rank 0 only) and, at the end, `model.gguf` with LoRA merged in (rank 0 only).
+/// Files under `output`: `checkpoints/step-N.ckpt` (under ZeRO ≥ 1 or a pipeline/tensor mesh,
+/// where every rank's state differs, `checkpoints/rank-R/step-N.ckpt`), `log.jsonl` (one
+/// line per step and evaluation, rank 0 only, which receives the loss from the last stage) and, at the end, `model.gguf` with LoRA merged in (rank 0 only).
 public struct TrainingRun {
     /// What the run reports while it goes.
     public enum Event {
@@ -71,9 +71,10 @@ public struct TrainingRun {
     /// Rank 0 (or a single process): the rank that logs, exports and reports.
     public var isLead: Bool { (trainer.parallel?.collective.rank ?? 0) == 0 }
 
-    /// Sharded state (ZeRO ≥ 1) differs per rank, so each rank keeps its own checkpoints;
-    /// otherwise every rank holds the same state and rank 0 writes it.
-    private var sharded: Bool { (trainer.parallel?.zeroStage ?? 0) >= 1 }
+    /// Sharded state (ZeRO ≥ 1, or a part of the model under a mesh) differs per rank, so
+    /// each rank keeps its own checkpoints; otherwise every rank holds the same state and
+    /// rank 0 writes it.
+    private var sharded: Bool { trainer.holdsOwnState }
     private var writesCheckpoints: Bool { isLead || sharded }
 
     /// This rank's checkpoint folder.
@@ -121,14 +122,14 @@ public struct TrainingRun {
         if trainer.step == 0 { try evaluate() }
         let started = Date()
         let firstStep = trainer.step
-        let ranks = trainer.parallel?.collective.size ?? 1
+        let replicas = trainer.parallel?.layout.replicas ?? 1
         var tokens = 0
         let stop = min(config.steps, firstStep + (stopAfter ?? config.steps))
         while trainer.step < stop {
             let report = try trainer.trainStep()
-            tokens += report.processedTokens * ranks
-            log.write(report)
+            tokens += report.processedTokens * replicas
             let elapsed = Date().timeIntervalSince(started)
+            log.write(report, elapsed: elapsed)
             let eta = elapsed / Double(report.step - firstStep) * Double(config.steps - report.step)
             try onEvent(.stepped(report, Progress(totalSteps: config.steps, tokensPerSecond: Double(tokens) / elapsed, etaSeconds: eta)))
             if config.evalEvery > 0 && report.step % config.evalEvery == 0 && report.step < config.steps { try evaluate() }
@@ -141,9 +142,9 @@ public struct TrainingRun {
         }
         try evaluate()
         try checkpoint()
-        try trainer.gatherParameters()  // every rank takes part: ZeRO-3 holds only a shard between steps
-        guard isLead else { return .finished(model: nil) }
-        try trainer.model.export(to: modelPath, type: exportType)
+        try trainer.gatherParameters()  // every rank takes part: ZeRO-3 and meshes spread the model
+        guard isLead, let model = trainer.wholeModel else { return .finished(model: nil) }
+        try model.export(to: modelPath, type: exportType)
         return .finished(model: modelPath)
     }
 }
