@@ -136,7 +136,7 @@ public final class RoutedBackend: InferenceBackend {
     }
 
     /// Routes `request` with `prompt` (its own, or that plus what it generated before a
-    /// move) to a worker not in `avoiding` and charges it, waiting (up to `dispatchTimeout`)
+    /// move) to a worker not in `avoiding` (while another is routable) and charges it, waiting (up to `dispatchTimeout`)
     /// while none is routable or, under `score`, while more urgent requests come first.
     func dispatch(
         _ request: EngineRequest, prompt: [Int], avoiding: Set<String> = []

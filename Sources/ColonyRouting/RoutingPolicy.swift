@@ -34,12 +34,12 @@ public struct RoutingPolicy: Sendable {
     /// Sessions remembered now.
     public var sessionCount: Int { sessions.count }
 
-    /// The worker for `request` among `workers` (the routable ones) it does not avoid, or nil
-    /// when there is none. Under `score`, nil also means the request waits: it is queued, and
+    /// The worker for `request` among `workers` (the routable ones), passing over those it
+    /// avoids while others remain; nil when there is none. Under `score`, nil also means the request waits: it is queued, and
     /// each later call for it places it once it is the most urgent request some worker has
     /// room for. A caller that gives up waiting calls `abandon`.
     public mutating func route(_ request: RouteRequest, workers all: [WorkerLoad], index: KVIndex, now: Date) -> RoutingDecision? {
-        let workers = request.avoiding.isEmpty ? all : all.filter { !request.avoiding.contains($0.id) }
+        let workers = passingOver(request.avoiding, all, id: \.id)
         let cached = { (w: String) in index.matchedBlocks(request.promptBlocks, on: w) }
         switch request.strategy ?? strategy {
         case .score:

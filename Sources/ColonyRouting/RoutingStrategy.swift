@@ -66,7 +66,8 @@ public struct RouteRequest: Sendable, Equatable {
     public var priority: Double
     /// The strategy this request asks for (an `x-colony-routing` header), else the policy's.
     public var strategy: RoutingStrategy?
-    /// Workers it must not go to: those it already failed on.
+    /// Workers it already failed on: passed over while another routable worker can take
+    /// it (see `passingOver`).
     public var avoiding: Set<String>
 
     public init(
@@ -84,6 +85,17 @@ public struct RouteRequest: Sendable, Equatable {
     /// The score's 0…1 priority for an engine priority (larger runs first; 0 by default):
     /// −5 and below are 0, 0 is 0.5, 5 and above are 1.
     public static func priority(engine p: Int) -> Double { min(1, max(0, (Double(p) + 5) / 10)) }
+}
+
+/// `workers` without those in `avoiding`, unless that leaves none: then all of them. Only
+/// routable workers are offered, and one a request failed on is routable again only after
+/// it answered since, so trying it again is fair once it is the only choice; the
+/// migration limit bounds the tries. (A hard exclusion failed requests on a loaded machine
+/// whose healthy workers had each missed one status deadline.)
+func passingOver<W>(_ avoiding: Set<String>, _ workers: [W], id: (W) -> String) -> [W] {
+    guard !avoiding.isEmpty else { return workers }
+    let others = workers.filter { !avoiding.contains(id($0)) }
+    return others.isEmpty ? workers : others
 }
 
 /// The worker chosen, why, and how many prompt blocks it already caches.

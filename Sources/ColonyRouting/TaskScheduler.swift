@@ -31,7 +31,7 @@ public struct QueuedTask: Sendable, Equatable {
     /// 0 (low) … 1 (high).
     public var priority: Double
     public var enqueued: Date
-    /// Workers it must not go to: those it already failed on.
+    /// Workers it already failed on: passed over while another can take it.
     public var avoiding: Set<String>
 
     public init(id: String = UUID().uuidString, priority: Double = 0.5, enqueued: Date = Date(), avoiding: Set<String> = []) {
@@ -61,7 +61,7 @@ public struct ScoredAssignment: AssignmentPolicy {
     }
 
     public func choose(for task: QueuedTask, among workers: [WorkerState]) -> String? {
-        let live = task.avoiding.isEmpty ? workers : workers.filter { !task.avoiding.contains($0.name) }
+        let live = passingOver(task.avoiding, workers, id: \.name)
         let slowest = live.map(\.latency).max() ?? 0
         return live.filter { $0.running < $0.capacity }.max { a, b in
             let (sa, sb) = (score(a, slowest: slowest, priority: task.priority), score(b, slowest: slowest, priority: task.priority))

@@ -101,6 +101,19 @@ struct RoutingPolicyTests {
         #expect(g.restrict(loads(("a", 20, 0), ("b", 0, 0), ("c", 8, 0)))?.map(\.id) == ["b", "c"])
     }
 
+    @Test("a request passes over the workers it failed on while another is routable, then tries them again")
+    func avoiding() {
+        for s in [RoutingStrategy.roundRobin, .leastLoad, .kv] {
+            var p = RoutingPolicy(strategy: s)
+            let ws = loads(("a", 0, 0), ("b", 3, 30), ("c", 0, 0))
+            let failedOnTwo = RouteRequest(promptBlocks: prompt, avoiding: ["a", "c"])
+            #expect(p.route(failedOnTwo, workers: ws, index: index(["a": 4]), now: t0)?.worker == "b", "\(s)")
+            // Every routable worker was failed on: they answered since, so one of them takes it.
+            let failedOnAll = RouteRequest(promptBlocks: prompt, avoiding: ["a", "b", "c", "gone"])
+            #expect(p.route(failedOnAll, workers: ws, index: index(["a": 4]), now: t0) != nil, "\(s)")
+        }
+    }
+
     @Test("no workers, no decision")
     func empty() {
         for s in RoutingStrategy.allCases {

@@ -68,6 +68,8 @@ struct LivePlacementTests {
         #expect(p.choose(for: QueuedTask(priority: 0.5), among: busier) == "w2")
         // A task that failed on w2 goes to w1; the slowest is then w1 itself (w3 is full but live).
         #expect(p.choose(for: QueuedTask(priority: 0.5, avoiding: ["w2"]), among: busier) == "w1")
+        // A task that failed on every worker is placed again on one that has room.
+        #expect(p.choose(for: QueuedTask(priority: 0.5, avoiding: Set(workers.map(\.name))), among: busier) == "w2")
         // Every worker full: the task waits.
         let full = workers.map { WorkerState(name: $0.name, running: 16, capacity: 16, latency: $0.latency) }
         #expect(p.choose(for: QueuedTask(), among: full) == nil)
