@@ -16,7 +16,7 @@ public struct AllReduceBench: Sendable {
 
     public var iterations: Int
     public var wire: WireFormat
-    /// Check the results of all-reduce (each size), reduce-scatter, all-gather and broadcast.
+    /// Check the results of all-reduce (each size), reduce-scatter, all-gather, broadcast, send/receive and split.
     public var check: Bool
 
     public init(iterations: Int = 20, wire: WireFormat = .f32, check: Bool = false) {
@@ -124,8 +124,8 @@ public struct AllReduceBench: Sendable {
         return wrong + differing
     }
 
-    /// Runs reduce-scatter, all-gather and broadcast once on a few values; returns the
-    /// number of wrong values on this rank.
+    /// Runs reduce-scatter, all-gather, broadcast, a ring of sends and receives, and a
+    /// split once on a few values; returns the number of wrong results on this rank.
     private func checkOtherOperations(_ world: MPICollective, onMismatch: (String) -> Void) throws -> Int {
         let shard = 7
         let n = world.size
@@ -150,6 +150,36 @@ public struct AllReduceBench: Sendable {
         var broadcast = r == n - 1 ? (0..<shard).map { Float(42 + $0) } : [Float](repeating: -1, count: shard)
         try world.broadcast(&broadcast, count: shard, root: n - 1)
         expect("broadcast from rank \(n - 1)", broadcast, (0..<shard).map { Float(42 + $0) })
+        guard n > 1 else { return wrong }
+
+        // A ring of sends, two messages each way round so order is checked too.
+        for message in 0..<2 {
+            let sent = (0..<shard).map { Float(r * 100 + message * 10 + $0) }
+            try world.send(sent, count: shard, to: (r + 1) % n)
+        }
+        let left = (r + n - 1) % n
+        for message in 0..<2 {
+            var got = [Float](repeating: -1, count: shard)
+            try world.receive(&got, count: shard, from: left)
+            expect("message \(message) from rank \(left)", got, (0..<shard).map { Float(left * 100 + message * 10 + $0) })
+        }
+
+        // Even and odd ranks in two groups, ordered by descending world rank; rank 0 stays out.
+        let color = r == 0 ? nil : r % 2
+        let group = try world.split(color: color, key: -r)
+        let members = (1..<n).filter { $0 % 2 == r % 2 }
+        if let group {
+            if group.size != members.count || group.rank != members.count - 1 - members.firstIndex(of: r)! {
+                onMismatch("rank \(r): split: rank \(group.rank) of \(group.size), expected of \(members.count) in descending order\n")
+                wrong += 1
+            }
+            var sum = [Float(r)]
+            try group.allReduce(&sum, count: 1, op: .sum, wire: .f32)
+            expect("all-reduce in the split group", sum, [Float(members.reduce(0, +))])
+        } else if r != 0 {
+            onMismatch("rank \(r): split gave no group, expected one of \(members.count)\n")
+            wrong += 1
+        }
         return wrong
     }
 }

@@ -44,8 +44,8 @@ struct InProcessPost {
 /// Point-to-point messages wait in `mailboxes`, one queue per (sender, receiver), until
 /// the receiver takes them.
 ///
-/// `@unchecked Sendable`: `arrived`, `generation`, `brokenBy`, `outcome` and `mailboxes`
-/// are touched only with `mutex` held. `splits` is written by the last arrival at a
+/// `@unchecked Sendable`: `arrived`, `generation`, `brokenBy`, `failed`, `departed`,
+/// `outcome` and `mailboxes` are touched only with `mutex` held. `splits` is written by the last arrival at a
 /// `split`'s first barrier and read by each rank before the second. `posts[r]` is written only by rank r, before it arrives at the
 /// first barrier, and read by the others only after that barrier and before the second,
 /// so no write overlaps a read; the mutex acquired in between orders them. `scratch` is
@@ -63,8 +63,13 @@ final class InProcessGroup: @unchecked Sendable {
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var arrived = 0
     private var generation = 0
-    /// Why the group can no longer meet: a rank left it with an error.
+    /// Why the group can no longer meet: a rank left it (with an error, or finished).
     private var brokenBy: CollectiveError?
+    /// A rank of the world failed: nothing more can be sent or received here either.
+    private var failed = false
+    /// Ranks of this group that finished: collectives cannot complete without them, but
+    /// messages between the others still flow.
+    private var departed: Set<Int> = []
     /// The first barrier's verdict on the posted calls, `nil` when they match.
     private var outcome: CollectiveError?
 
@@ -122,11 +127,13 @@ final class InProcessGroup: @unchecked Sendable {
     }
 
     /// Marks the group broken, so that ranks waiting in (or later entering) a collective
-    /// throw `reason` instead of waiting for a rank that will never come. Messages already
-    /// sent can still be received.
-    func markBroken(_ reason: CollectiveError) {
+    /// throw `reason` instead of waiting for a rank that will never come. With `departed`
+    /// (the group rank that finished) messages between the other ranks still flow; without
+    /// (a rank failed) only messages already sent can still be received.
+    func markBroken(_ reason: CollectiveError, departed rank: Int? = nil) {
         pthread_mutex_lock(mutex)
         if brokenBy == nil { brokenBy = reason }
+        if let rank { departed.insert(rank) } else { failed = true }
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
     }
@@ -135,7 +142,11 @@ final class InProcessGroup: @unchecked Sendable {
     func post(_ message: [Float], from source: Int, to destination: Int) throws {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        if let brokenBy { throw brokenBy }
+        if failed, let brokenBy { throw brokenBy }
+        if departed.contains(destination) {
+            throw CollectiveError(
+                "rank \(source) sent to rank \(destination), which had finished; every send needs a matching receive")
+        }
         mailboxes[source * size + destination].append(message)
         pthread_cond_broadcast(condition)
     }
@@ -146,7 +157,12 @@ final class InProcessGroup: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         let box = source * size + destination
         while mailboxes[box].isEmpty {
-            if let brokenBy { throw brokenBy }
+            if failed, let brokenBy { throw brokenBy }
+            if departed.contains(source) {
+                throw CollectiveError(
+                    "rank \(destination) waits for a message from rank \(source), which finished without sending it; every receive needs a matching send"
+                )
+            }
             pthread_cond_wait(condition, mutex)
         }
         return mailboxes[box].removeFirst()
@@ -236,6 +252,6 @@ final class InProcessFamily: @unchecked Sendable {
                 ?? "rank \(rank) of the in-process group finished while others still called collectives; every rank must make the same calls in the same order"
         )
         let affected = lock.withLock { groups.filter { error != nil || $0.members.contains(rank) } }
-        for group in affected { group.markBroken(reason) }
+        for group in affected { group.markBroken(reason, departed: error == nil ? group.members.firstIndex(of: rank) : nil) }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -245,6 +246,95 @@ import Testing
                 return buffer[0]
             }
         }
+    }
+
+    @Test func sendsArriveInOrderBetweenEachPair() throws {
+        let received = try InProcessCollective.run(size: 3) { c in
+            // Everyone sends to everyone first (sends are buffered), then receives.
+            for peer in 0..<c.size where peer != c.rank {
+                for m in 0..<3 { try c.send([Float(c.rank * 10 + m), Float(peer)], count: 2, to: peer) }
+            }
+            var got: [[Float]] = []
+            for peer in 0..<c.size where peer != c.rank {
+                for _ in 0..<3 {
+                    var buffer = [Float](repeating: -1, count: 2)
+                    try c.receive(&buffer, count: 2, from: peer)
+                    got.append(buffer)
+                }
+            }
+            return got
+        }
+        for (rank, got) in received.enumerated() {
+            let expected = (0..<3).filter { $0 != rank }.flatMap { peer in (0..<3).map { [Float(peer * 10 + $0), Float(rank)] } }
+            #expect(got == expected, "rank \(rank)")
+        }
+    }
+
+    @Test func aReceiveOfTheWrongSizeOrPeerThrows() throws {
+        #expect(throws: CollectiveError("rank 1 expected 3 values from rank 0, which sent 2; sends and receives must agree on sizes")) {
+            _ = try InProcessCollective.run(size: 2) { c in
+                if c.rank == 0 {
+                    try c.send([1, 2], count: 2, to: 1)
+                } else {
+                    var buffer = [Float](repeating: 0, count: 3)
+                    try c.receive(&buffer, count: 3, from: 0)
+                }
+            }
+        }
+        let solo = InProcessCollective.group(size: 2)[0]
+        #expect(throws: CollectiveError("rank 0 cannot send to rank 0: the peer must be another rank of this group of 2")) {
+            try solo.send([1], count: 1, to: 0)
+        }
+    }
+
+    @Test func aRankThatFinishesLeavesMessagesBetweenOthersFlowing() throws {
+        // Rank 1 sends to rank 0 and finishes before rank 2's message to rank 0 is sent.
+        let got = try InProcessCollective.run(size: 3) { c in
+            switch c.rank {
+            case 1:
+                try c.send([1], count: 1, to: 0)
+            case 2:
+                Thread.sleep(forTimeInterval: 0.05)
+                try c.send([2], count: 1, to: 0)
+            default:
+                var a: [Float] = [0]
+                var b: [Float] = [0]
+                Thread.sleep(forTimeInterval: 0.02)
+                try c.receive(&b, count: 1, from: 2)
+                try c.receive(&a, count: 1, from: 1)
+                return a + b
+            }
+            return []
+        }
+        #expect(got[0] == [1, 2])
+        #expect(
+            throws: CollectiveError(
+                "rank 0 waits for a message from rank 1, which finished without sending it; every receive needs a matching send")
+        ) {
+            _ = try InProcessCollective.run(size: 2) { c in
+                guard c.rank == 0 else { return }
+                var buffer: [Float] = [0]
+                try c.receive(&buffer, count: 1, from: 1)
+            }
+        }
+    }
+
+    @Test func splitFormsGroupsByColorOrderedByKey() throws {
+        let outcomes = try InProcessCollective.run(size: 5) { c in
+            // Odd and even ranks (rank 0 stays out), ordered by descending world rank.
+            let group = try c.split(color: c.rank == 0 ? nil : c.rank % 2, key: -c.rank)
+            // The world still meets after the split, and sub-groups do not mix their calls.
+            try c.barrier()
+            guard let group else { return [Float(-1)] }
+            var sum = [Float(c.rank)]
+            try group.allReduce(&sum, count: 1, op: .sum, wire: .f32)
+            var from: [Float] = [-1]
+            if group.rank == 0 { try group.send([Float(c.rank)], count: 1, to: 1) } else { try group.receive(&from, count: 1, from: 0) }
+            return [Float(group.rank), Float(group.size), sum[0], from[0]]
+        }
+        #expect(outcomes[0] == [-1])
+        #expect(outcomes[1] == [1, 2, 4, 3] && outcomes[3] == [0, 2, 4, -1])
+        #expect(outcomes[2] == [1, 2, 6, 4] && outcomes[4] == [0, 2, 6, -1])
     }
 
     @Test func aGroupOfOneNeedsNoOtherThread() throws {

@@ -91,7 +91,7 @@ public final class Trainer {
         parameters = placed.map(\.variable)
         names = placed.map(\.name)
         let partition = self.model.partition
-        let tied = partition.stages > 1 && self.model.output == nil ? placed.first { $0.name == "token_embd.weight" }?.variable : nil
+        let tied = partition.stages > 1 && model.output == nil ? placed.first { $0.name == "token_embd.weight" }?.variable : nil
         tiedEmbedding = tied
         countedInNorm = placed.map { p in
             (p.placement == .sliced || partition.tensorRank == 0) && !(p.variable === tied && partition.isLastStage)
