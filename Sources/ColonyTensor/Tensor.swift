@@ -94,4 +94,19 @@ extension Tensor {
             name: "\(name)[\(first)..<\(first + count)]", dtype: dtype, shape: [rowLength, count], storage: storage,
             byteOffset: byteOffset + first * rowBytes)
     }
+
+    /// Elements `first..<first + count` of every row, as a new owned tensor of the same
+    /// type; nil when the range cuts through a quantised block (the caller dequantises).
+    public func columns(_ first: Int, _ count: Int) -> Tensor? {
+        let block = dtype.blockElements
+        guard first % block == 0, count % block == 0, first + count <= rowLength else { return nil }
+        let (skip, width) = (dtype.byteCount(elements: first), dtype.byteCount(elements: count))
+        var bytes = [UInt8](repeating: 0, count: width * rowCount)
+        bytes.withUnsafeMutableBytes { out in
+            for r in 0..<rowCount { (out.baseAddress! + r * width).copyMemory(from: data + r * rowBytes + skip, byteCount: width) }
+        }
+        return Tensor(
+            name: "\(name)[:, \(first)..<\(first + count)]", dtype: dtype, shape: [count, rowCount], storage: TensorStorage(copying: bytes),
+            byteOffset: 0)
+    }
 }

@@ -47,6 +47,19 @@ struct KernelTests {
         for (a, b) in zip(values, back) { #expect(abs(a - b) <= bound, "\(type): \(a) became \(b)") }
     }
 
+    @Test("a column slice on block edges keeps the type and equals the slice of the expanded matrix", arguments: types)
+    func columnSlice(type: DType) throws {
+        var rng = TestRandom(state: 11)
+        let (rows, cols) = (3, 128)
+        let t = try Tensor.quantizing(rng.floats(rows * cols), name: "w", shape: [cols, rows], as: type)
+        let whole = t.dequantized()
+        let slice = try #require(t.columns(32, 64))
+        #expect(slice.dtype == type && slice.shape == [64, rows])
+        let expected = (0..<rows).flatMap { r in whole[(r * cols + 32)..<(r * cols + 96)] }
+        #expect(slice.dequantized().map(\.bitPattern) == expected.map(\.bitPattern))
+        #expect(type.blockElements == 1 || t.columns(16, 32) == nil, "a slice through a block is refused")
+    }
+
     @Test("float-activation dot equals the reference", arguments: types, KernelPath.allCases)
     func floatDot(type: DType, path: KernelPath) throws {
         var rng = TestRandom(state: 11)

@@ -15,9 +15,10 @@ struct TrainCLITests {
         return dir
     }
 
-    static func losses(_ log: URL) throws -> [Double] {
+    /// Each value of `key` in a `log.jsonl`, in order (lines without it are skipped).
+    static func logged(_ key: String, _ log: URL) throws -> [Double] {
         try String(contentsOf: log, encoding: .utf8).split(separator: "\n").compactMap {
-            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["loss"] as? Double
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?[key] as? Double
         }
     }
 
@@ -37,7 +38,7 @@ struct TrainCLITests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("data: 12 conversations"), "\(r.stderr)")
         #expect(r.stderr.contains("eval at step 6: loss"), "\(r.stderr)")
-        let full = try Self.losses(straight.appendingPathComponent("log.jsonl"))
+        let full = try Self.logged("loss", straight.appendingPathComponent("log.jsonl"))
         #expect(full.count == 6)
 
         let split = dir.appendingPathComponent("split")
@@ -47,7 +48,9 @@ struct TrainCLITests {
         let second = try CLI.run(common + ["--out", split.path, "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stderr.contains("resumed from"), "\(second.stderr)")
-        #expect(try Self.losses(split.appendingPathComponent("log.jsonl")) == full, "a resumed run follows the uninterrupted loss curve")
+        #expect(
+            try Self.logged("loss", split.appendingPathComponent("log.jsonl")) == full, "a resumed run follows the uninterrupted loss curve"
+        )
 
         let model = straight.appendingPathComponent("model.gguf").path
         let gen = try CLI.run(["generate", "--model", model, "--prompt", "what is 2 plus 2?", "--max-tokens", "4"])
@@ -62,7 +65,7 @@ struct TrainCLITests {
         #expect(trained < untrained, "training lowered the loss on its data: \(untrained) → \(trained)")
     }
 
-    static let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let mpirun = MPIHosts.mpirun
 
     @Test(
         "two MPI ranks with a sequence each follow one process with both, under ZeRO 0 and 3",
@@ -78,17 +81,86 @@ struct TrainCLITests {
         ]
         let single = try CLI.run(common + ["--batch", "2", "--out", dir.appendingPathComponent("one").path])
         #expect(single.status == 0, "\(single.stderr)")
-        let expected = try Self.losses(dir.appendingPathComponent("one/log.jsonl"))
+        let expected = try Self.logged("loss", dir.appendingPathComponent("one/log.jsonl"))
         for zero in ["0", "3"] {
             let out = dir.appendingPathComponent("zero\(zero)")
             let r = try CLI.run(
                 ["--allow-run-as-root", "--oversubscribe", "-np", "2", CLI.binary.path] + common
                     + ["--batch", "1", "--collective", "mpi", "--zero", zero, "--out", out.path], executable: Self.mpirun!)
             #expect(r.status == 0, "\(r.stderr)")
-            let losses = try Self.losses(out.appendingPathComponent("log.jsonl"))
+            let losses = try Self.logged("loss", out.appendingPathComponent("log.jsonl"))
             #expect(losses.count == 3 && zip(losses, expected).allSatisfy { abs($0 - $1) < 1e-4 }, "ZeRO \(zero): \(losses) vs \(expected)")
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.gguf").path))
         }
+    }
+
+    static let realModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    @Test(
+        "the real model on two MPI ranks, as 2 pipeline stages and as 2 tensor-parallel ranks, follows one process",
+        .enabled(if: mpirun != nil, "needs mpirun (scripts/install-deps installs openmpi-bin)"),
+        .enabled(if: FileManager.default.fileExists(atPath: realModel), "needs the real model: run ./scripts/setup"))
+    func mpiModelParallel() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("data.jsonl")
+        try (0..<12).map(Self.conversation).joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        // float32 forward products: the int16 kernels' rounding depends on how a row is cut.
+        let common = [
+            "train", "--base", Self.realModel, "--data", data.path, "--eval", data.path, "--steps", "2", "--seq-len", "64",
+            "--batch", "2", "--micro-batches", "2", "--lora-rank", "4", "--lr", "0.01", "--warmup", "1", "--export-type", "f32",
+            "--precision", "float32", "--eval-batches", "2",
+        ]
+        let single = try CLI.run(common + ["--out", dir.appendingPathComponent("one").path])
+        #expect(single.status == 0, "\(single.stderr)")
+        let one = dir.appendingPathComponent("one/log.jsonl")
+        let (losses, norms, evals) = (try Self.logged("loss", one), try Self.logged("grad_norm", one), try Self.logged("eval_loss", one))
+        #expect(losses.count == 2 && evals.count == 2)
+        for mode in [["--pipeline-stages", "2"], ["--tensor-parallel", "2"]] {
+            let out = dir.appendingPathComponent(String(mode[0].dropFirst(2)))
+            let r = try CLI.run(
+                ["--allow-run-as-root", "--oversubscribe", "-np", "2", CLI.binary.path] + common + mode
+                    + ["--collective", "mpi", "--out", out.path], executable: Self.mpirun!)
+            #expect(r.status == 0, "\(mode[0]): \(r.stderr)")
+            let log = out.appendingPathComponent("log.jsonl")
+            for (key, expected) in [("loss", losses), ("grad_norm", norms), ("eval_loss", evals)] {
+                let got = try Self.logged(key, log)
+                #expect(
+                    got.count == expected.count && zip(got, expected).allSatisfy { abs($0 - $1) < 2e-5 * max(1, $1) },
+                    "\(mode[0]) \(key): \(got) vs \(expected)")
+            }
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.gguf").path))
+        }
+        #expect(try Self.logged("pipeline_wait_s", dir.appendingPathComponent("pipeline-stages/log.jsonl")).count == 2)
+    }
+
+    @Test(
+        "two hosts (network namespaces on a bridge, launched through a hostfile) train as 2 pipeline stages as one process does",
+        .enabled(if: mpirun != nil, "needs mpirun (scripts/install-deps installs openmpi-bin)"),
+        .enabled(if: MPIHosts.possible, "needs root and `ip netns` to make hosts"))
+    func mpiAcrossHosts() throws {
+        let hosts = try #require(try MPIHosts(count: 2), "the namespaces and their bridge could not be made")
+        defer { hosts.remove() }
+        let data = hosts.folder.appendingPathComponent("data.jsonl")
+        try (0..<12).map(Self.conversation).joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let common = [
+            "train", "--base", CLI.tinyModel, "--data", data.path, "--steps", "3", "--seq-len", "160", "--batch", "2",
+            "--micro-batches", "2", "--lora-rank", "4", "--lr", "0.01", "--warmup", "1", "--export-type", "f32",
+        ]
+        let single = try CLI.run(common + ["--out", hosts.folder.appendingPathComponent("one").path])
+        #expect(single.status == 0, "\(single.stderr)")
+        let expected = try Self.logged("loss", hosts.folder.appendingPathComponent("one/log.jsonl"))
+        let before = (1...2).map(hosts.sentBytes)
+        let out = hosts.folder.appendingPathComponent("two")
+        let r = try hosts.mpirun(
+            [CLI.binary.path] + common + ["--collective", "mpi", "--pipeline-stages", "2", "--out", out.path], deadline: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let losses = try Self.logged("loss", out.appendingPathComponent("log.jsonl"))
+        #expect(losses.count == 3 && zip(losses, expected).allSatisfy { abs($0 - $1) < 1e-5 }, "\(losses) vs \(expected)")
+        // Each micro-batch's activations (160 tokens × 64 floats) went one way over the links
+        // and their gradients the other.
+        let sent = zip((1...2).map(hosts.sentBytes), before).map { $0 - $1 }
+        #expect(sent.allSatisfy { $0 >= 3 * 2 * 160 * 64 * 4 }, "bytes each host sent: \(sent)")
     }
 
     @Test(
@@ -120,6 +192,9 @@ struct TrainCLITests {
             (["--lora-targets", "q,qkv"], "unknown LoRA target 'qkv'"),
             (["--resume"], "--resume: no checkpoint in"),
             (["--zero", "4", "--collective", "mpi"], "--zero must be 0, 1, 2 or 3"),
+            (["--batch", "3", "--micro-batches", "2"], "--batch 3 is not divisible by --micro-batches 2"),
+            (["--pipeline-stages", "2"], "run under mpirun with --collective mpi and a multiple of 2 ranks"),
+            (["--tensor-parallel", "0", "--collective", "mpi"], "--tensor-parallel must be ≥ 1, got 0"),
         ])
     func badOptions(arguments: [String], message: String) throws {
         let dir = try Self.folder()

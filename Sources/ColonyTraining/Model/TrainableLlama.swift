@@ -39,12 +39,14 @@ public enum Weight {
         }
     }
 
-    /// Input features `range` (a row-parallel slice). Quantized blocks run along rows, so
-    /// a frozen weight's slice is expanded to f32.
+    /// Input features `range` (a row-parallel slice). Quantized blocks run along rows: a
+    /// frozen weight keeps its type when the slice falls on block edges (so a tensor rank
+    /// computes as one process does), else it is expanded to f32.
     func columns(_ range: Range<Int>) -> Weight {
         switch self {
         case .trainable(let v): return .trainable(v.columns(range))
         case .frozen(let f):
+            if let slice = f.tensor.columns(range.lowerBound, range.count) { return .frozen(FrozenMatrix(slice, runtime: f.runtime)) }
             let values = Variable(rows: f.rows, cols: f.cols, value: f.floats()).columns(range).value
             let tensor = try! Tensor.quantizing(values, name: f.tensor.name, shape: [range.count, f.rows], as: .f32)
             return .frozen(FrozenMatrix(tensor, runtime: f.runtime))
