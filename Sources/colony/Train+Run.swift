@@ -31,7 +31,9 @@ extension Train {
         let model = trainer.model
         say(
             "model: \(model.config.blockCount) layers, \(lora.map { "LoRA rank \($0.rank) on \($0.targets.joined(separator: ","))" } ?? "full fine-tune"), "
-                + "\(trainer.parameterCount) trainable parameters\(parallel.map { ", \($0.collective.size) ranks (\($0.layout.replicas) replicas × \($0.layout.stages) stages × \($0.layout.tensorParallel) tensor), ZeRO \($0.zeroStage)" } ?? "")\n"
+                + "\(trainer.wholeParameterCount) trainable parameters"
+                + (trainer.parameterCount < trainer.wholeParameterCount ? " (\(trainer.parameterCount) on rank 0's part)" : "")
+                + "\(parallel.map { ", \($0.collective.size) ranks (\($0.layout.replicas) replicas × \($0.layout.stages) stages × \($0.layout.tensorParallel) tensor), ZeRO \($0.zeroStage)" } ?? "")\n"
         )
 
         let run = TrainingRun(

@@ -104,7 +104,7 @@ struct ModelParallelTests {
         #expect(PipelineSchedule(stages: 4, stage: 0, microBatches: 8).theoreticalBubble == 3.0 / 11)
     }
 
-    @Test("partitions: stages split layers, tensor ranks deal out whole KV groups (3 on 2 ranks: 2 + 1)")
+    @Test("partitions: stages balance layers against the output projection, tensor ranks deal out whole KV groups (3 on 2: 2 + 1)")
     func partitions() throws {
         let c = LlamaConfiguration(
             vocabularySize: 100, embeddingLength: 576, blockCount: 30, feedForwardLength: 1536, headCount: 9, kvHeadCount: 3,
@@ -128,6 +128,13 @@ struct ModelParallelTests {
         ) {
             try ModelPartition(config: c, stages: 31, stage: 0, tensorParallel: 1, tensorRank: 0)
         }
+        // SmolLM2's output projection costs as much as 8 layers: the last of 2 stages takes 11.
+        let smol = LlamaConfiguration(
+            vocabularySize: 49152, embeddingLength: 576, blockCount: 30, feedForwardLength: 1536, headCount: 9, kvHeadCount: 3,
+            contextLength: 64)
+        #expect(ModelPartition.stageLayers(smol, stages: 2) == [0..<19, 19..<30])
+        #expect(ModelPartition.stageLayers(smol, stages: 4) == [0..<10, 10..<20, 20..<29, 29..<30])
+        #expect(ModelPartition.stageLayers(c, stages: 2) == [0..<15, 15..<30])
         let layout = try MeshLayout(worldSize: 8, stages: 2, tensorParallel: 2)
         #expect(layout.replicas == 2)
         #expect(layout.coordinates(of: 6) == (1, 1, 0) && layout.rank(replica: 1, stage: 1, tensorRank: 0) == 6)

@@ -2,10 +2,12 @@ import ColonyModels
 
 /// Which part of a Llama model one rank holds under pipeline and tensor parallelism.
 ///
-/// Pipeline: the layers are split into `stages` contiguous runs as evenly as possible
-/// (earlier stages take the remainder); the first stage also holds the token embedding,
-/// the last the output norm and projection (and, when the output is tied, a copy of the
-/// embedding). Tensor parallel (Megatron-style): each of the `tensorParallel` ranks of a
+/// Pipeline: the layers are split into `stages` contiguous runs that balance the work: the
+/// last stage also holds the output norm and projection (and, when the output is tied, a
+/// copy of the embedding), whose product costs vocabulary × width per token — eight of
+/// SmolLM2's layers — so it takes fewer layers (SmolLM2's 30 go 19 + 11 on 2 stages); the
+/// other layers are dealt out evenly, earlier stages taking the remainder. The first stage
+/// also holds the token embedding (a lookup: no product). Tensor parallel (Megatron-style): each of the `tensorParallel` ranks of a
 /// stage holds whole KV groups with their query heads — dealt out as evenly as possible,
 /// earlier ranks first, so 3 groups on 2 ranks go 2 + 1 — and a slice of the feed-forward
 /// features; everything else is replicated.
@@ -48,7 +50,7 @@ public struct ModelPartition: Sendable, Equatable {
         self.stage = stage
         self.tensorParallel = tensorParallel
         self.tensorRank = tensorRank
-        layers = Self.part(stage, of: stages, count: c.blockCount)
+        layers = Self.stageLayers(c, stages: stages)[stage]
         kvGroups = Self.part(tensorRank, of: tensorParallel, count: c.kvHeadCount)
         feedForward = Self.part(tensorRank, of: tensorParallel, count: c.feedForwardLength)
         headsPerGroup = c.headCount / c.kvHeadCount
@@ -59,6 +61,27 @@ public struct ModelPartition: Sendable, Equatable {
     public var isWhole: Bool { stages == 1 && tensorParallel == 1 }
     /// This rank's query heads (global indices).
     public var heads: Range<Int> { (kvGroups.lowerBound * headsPerGroup)..<(kvGroups.upperBound * headsPerGroup) }
+
+    /// The layers of each of `stages` stages: the split whose busiest stage does the least
+    /// work (multiply-adds per token of the layers' projections, and of the output
+    /// projection on the last stage); among equals, the one whose idlest stage does the
+    /// most, then the one with fewer layers last.
+    static func stageLayers(_ c: LlamaConfiguration, stages: Int) -> [Range<Int>] {
+        guard stages > 1 else { return [0..<c.blockCount] }
+        let attention = c.embeddingLength * c.headDimension * (2 * c.headCount + 2 * c.kvHeadCount)
+        let layer = attention + 3 * c.embeddingLength * c.feedForwardLength
+        let head = c.vocabularySize * c.embeddingLength
+        let rest = stages - 1
+        func order(_ n: Int) -> (Int, Int, Int) {
+            let others = c.blockCount - n
+            let lastWork = n * layer + head
+            let busiest = max((others + rest - 1) / rest * layer, lastWork)
+            let idlest = min(others / rest * layer, lastWork)
+            return (busiest, -idlest, n)
+        }
+        let last = (1...(c.blockCount - rest)).min { order($0) < order($1) }!
+        return (0..<rest).map { part($0, of: rest, count: c.blockCount - last) } + [(c.blockCount - last)..<c.blockCount]
+    }
 
     /// Part `i` of `count` items dealt to `parts` as evenly as possible, earlier parts
     /// taking one more when it does not divide.

@@ -124,8 +124,13 @@ public final class Trainer {
     /// under ZeRO, or holding a part of the model.
     public var holdsOwnState: Bool { shard != nil || !model.partition.isWhole }
 
-    /// Total trainable values (the model's, not a shard's).
+    /// Trainable values of this rank's part of the model (all of it without pipeline or
+    /// tensor parallelism; not a ZeRO shard).
     public var parameterCount: Int { layout.total }
+
+    /// Trainable values of the whole model: known on the lead rank under a mesh (the
+    /// others count their part).
+    public var wholeParameterCount: Int { (whole ?? model).placedParameters.reduce(0) { $0 + $1.variable.count } }
 
     /// One optimiser step over `microBatches` micro-batches per replica from the loader.
     ///
