@@ -150,7 +150,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore", "ColonyHTTP"]),
+        // Helpers more than one test target needs.
+        .target(name: "ColonyTestSupport", path: "Tests/ColonyTestSupport"),
+        .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore", "ColonyHTTP", "ColonyTestSupport"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
         .testTarget(
             name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyBench", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
@@ -163,7 +165,9 @@ let package = Package(
         .testTarget(name: "ColonyRoutingTests", dependencies: ["ColonyRouting", "ColonyEngine", "ColonyModels"]),
         .testTarget(
             name: "ColonyClusterTests",
-            dependencies: ["ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP"]),
+            dependencies: [
+                "ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP", "ColonyTestSupport",
+            ]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
         .testTarget(name: "ColonyJinjaTests", dependencies: ["ColonyJinja"], resources: [.copy("Fixtures")]),

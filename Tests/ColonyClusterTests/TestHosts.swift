@@ -1,3 +1,4 @@
+import ColonyTestSupport
 import Foundation
 import Testing
 
@@ -19,9 +20,9 @@ final class TestHosts: Sendable {
         self.count = count
         tag = String(UInt32.random(in: 0..<0xFFFF), radix: 16)
         subnet = 200 + Int.random(in: 0..<50)
-        var made = Self.ip(["netns", "add", "cf\(tag)-probe"]) == 0
+        var made = IPRoute.run(["netns", "add", "cf\(tag)-probe"]) == 0
         if made {
-            _ = Self.ip(["netns", "del", "cf\(tag)-probe"])
+            _ = IPRoute.run(["netns", "del", "cf\(tag)-probe"])
             for i in 1...count {
                 let ns = "cf\(tag)-\(i)"
                 let steps: [[String]] = [
@@ -34,7 +35,7 @@ final class TestHosts: Sendable {
                     ["netns", "exec", ns, "ip", "link", "set", "cf\(tag)n\(i)", "up"],
                     ["netns", "exec", ns, "ip", "link", "set", "lo", "up"],
                 ]
-                if steps.contains(where: { Self.ip($0) != 0 }) {
+                if steps.contains(where: { IPRoute.run($0) != 0 }) {
                     made = false
                     break
                 }
@@ -54,7 +55,7 @@ final class TestHosts: Sendable {
     func launch(_ i: Int, _ executable: URL, _ arguments: [String], log: String) throws -> Process {
         let p = Process()
         if namespaces {
-            p.executableURL = URL(fileURLWithPath: Self.ipPath)
+            p.executableURL = URL(fileURLWithPath: IPRoute.path)
             p.arguments = ["netns", "exec", "cf\(tag)-\(i)", executable.path] + arguments
         } else {
             p.executableURL = executable
@@ -70,27 +71,13 @@ final class TestHosts: Sendable {
 
     /// Takes host `i`'s link down (or up again).
     func setLink(_ i: Int, up: Bool) {
-        #expect(Self.ip(["link", "set", "cf\(tag)h\(i)", up ? "up" : "down"]) == 0)
+        #expect(IPRoute.run(["link", "set", "cf\(tag)h\(i)", up ? "up" : "down"]) == 0)
     }
 
     func remove() {
         for i in 1...count {
-            _ = Self.ip(["link", "del", "cf\(tag)h\(i)"])
-            _ = Self.ip(["netns", "del", "cf\(tag)-\(i)"])
+            _ = IPRoute.run(["link", "del", "cf\(tag)h\(i)"])
+            _ = IPRoute.run(["netns", "del", "cf\(tag)-\(i)"])
         }
-    }
-
-    static let ipPath = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.fileExists(atPath: $0) } ?? "ip"
-
-    @discardableResult
-    static func ip(_ arguments: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ipPath)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
     }
 }

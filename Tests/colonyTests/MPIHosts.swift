@@ -1,3 +1,4 @@
+import ColonyTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -22,8 +23,8 @@ final class MPIHosts: Sendable {
     /// Whether namespaces can be made here (root, `ip netns`).
     static let possible: Bool = {
         let probe = "mh\(String(UInt32.random(in: 0..<0xFFFF), radix: 16))-probe"
-        guard ip(["netns", "add", probe]) == 0 else { return false }
-        return ip(["netns", "del", probe]) == 0
+        guard IPRoute.run(["netns", "add", probe]) == 0 else { return false }
+        return IPRoute.run(["netns", "del", probe]) == 0
     }()
 
     /// Makes `count` hosts; nil (after cleaning up) when any step fails.
@@ -46,7 +47,7 @@ final class MPIHosts: Sendable {
                 ["netns", "exec", ns, "ip", "link", "set", inner, "up"], ["netns", "exec", ns, "ip", "link", "set", "lo", "up"],
             ]
         }
-        guard steps.allSatisfy({ Self.ip($0) == 0 }) else {
+        guard steps.allSatisfy({ IPRoute.run($0) == 0 }) else {
             remove()
             return nil
         }
@@ -54,7 +55,7 @@ final class MPIHosts: Sendable {
         let agent = """
             #!/bin/sh
             host="$1"; shift
-            exec \(Self.ipPath) netns exec "\(tag)-${host#host}" /bin/sh -c "$*"
+            exec \(IPRoute.path) netns exec "\(tag)-${host#host}" /bin/sh -c "$*"
 
             """
         try agent.write(to: agentPath, atomically: true, encoding: .utf8)
@@ -119,7 +120,7 @@ final class MPIHosts: Sendable {
     private func killProcesses() {
         for i in 1...count {
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: Self.ipPath)
+            p.executableURL = URL(fileURLWithPath: IPRoute.path)
             p.arguments = ["netns", "pids", "\(tag)-\(i)"]
             let out = Pipe()
             p.standardOutput = out
@@ -133,24 +134,10 @@ final class MPIHosts: Sendable {
     func remove() {
         killProcesses()
         for i in 1...count {
-            _ = Self.ip(["link", "del", "\(tag)h\(i)"])
-            _ = Self.ip(["netns", "del", "\(tag)-\(i)"])
+            _ = IPRoute.run(["link", "del", "\(tag)h\(i)"])
+            _ = IPRoute.run(["netns", "del", "\(tag)-\(i)"])
         }
-        _ = Self.ip(["link", "del", "\(tag)br"])
+        _ = IPRoute.run(["link", "del", "\(tag)br"])
         try? FileManager.default.removeItem(at: folder)
-    }
-
-    static let ipPath = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.fileExists(atPath: $0) } ?? "ip"
-
-    @discardableResult
-    static func ip(_ arguments: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ipPath)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
     }
 }
