@@ -136,5 +136,5 @@ for name, ranks, flags, theory, ref in configs:
           f"{theory / 1e6:9.1f} {ratio} {bubble:>13} {torch_cols}", flush=True)
 json.dump(dict(seq_len=seq, batch=batch, micro_batches=micro, cores=cores, parameters=params, rows=rows),
           open(out_json, "w"), indent=1)
-print(f"bubble: the last stage's measured wait for other stages as a share of the step, against (S−1)/(M+S−1)")
+print("bubble: the first stage's measured wait for the others (pipeline_wait_s) as a share of the step, against (S−1)/(M+S−1)")
 print(f"speed vs torch: PyTorch's step time over colony's (> 1: colony is faster); JSON in {out_json}")
