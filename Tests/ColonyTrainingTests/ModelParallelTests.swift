@@ -27,8 +27,9 @@ enum MeshTraining {
             evalLoader: BatchLoader(examples: TinyTraining.examples(4), batchSize: 2, length: 16, seed: 2), parallel: parallel)
     }
 
-    /// LoRA on every projection of the quantized tiny model (2 layers, 2 KV groups).
-    static func loraTrainer(_ parallel: ParallelConfiguration?) throws -> Trainer {
+    /// LoRA on every projection of the quantized tiny model (2 layers, 2 KV groups), its
+    /// frozen products in float32 or (`int16`) through the inference kernels.
+    static func loraTrainer(_ parallel: ParallelConfiguration?, int16: Bool) throws -> Trainer {
         let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-untied.gguf"))
         var settings = settings(batch: 2, microBatches: 2)
         settings.learningRate = 2e-2
@@ -36,7 +37,9 @@ enum MeshTraining {
             TrainingExample(tokens: (0..<12).map { Int32(($0 * 7 + i) % 300 + 1) }, trained: (0..<12).map { $0 >= 3 })
         }
         return try Trainer(
-            model: TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 4, alpha: 8, targets: LoRAConfiguration.allTargets), seed: 5),
+            model: TrainableLlama(
+                gguf: gguf, lora: LoRAConfiguration(rank: 4, alpha: 8, targets: LoRAConfiguration.allTargets),
+                packedRuntime: int16 ? PackedRuntime(threads: 1) : nil, seed: 5),
             config: settings, loader: BatchLoader(examples: examples, batchSize: 1, length: 16, seed: 1), parallel: parallel)
     }
 
@@ -194,20 +197,26 @@ struct ModelParallelTests {
     }
 
     @Test(
-        "LoRA on a quantized base: pipeline × tensor parallel follows one process")
-    func loraMesh() throws {
-        let single = try MeshTraining.loraTrainer(nil)
+        "LoRA on a quantized base, float32 or int16 products: pipeline × tensor parallel follows one process",
+        arguments: [false, true])
+    func loraMesh(int16: Bool) throws {
+        let single = try MeshTraining.loraTrainer(nil, int16: int16)
         for _ in 0..<3 { try single.trainStep() }
         let expected = TinyTraining.values(single)
         let results = try InProcessCollective.run(size: 4) { c in
-            let t = try MeshTraining.loraTrainer(ParallelConfiguration(collective: c, pipelineStages: 2, tensorParallel: 2))
+            let t = try MeshTraining.loraTrainer(ParallelConfiguration(collective: c, pipelineStages: 2, tensorParallel: 2), int16: int16)
             for _ in 0..<3 { try t.trainStep() }
             try t.gatherParameters()
             return (t.losses, t.wholeModel.map { $0.parameters.map(\.variable.value) } ?? [])
         }
-        #expect(zip(results[0].0, single.losses).allSatisfy { abs($0 - $1) < 1e-5 }, "\(results[0].0) vs \(single.losses)")
+        // int16 products quantise each block of activations: the tensor ranks' reordered
+        // sums (1e-7 apart) move some values across a rounding step, about 1e-4 of the block's
+        // largest, so the runs drift apart by that much; a missing reduction moves weights by
+        // the learning rate (2e-2).
+        let tolerance: Float = int16 ? 1e-3 : 1e-5
+        #expect(zip(results[0].0, single.losses).allSatisfy { abs($0 - $1) < tolerance }, "\(results[0].0) vs \(single.losses)")
         #expect(results[0].1.count == expected.count)
-        #expect(TrainerTests.maxDifference(results[0].1, expected) < 1e-5)
+        #expect(TrainerTests.maxDifference(results[0].1, expected) < tolerance)
         #expect(expected.contains { $0.contains { $0 != 0 } }, "the adapters moved")
     }
 }

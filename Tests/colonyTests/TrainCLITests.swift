@@ -105,8 +105,9 @@ struct TrainCLITests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = dir.appendingPathComponent("data.jsonl")
         try (0..<12).map(Self.conversation).joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
-        // float32 forward products: under the int16 kernels a tensor rank's first loss differs
-        // from one process by 3e-4 (int16 itself is 5e-4 from float32 here), not yet explained.
+        // float32 forward products: int16 ones quantise each block of activations, so the
+        // tensor ranks' reordered sums (1e-7 apart) cross rounding steps and the first loss
+        // differs from one process by 3e-4 (int16 itself is 5e-4 from float32 here).
         let common = [
             "train", "--base", Self.realModel, "--data", data.path, "--eval", data.path, "--steps", "2", "--seq-len", "64",
             "--batch", "2", "--micro-batches", "2", "--lora-rank", "4", "--lr", "0.01", "--warmup", "1", "--export-type", "f32",
