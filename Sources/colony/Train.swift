@@ -22,11 +22,12 @@ struct Train: ParsableCommand {
 
             Over MPI (launch with mpirun --allow-run-as-root -np N colony train --collective mpi ...), \
             the N ranks form replicas of --pipeline-stages S × --tensor-parallel T ranks each \
-            (N a multiple of S×T), data parallel across replicas: \
-              --pipeline-stages S splits the layers into S stages run 1F1B over the micro-batches; \
-              --tensor-parallel T splits attention heads (whole KV groups) and feed-forward features; \
-              --zero 1|2|3 shards optimiser state, gradients, parameters across replicas (with S or \
-            T above 1, only --zero 0 or 1). Rank 0 prints progress and writes the log and the model; \
+            (N a multiple of S×T), data parallel across replicas. --pipeline-stages S splits the \
+            layers into S stages (balanced against the output projection) run 1F1B over the \
+            micro-batches; --tensor-parallel T splits attention heads (whole KV groups) and \
+            feed-forward features; --zero 1|2|3 shards optimiser state, gradients and parameters \
+            across replicas (with S or T above 1, only --zero 0 or 1). Rank 0 prints progress and \
+            writes the log and the model; \
             under ZeRO or a mesh each rank keeps its own checkpoints in DIR/checkpoints/rank-N. \
             Across hosts add --hostfile FILE to mpirun.
             """)
