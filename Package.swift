@@ -168,7 +168,7 @@ let package = Package(
             dependencies: [
                 "ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP", "ColonyTestSupport",
             ]),
-        .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives"]),
+        .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives", "ColonyTestSupport"]),
         .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
         .testTarget(name: "ColonyJinjaTests", dependencies: ["ColonyJinja"], resources: [.copy("Fixtures")]),
         .testTarget(

@@ -1,3 +1,4 @@
+import ColonyTestSupport
 import Foundation
 import Testing
 
@@ -8,44 +9,15 @@ import Testing
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let colony = packageRoot.appendingPathComponent(".build/debug/colony").path
-    static let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let mpirun = BoundedProcess.mpirun
     static let available = mpirun != nil && FileManager.default.isExecutableFile(atPath: colony)
 
     /// Runs `arguments` under mpirun with `ranks` processes; kills it after `deadline` seconds.
-    static func mpirun(ranks: Int, _ arguments: [String], deadline: TimeInterval = 60) throws -> (
-        status: Int32, stdout: String, stderr: String
-    ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: mpirun!)
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", colony] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
-        // Read while it runs, so a full pipe cannot stall the child.
-        let stdout = Shared(Data())
-        let stderr = Shared(Data())
-        let readers = DispatchGroup()
-        for (pipe, sink) in [(out, stdout), (err, stderr)] {
-            DispatchQueue.global().async(group: readers) {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                sink.value.withLock { $0 = data }
-            }
-        }
-        if exited.wait(timeout: .now() + deadline) == .timedOut {
-            process.terminate()
-            _ = exited.wait(timeout: .now() + 5)
-            Issue.record("mpirun \(arguments.joined(separator: " ")) did not finish within \(Int(deadline)) s; killed")
-        }
-        _ = readers.wait(timeout: .now() + 5)
-        return (
-            process.terminationStatus,
-            String(decoding: stdout.value.withLock { $0 }, as: UTF8.self),
-            String(decoding: stderr.value.withLock { $0 }, as: UTF8.self)
-        )
+    static func mpirun(ranks: Int, _ arguments: [String], deadline: TimeInterval = 60) throws -> BoundedProcess.Result {
+        let run = try BoundedProcess.run(
+            mpirun!, ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", colony] + arguments, deadline: deadline)
+        if run.timedOut { Issue.record("mpirun \(arguments.joined(separator: " ")) did not finish within \(Int(deadline)) s; killed") }
+        return run
     }
 
     @Test(

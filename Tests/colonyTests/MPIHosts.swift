@@ -1,6 +1,5 @@
 import ColonyTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -18,7 +17,7 @@ final class MPIHosts: Sendable {
     private let tag: String
     private let subnet: String
 
-    static let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let mpirun = BoundedProcess.mpirun
 
     /// Whether namespaces can be made here (root, `ip netns`).
     static let possible: Bool = {
@@ -86,34 +85,10 @@ final class MPIHosts: Sendable {
     /// Runs mpirun with `options` and `arguments`; after `deadline` seconds it and every
     /// process in the namespaces are killed and an issue is recorded.
     func mpirun(_ arguments: [String], deadline: TimeInterval) throws -> CLI.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.mpirun!)
-        process.arguments = options + ["-np", "\(count)"] + arguments
-        let (out, err) = (Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
-        let outputs = Mutex<[Data]>([Data(), Data()])
-        let readers = DispatchGroup()
-        for (i, pipe) in [out, err].enumerated() {
-            DispatchQueue.global().async(group: readers) {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                outputs.withLock { $0[i] = data }
-            }
-        }
-        if exited.wait(timeout: .now() + deadline) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            killProcesses()
-            Issue.record("mpirun \(arguments.joined(separator: " ")) did not finish within \(Int(deadline)) s; killed")
-            _ = exited.wait(timeout: .now() + 5)
-        }
-        _ = readers.wait(timeout: .now() + 5)
-        let (stdout, stderr) = outputs.withLock { ($0[0], $0[1]) }
-        return CLI.Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+        let run = try BoundedProcess.run(
+            Self.mpirun!, options + ["-np", "\(count)"] + arguments, deadline: deadline, onTimeout: killProcesses)
+        if run.timedOut { Issue.record("mpirun \(arguments.joined(separator: " ")) did not finish within \(Int(deadline)) s; killed") }
+        return CLI.Result(status: run.status, stdout: run.stdout, stderr: run.stderr)
     }
 
     /// SIGKILLs whatever still runs in the namespaces.
