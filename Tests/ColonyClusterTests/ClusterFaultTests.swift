@@ -48,9 +48,27 @@ struct ClusterFaultTests {
                     backend.state.withLock { s in s.routable.count == 2 && s.readySpare != nil }
                 }
             } catch {
+                print(diagnosis())
                 await stop()
                 throw error
             }
+        }
+
+        /// What the router sees of each member and the end of each worker's log: printed when
+        /// the rig never comes up, since `stop()` removes the logs.
+        func diagnosis() -> String {
+            let members = backend.state.withLock { s in
+                s.members.values.map { "\($0.member.id) \($0.role) \($0.state) \($0.detail ?? "")" }.sorted()
+            }
+            let logs = processes.keys.sorted().map { id in
+                let all = (try? FileManager.default.contentsOfDirectory(atPath: self.logs)) ?? []
+                let tails = all.filter { $0.hasPrefix(id + "-") }.sorted().map { name in
+                    let text = (try? String(contentsOfFile: "\(self.logs)/\(name)", encoding: .utf8)) ?? ""
+                    return text.split(separator: "\n").suffix(15).joined(separator: "\n")
+                }
+                return "--- \(id) log:\n" + tails.joined(separator: "\n")
+            }
+            return "ClusterFaultTests rig: members \(members)\n" + logs.joined(separator: "\n")
         }
 
         /// Runs `body` on a fresh rig and takes it all down afterwards, however `body` ends:
