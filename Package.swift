@@ -169,7 +169,9 @@ let package = Package(
                 "ColonyCluster", "ColonyRouting", "ColonyEngine", "ColonyModels", "ColonyServer", "ColonyHTTP", "ColonyTestSupport",
             ]),
         .testTarget(name: "ColonyCollectivesTests", dependencies: ["ColonyCollectives", "ColonyTestSupport"]),
-        .testTarget(name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"]),
+        .testTarget(
+            name: "ColonyTrainingTests", dependencies: ["ColonyTraining", "ColonyModels", "ColonyTensor", "ColonyCollectives"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "ColonyJinjaTests", dependencies: ["ColonyJinja"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ColonyModelsTests",

@@ -23,5 +23,6 @@ static inline MPI_Comm colony_mpi_comm_null(void) { return MPI_COMM_NULL; }
 static inline MPI_Request colony_mpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Status *colony_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 static inline int colony_mpi_undefined(void) { return MPI_UNDEFINED; }
+static inline int colony_mpi_any_source(void) { return MPI_ANY_SOURCE; }
 
 #endif

@@ -62,6 +62,11 @@ public protocol Collective: Sendable {
     /// - Throws: `CollectiveError` when the message does not hold exactly `count` values.
     func receive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from source: Int) throws
 
+    /// Receives the next message from whichever rank sent one, of any length, waiting for
+    /// one to arrive: what a server that answers many clients needs. Messages from one
+    /// sender still arrive in the order sent.
+    func receiveFromAny() throws -> (source: Int, values: [Float])
+
     /// Splits this group into sub-groups, like `MPI_Comm_split`: the ranks that pass the
     /// same `color` form one group, ranked by `key` (ties by their rank here). Every rank
     /// calls it; a rank that passes `nil` joins no group and gets `nil`.

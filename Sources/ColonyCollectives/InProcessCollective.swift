@@ -141,6 +141,10 @@ public struct InProcessCollective: Collective {
         message.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: count) }
     }
 
+    public func receiveFromAny() throws -> (source: Int, values: [Float]) {
+        try group.takeAny(to: rank)
+    }
+
     public func split(color: Int?, key: Int) throws -> (any Collective)? {
         try group.enter(rank: rank, InProcessPost(kind: .split, count: 0, color: color, key: key))
         let mine = group.splits[rank]

@@ -45,7 +45,7 @@ struct InProcessPost {
 /// the receiver takes them.
 ///
 /// `@unchecked Sendable`: `arrived`, `generation`, `brokenBy`, `failed`, `departed`,
-/// `outcome` and `mailboxes` are touched only with `mutex` held. `splits` is written by the last arrival at a
+/// `outcome`, `mailboxes` and `arrivals` are touched only with `mutex` held. `splits` is written by the last arrival at a
 /// `split`'s first barrier and read by each rank before the second. `posts[r]` is written only by rank r, before it arrives at the
 /// first barrier, and read by the others only after that barrier and before the second,
 /// so no write overlaps a read; the mutex acquired in between orders them. `scratch` is
@@ -79,6 +79,8 @@ final class InProcessGroup: @unchecked Sendable {
     private(set) var scratch: UnsafeMutablePointer<Float>
     private var scratchCapacity = 0
     private var mailboxes: [[[Float]]]
+    /// The senders of the messages waiting for each rank, oldest first (for `takeAny`).
+    private var arrivals: [[Int]]
     /// Each rank's group and rank in it after a `split`.
     private(set) var splits: [(group: InProcessGroup, rank: Int)?]
 
@@ -93,6 +95,7 @@ final class InProcessGroup: @unchecked Sendable {
         self.members = members
         self.family = family
         mailboxes = Array(repeating: [], count: size * size)
+        arrivals = Array(repeating: [], count: size)
         splits = Array(repeating: nil, count: size)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
@@ -148,6 +151,7 @@ final class InProcessGroup: @unchecked Sendable {
                 "rank \(source) sent to rank \(destination), which had finished; every send needs a matching receive")
         }
         mailboxes[source * size + destination].append(message)
+        arrivals[destination].append(source)
         pthread_cond_broadcast(condition)
     }
 
@@ -165,7 +169,23 @@ final class InProcessGroup: @unchecked Sendable {
             }
             pthread_cond_wait(condition, mutex)
         }
+        arrivals[destination].remove(at: arrivals[destination].firstIndex(of: source)!)
         return mailboxes[box].removeFirst()
+    }
+
+    /// Waits for the oldest message to `destination` from any rank and removes it.
+    func takeAny(to destination: Int) throws -> (source: Int, values: [Float]) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while arrivals[destination].isEmpty {
+            if failed, let brokenBy { throw brokenBy }
+            if departed.count == size - 1 && !departed.contains(destination) {
+                throw CollectiveError("rank \(destination) waits for a message, but every other rank has finished")
+            }
+            pthread_cond_wait(condition, mutex)
+        }
+        let source = arrivals[destination].removeFirst()
+        return (source, mailboxes[source * size + destination].removeFirst())
     }
 
     /// A reusable barrier: the last rank to arrive runs `lastArrival` (with the mutex

@@ -209,6 +209,20 @@ public struct MPICollective: Collective {
         }
     }
 
+    public func receiveFromAny() throws -> (source: Int, values: [Float]) {
+        try Self.withMPI { _ in
+            var status = MPI_Status()
+            try check(MPI_Probe(colony_mpi_any_source(), 0, comm, &status), "MPI_Probe")
+            var sent: Int32 = 0
+            try check(MPI_Get_count(&status, colony_mpi_float(), &sent), "MPI_Get_count")
+            var values = [Float](repeating: 0, count: Int(sent))
+            // Receive from the rank the probe found, so no other message overtakes it.
+            try check(
+                MPI_Recv(&values, sent, colony_mpi_float(), status.MPI_SOURCE, 0, comm, colony_mpi_status_ignore()), "MPI_Recv")
+            return (Int(status.MPI_SOURCE), values)
+        }
+    }
+
     public func split(color: Int?, key: Int) throws -> (any Collective)? {
         if let color, color < 0 { throw CollectiveError("split color must be ≥ 0 (or nil to join no group), got \(color)") }
         guard let key = Int32(exactly: key), let mpiColor = Int32(exactly: color ?? 0) else {

@@ -16,6 +16,8 @@ public struct StepReport: Sendable {
     public var seconds: Double
     /// Seconds this rank waited for another pipeline stage (its share of the bubble).
     public var pipelineWaitSeconds: Double = 0
+    /// Asynchronous training: this worker's exchange with the servers in the step.
+    public var exchange: ExchangeReport?
 }
 
 /// Runs the training loop: micro-batches → count-weighted gradients → (all-reduce or
@@ -41,8 +43,8 @@ public final class Trainer {
     public var loader: BatchLoader
     public let evalLoader: BatchLoader?
     public let parallel: ParallelConfiguration?
-    public private(set) var step = 0
-    public private(set) var losses: [Float] = []
+    public internal(set) var step = 0
+    public internal(set) var losses: [Float] = []
     let optimizer: any Optimizer
     let parameters: [Variable]
     let names: [String]
@@ -56,16 +58,28 @@ public final class Trainer {
     private let mesh: MeshGroups?
     /// The whole model on the lead rank under a mesh, which `gatherParameters` fills.
     private let whole: TrainableLlama?
-    private let layout: FlatLayout
+    let layout: FlatLayout
     /// ZeRO ≥ 1: this rank's slice of the flat parameters, with its gradient slice.
     private let shard: Variable?
+    /// A worker's side of asynchronous training (`--sync ps` or `hybrid`).
+    let exchange: WorkerExchange?
+    /// Asynchronous training, on rank 0 after `gatherParameters()`: the servers' updates
+    /// applied and rejected over the run.
+    public internal(set) var exchangeTotals: (applied: Int, rejected: Int)?
 
-    /// - Parameter model: the whole model; under a mesh each rank keeps its partition.
+    /// - Parameters:
+    ///   - model: the whole model; under a mesh each rank keeps its partition.
+    ///   - asynchronous: makes this rank a worker of asynchronous training (a server rank
+    ///     builds a trainer too, for its `ParameterServer`); excludes `parallel`.
     public init(
         model: TrainableLlama, config: TrainingConfiguration, loader: BatchLoader, evalLoader: BatchLoader? = nil,
-        parallel: ParallelConfiguration? = nil
+        parallel: ParallelConfiguration? = nil, asynchronous: AsynchronousConfiguration? = nil
     ) throws {
         try config.validate()
+        guard parallel == nil || asynchronous == nil else {
+            throw TrainingError.invalidArgument(
+                "--sync ps and hybrid train each worker's whole model: they do not combine with ZeRO or a mesh")
+        }
         Allocator.tuned
         self.config = config
         self.loader = loader
@@ -109,6 +123,26 @@ public final class Trainer {
         } else {
             shard = nil
         }
+        if let asynchronous, !asynchronous.isServer {
+            var flat = [Float](repeating: 0, count: layout.total)
+            layout.gather(parameters, into: &flat, gradients: false)
+            exchange = WorkerExchange(configuration: asynchronous, initial: flat)
+        } else {
+            exchange = nil
+        }
+    }
+
+    /// Rank 0 (or a single process): the rank that logs, exports and reports.
+    public var isLead: Bool { (parallel?.collective.rank ?? exchange?.configuration.world.rank ?? 0) == 0 }
+
+    /// Ranks that read different data each step: data-parallel replicas or asynchronous workers.
+    public var replicas: Int { mesh?.data.size ?? exchange?.configuration.workers ?? 1 }
+
+    /// This rank's parameters end to end, in the order of `placedParameters`.
+    public var flatParameters: [Float] {
+        var flat = [Float](repeating: 0, count: layout.total)
+        layout.gather(parameters, into: &flat, gradients: false)
+        return flat
     }
 
     /// Bytes this rank holds between steps (parameters, gradients, optimiser state).
@@ -140,8 +174,7 @@ public final class Trainer {
     /// checkpoint resumes the data for all).
     @discardableResult
     public func trainStep() throws -> StepReport {
-        let replicas = mesh?.data.size ?? 1
-        let replica = mesh?.replica ?? 0
+        let replica = mesh?.replica ?? exchange?.configuration.world.rank ?? 0
         let all = (0..<config.microBatches * replicas).map { _ in loader.next() }
         return try trainStep(batches: all.enumerated().filter { $0.offset % replicas == replica }.map(\.element))
     }
@@ -166,6 +199,7 @@ public final class Trainer {
                 lossSum += Double(loss.value[0]) * Double(batch.targetCount)
             }
         }
+        if let exchange { return try exchangeStep(exchange, lossSum: lossSum, count: count, batches: batches, started: started) }
         let totals = try stepTotals(lossSum: lossSum, count: count)
         let totalCount = max(1, Int(totals[1]))
         let lr = config.schedule.rate(at: step)
@@ -262,7 +296,8 @@ public final class Trainer {
 
     /// Mean loss and perplexity on the first `evalBatches` batches of the eval data.
     public func evaluate() throws -> (loss: Float, perplexity: Float)? {
-        guard var eval = evalLoader else { return nil }
+        // Asynchronous workers hold different parameters; the lead's are the ones reported.
+        guard var eval = evalLoader, exchange == nil || isLead else { return nil }
         try gatherParametersIfSharded()
         eval.position = DataPosition()
         let replicas = mesh?.data.size ?? 1
@@ -285,7 +320,7 @@ public final class Trainer {
 
     // MARK: gradients across ranks
 
-    private func applyGradients(scale: Float, lr: Float) throws -> Float {
+    func applyGradients(scale: Float, lr: Float) throws -> Float {
         try reduceWithinReplica()
         guard let parallel, let c = mesh?.data, c.size > 1 || parallel.zeroStage > 0 else {
             for p in parameters where !p.grad.isEmpty { Kernels.scale(&p.grad, scale) }
@@ -342,6 +377,13 @@ public final class Trainer {
     /// spreads the model over a replica's ranks, whose parts the lead rank collects into
     /// `wholeModel`), e.g. before export. A collective call: every rank must make it.
     public func gatherParameters() throws {
+        if let exchange {
+            if let final = try exchange.finish() {
+                layout.scatter(final.parameters, into: parameters)
+                exchangeTotals = (final.applied, final.rejected)
+            }
+            return
+        }
         try gatherParametersIfSharded()
         guard let mesh, let model = mesh.model, mesh.replica == 0 else { return }
         // Replica 0's ranks send their parts to its rank 0 (world rank 0), in rank order.

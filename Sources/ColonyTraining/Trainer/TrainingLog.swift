@@ -19,13 +19,19 @@ struct TrainingLog {
 
     /// One optimiser step: `step`, `loss`, `lr`, `grad_norm`, `tokens`, `elapsed_s` (seconds
     /// since this invocation started) and, in a pipeline, `pipeline_wait_s` (this rank's
-    /// wait for other stages in the step).
+    /// wait for other stages in the step); asynchronously, `version`, `rejected` and
+    /// `bytes_sent` (`ExchangeReport`).
     func write(_ report: StepReport, elapsed: Double) {
         var fields: [String: Any] = [
             "step": report.step, "loss": Double(report.loss), "lr": Double(report.learningRate),
             "grad_norm": Double(report.gradientNorm), "tokens": report.tokens, "elapsed_s": elapsed,
         ]
         if report.pipelineWaitSeconds > 0 { fields["pipeline_wait_s"] = report.pipelineWaitSeconds }
+        if let exchange = report.exchange {
+            fields["version"] = exchange.version
+            fields["rejected"] = exchange.rejected
+            fields["bytes_sent"] = exchange.bytesSent
+        }
         write(fields)
     }
 

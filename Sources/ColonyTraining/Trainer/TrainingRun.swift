@@ -69,13 +69,14 @@ public struct TrainingRun {
     }
 
     /// Rank 0 (or a single process): the rank that logs, exports and reports.
-    public var isLead: Bool { (trainer.parallel?.collective.rank ?? 0) == 0 }
+    public var isLead: Bool { trainer.isLead }
 
     /// Sharded state (ZeRO ≥ 1, or a part of the model under a mesh) differs per rank, so
     /// each rank keeps its own checkpoints; otherwise every rank holds the same state and
     /// rank 0 writes it.
     private var sharded: Bool { trainer.holdsOwnState }
-    private var writesCheckpoints: Bool { isLead || sharded }
+    /// Asynchronous runs keep no checkpoints: the state that matters lives on the servers.
+    private var writesCheckpoints: Bool { (isLead || sharded) && trainer.exchange == nil }
 
     /// This rank's checkpoint folder.
     public var checkpointDirectory: String {
@@ -122,7 +123,7 @@ public struct TrainingRun {
         if trainer.step == 0 { try evaluate() }
         let started = Date()
         let firstStep = trainer.step
-        let replicas = trainer.parallel?.layout.replicas ?? 1
+        let replicas = trainer.replicas
         var tokens = 0
         let stop = min(config.steps, firstStep + (stopAfter ?? config.steps))
         while trainer.step < stop {
