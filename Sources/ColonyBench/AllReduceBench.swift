@@ -16,7 +16,7 @@ public struct AllReduceBench: Sendable {
 
     public var iterations: Int
     public var wire: WireFormat
-    /// Check the results of all-reduce (each size), reduce-scatter, all-gather, broadcast, send/receive and split.
+    /// Check the results of all-reduce (each size), reduce-scatter, all-gather, broadcast, send/receive (from one rank and from any) and split.
     public var check: Bool
 
     public init(iterations: Int = 20, wire: WireFormat = .f32, check: Bool = false) {
@@ -124,8 +124,8 @@ public struct AllReduceBench: Sendable {
         return wrong + differing
     }
 
-    /// Runs reduce-scatter, all-gather, broadcast, a ring of sends and receives, and a
-    /// split once on a few values; returns the number of wrong results on this rank.
+    /// Runs reduce-scatter, all-gather, broadcast, a ring of sends and receives, messages
+    /// received from any source, and a split once on a few values; returns the number of wrong results on this rank.
     private func checkOtherOperations(_ world: MPICollective, onMismatch: (String) -> Void) throws -> Int {
         let shard = 7
         let n = world.size
@@ -162,6 +162,24 @@ public struct AllReduceBench: Sendable {
             var got = [Float](repeating: -1, count: shard)
             try world.receive(&got, count: shard, from: left)
             expect("message \(message) from rank \(left)", got, (0..<shard).map { Float(left * 100 + message * 10 + $0) })
+        }
+
+        // Every other rank sends rank 0 a message of its own length, received from any source.
+        if r > 0 {
+            let sent = [Float](repeating: Float(r), count: r)
+            try world.send(sent, count: r, to: 0)
+        } else {
+            var seen: Set<Int> = []
+            for _ in 1..<n {
+                let (source, values) = try world.receiveFromAny()
+                seen.insert(source)
+                expect("message of any source (from rank \(source))", values, [Float](repeating: Float(source), count: source))
+                if values.count != source { wrong += 1 }
+            }
+            if seen != Set(1..<n) {
+                onMismatch("rank 0: receive from any source heard from ranks \(seen.sorted()), expected 1..<\(n)\n")
+                wrong += 1
+            }
         }
 
         // Even and odd ranks in two groups, ordered by descending world rank; rank 0 stays out.

@@ -40,7 +40,7 @@ public struct AllReduceBenchReport: Codable, Sendable {
         if checked != nil {
             out +=
                 wrongValues == 0
-                ? "check: all \(ranks) ranks got the expected sums, the same bits as rank 0, and correct reduce-scatter, all-gather, broadcast, send/receive and split results\n"
+                ? "check: all \(ranks) ranks got the expected sums, the same bits as rank 0, and correct reduce-scatter, all-gather, broadcast, send/receive (from one rank and from any) and split results\n"
                 : "check: FAILED, \(wrongValues) wrong values over all ranks (details on stderr)\n"
         }
         return out

@@ -9,13 +9,23 @@ extension Train {
     func run() throws {
         bootstrapLogging(verbose: false)
         if let threads { setBLASThreads(threads) }
-        let parallel: ParallelConfiguration? =
-            collective == "mpi"
-            ? try ParallelConfiguration(
-                collective: try MPICollective.initialize(), zeroStage: zero, pipelineStages: pipelineStages, tensorParallel: tensorParallel)
-            : nil
-        defer { if parallel != nil { try? MPICollective.finalize() } }
-        let lead = (parallel?.collective.rank ?? 0) == 0
+        let world: MPICollective? = collective == "mpi" ? try MPICollective.initialize() : nil
+        defer { if world != nil { try? MPICollective.finalize() } }
+        let mode = AsynchronousConfiguration.Mode(rawValue: sync)
+        let parallel: ParallelConfiguration? = try world.flatMap { world in
+            mode == nil
+                ? try ParallelConfiguration(
+                    collective: world, zeroStage: zero, pipelineStages: pipelineStages, tensorParallel: tensorParallel)
+                : nil
+        }
+        let asynchronous: AsynchronousConfiguration? = try mode.flatMap { mode in
+            try world.map { world in
+                try AsynchronousConfiguration(
+                    mode: mode, world: world, servers: parameterServers, rule: StalenessRule(maxStaleness: maxStaleness),
+                    codec: DeltaCodec(topK: deltaTopK), deltaEvery: deltaEvery, syncEvery: syncEvery)
+            }
+        }
+        let lead = (world?.rank ?? 0) == 0
         func say(_ text: String) { if lead { writeErr(text) } }
 
         let gguf = try ModelOptions.open(base, option: "--base")
@@ -27,13 +37,21 @@ extension Train {
 
         let trainer = try Trainer(
             gguf: gguf, lora: lora, precision: precision, threads: threads, train: trainData, eval: evalData, config: settings,
-            parallel: parallel)
+            parallel: parallel, asynchronous: asynchronous)
+        if let asynchronous, asynchronous.isServer {
+            let report = try ParameterServer(trainer: trainer, configuration: asynchronous).serve()
+            writeErr(
+                "parameter server \(asynchronous.world.rank - asynchronous.workers): \(report.applied) updates applied, "
+                    + "\(report.rejectedStale) rejected as stale, \(report.rejectedConflict) as conflicts; version \(report.version)\n")
+            return
+        }
         let model = trainer.model
         say(
             "model: \(model.config.blockCount) layers, \(lora.map { "LoRA rank \($0.rank) on \($0.targets.joined(separator: ","))" } ?? "full fine-tune"), "
                 + "\(trainer.wholeParameterCount) trainable parameters"
                 + (trainer.parameterCount < trainer.wholeParameterCount ? " (\(trainer.parameterCount) on rank 0's part)" : "")
-                + "\(parallel.map { ", \($0.collective.size) ranks (\($0.layout.replicas) replicas × \($0.layout.stages) stages × \($0.layout.tensorParallel) tensor), ZeRO \($0.zeroStage)" } ?? "")\n"
+                + "\(parallel.map { ", \($0.collective.size) ranks (\($0.layout.replicas) replicas × \($0.layout.stages) stages × \($0.layout.tensorParallel) tensor), ZeRO \($0.zeroStage)" } ?? "")"
+                + "\(asynchronous.map { ", \($0.workers) workers and \($0.servers) parameter servers (--sync \($0.mode.rawValue))" } ?? "")\n"
         )
 
         let run = TrainingRun(
@@ -66,6 +84,11 @@ extension Train {
         case .stopped(let step, let total):
             writeOut("stopped at step \(step) of \(total); continue with --resume\n")
         case .finished(let modelPath?):
+            if let totals = trainer.exchangeTotals {
+                writeOut("parameter servers: \(totals.applied) updates applied, \(totals.rejected) rejected\n")
+                writeOut("wrote \(modelPath) (\(exportType)); log in \(run.logPath)\n")
+                break
+            }
             writeOut("wrote \(modelPath) (\(exportType)); checkpoints in \(run.checkpointDirectory); log in \(run.logPath)\n")
         case .finished(nil):
             break

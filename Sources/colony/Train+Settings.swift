@@ -27,6 +27,26 @@ extension Train {
                 "--pipeline-stages and --tensor-parallel spread the model over ranks: run under mpirun with --collective mpi and a multiple of \(pipelineStages * tensorParallel) ranks"
             )
         }
+        guard ["dp", "ps", "hybrid"].contains(sync) else { throw ValidationError("--sync must be dp, ps or hybrid, got '\(sync)'") }
+        if sync != "dp" {
+            guard collective == "mpi" else {
+                throw ValidationError(
+                    "--sync \(sync) needs ranks: run under mpirun with --collective mpi (workers and --parameter-servers)")
+            }
+            guard zero == 0 && pipelineStages == 1 && tensorParallel == 1 else {
+                throw ValidationError(
+                    "--sync \(sync) trains each worker's whole model: it does not combine with --zero, --pipeline-stages or --tensor-parallel"
+                )
+            }
+            guard !resume && checkpointEvery == 0 && stopAfter == nil else {
+                throw ValidationError(
+                    "--sync \(sync) keeps no checkpoints (the state lives on the servers): drop --resume, --checkpoint-every and --stop-after"
+                )
+            }
+        }
+        if let deltaTopK, !(deltaTopK > 0 && deltaTopK <= 1) {
+            throw ValidationError("--delta-top-k must be a fraction in (0, 1], got \(deltaTopK)")
+        }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         try settings.validate()
     }

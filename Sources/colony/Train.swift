@@ -30,6 +30,17 @@ struct Train: ParsableCommand {
             writes the log and the model; \
             under ZeRO or a mesh each rank keeps its own checkpoints in DIR/checkpoints/rank-N. \
             Across hosts add --hostfile FILE to mpirun.
+
+            --sync picks how workers agree. dp (the default): every step all-reduces the \
+            gradients. ps: the last --parameter-servers ranks hold shards of the parameters; each \
+            worker pushes its gradient and pulls the shard back without waiting for the others; a \
+            server damps an update k versions stale by 1/(1+k) and rejects (and counts) those \
+            past --max-staleness. hybrid: workers step on their own, every --delta-every steps \
+            send their change as FP16 (optionally only the --delta-top-k largest, the rest kept \
+            for next time) and take back the servers' merged change; every --sync-every steps and \
+            at the end all synchronise fully. ps and hybrid log each worker-0 step with its \
+            exchange (version, rejected, bytes_sent) and keep no checkpoints (the state lives on \
+            the servers).
             """)
 
     @Option(name: .long, help: "The GGUF model to start from: a path or ref:NAME[@REF] (default: $COLONY_MODEL or the default model).")
@@ -125,4 +136,22 @@ struct Train: ParsableCommand {
 
     @Option(name: .long, help: "Tensor-parallel ranks per stage (MPI): attention heads and feed-forward features split.")
     var tensorParallel = 1
+
+    @Option(name: .long, help: "How workers agree (MPI): dp (all-reduce every step), ps (parameter servers, asynchronous SGD) or hybrid.")
+    var sync = "dp"
+
+    @Option(name: .long, help: "ps/hybrid: ranks that are parameter servers (the last N).")
+    var parameterServers = 1
+
+    @Option(name: .long, help: "ps: updates more than K versions behind their shard are rejected (and counted).")
+    var maxStaleness = 4
+
+    @Option(name: .long, help: "hybrid: steps between FP16 delta exchanges.")
+    var deltaEvery = 100
+
+    @Option(name: .long, help: "hybrid: steps between full synchronisations.")
+    var syncEvery = 1000
+
+    @Option(name: .long, help: "hybrid: send only this fraction of each delta (largest first); the rest waits for the next.")
+    var deltaTopK: Double?
 }

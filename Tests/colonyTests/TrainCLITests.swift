@@ -137,6 +137,39 @@ struct TrainCLITests {
     }
 
     @Test(
+        "asynchronous training under mpirun: 2 workers and a parameter server learn, as ps and as hybrid with FP16 deltas",
+        .enabled(if: mpirun != nil, "needs mpirun (scripts/install-deps installs openmpi-bin)"))
+    func mpiAsynchronous() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("data.jsonl")
+        try (0..<12).map(Self.conversation).joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        for sync in ["ps", "hybrid"] {
+            let out = dir.appendingPathComponent(sync)
+            let r = try CLI.run(
+                [
+                    "--allow-run-as-root", "--oversubscribe", "-np", "3", CLI.binary.path, "train", "--base", CLI.tinyModel, "--data",
+                    data.path, "--eval", data.path, "--steps", "8", "--seq-len", "160", "--batch", "2", "--lora-rank", "4", "--lr", "0.01",
+                    "--warmup", "1", "--export-type", "f32", "--collective", "mpi", "--sync", sync, "--delta-every", "2",
+                    "--sync-every", "4", "--out", out.path,
+                ], executable: Self.mpirun!)
+            #expect(r.status == 0, "\(sync): \(r.stderr)")
+            let log = out.appendingPathComponent("log.jsonl")
+            let evals = try Self.logged("eval_loss", log)
+            #expect(evals.count == 2 && evals[1] < evals[0], "\(sync): eval loss \(evals)")
+            #expect(try Self.logged("version", log).count == 8, "every step logs its exchange")
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.gguf").path))
+            if sync == "ps" {
+                #expect(r.stdout.contains("parameter servers: 16 updates applied, 0 rejected"), "\(r.stdout)")
+            } else {
+                // Steps 2 and 6 send an FP16 delta, 4 and 8 the whole f32 parameters.
+                let bytes = try Self.logged("bytes_sent", log)
+                #expect(bytes[0] == 0 && abs(bytes[1] / bytes[3] - 0.5) < 0.01, "bytes per step \(bytes)")
+            }
+        }
+    }
+
+    @Test(
         "two hosts (network namespaces on a bridge, launched through a hostfile) train as 2 pipeline stages as one process does",
         .enabled(if: mpirun != nil, "needs mpirun (scripts/install-deps installs openmpi-bin)"),
         .enabled(if: MPIHosts.possible, "needs root and `ip netns` to make hosts"))
@@ -197,6 +230,11 @@ struct TrainCLITests {
             (["--batch", "3", "--micro-batches", "2"], "--batch 3 is not divisible by --micro-batches 2"),
             (["--pipeline-stages", "2"], "run under mpirun with --collective mpi and a multiple of 2 ranks"),
             (["--tensor-parallel", "0", "--collective", "mpi"], "--tensor-parallel must be ≥ 1, got 0"),
+            (["--sync", "async"], "--sync must be dp, ps or hybrid, got 'async'"),
+            (["--sync", "ps"], "--sync ps needs ranks: run under mpirun with --collective mpi"),
+            (["--sync", "hybrid", "--collective", "mpi", "--zero", "1"], "--sync hybrid trains each worker's whole model"),
+            (["--sync", "ps", "--collective", "mpi", "--checkpoint-every", "5"], "--sync ps keeps no checkpoints"),
+            (["--delta-top-k", "0"], "--delta-top-k must be a fraction in (0, 1], got 0.0"),
         ])
     func badOptions(arguments: [String], message: String) throws {
         let dir = try Self.folder()

@@ -7,7 +7,7 @@ extension Trainer {
     /// training order does not depend on whether there is held-out data.
     public convenience init(
         gguf: GGUFFile, lora: LoRAConfiguration?, precision: ActivationPrecision, threads: Int?, train: ChatDataset, eval: ChatDataset?,
-        config: TrainingConfiguration, parallel: ParallelConfiguration? = nil
+        config: TrainingConfiguration, parallel: ParallelConfiguration? = nil, asynchronous: AsynchronousConfiguration? = nil
     ) throws {
         let runtime = lora == nil ? nil : try precision.packedRuntime(threads: threads)
         let model = try TrainableLlama(gguf: gguf, lora: lora, packedRuntime: runtime, seed: config.seed)
@@ -16,6 +16,6 @@ extension Trainer {
         let evalLoader = eval.map {
             BatchLoader(examples: $0.examples, batchSize: config.batchSize, length: config.sequenceLength, seed: config.seed &+ 1)
         }
-        try self.init(model: model, config: config, loader: loader, evalLoader: evalLoader, parallel: parallel)
+        try self.init(model: model, config: config, loader: loader, evalLoader: evalLoader, parallel: parallel, asynchronous: asynchronous)
     }
 }
