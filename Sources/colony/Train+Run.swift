@@ -8,6 +8,7 @@ import Foundation
 extension Train {
     func run() throws {
         bootstrapLogging(verbose: false)
+        if elastic && !elasticMember { return try superviseElastic() }
         if let threads { setBLASThreads(threads) }
         let world: MPICollective? = collective == "mpi" ? try MPICollective.initialize() : nil
         defer { if world != nil { try? MPICollective.finalize() } }
@@ -15,7 +16,8 @@ extension Train {
         let parallel: ParallelConfiguration? = try world.flatMap { world in
             mode == nil
                 ? try ParallelConfiguration(
-                    collective: world, zeroStage: zero, pipelineStages: pipelineStages, tensorParallel: tensorParallel)
+                    collective: world, zeroStage: zero, pipelineStages: pipelineStages, tensorParallel: tensorParallel,
+                    elastic: elasticMember)
                 : nil
         }
         let asynchronous: AsynchronousConfiguration? = try mode.flatMap { mode in
@@ -56,7 +58,7 @@ extension Train {
 
         let run = TrainingRun(
             trainer: trainer, output: out, resume: resume, stopAfter: stopAfter,
-            exportType: TrainableLlama.exportTypes[exportType]!)
+            exportType: TrainableLlama.exportTypes[exportType]!, checkpointMinutes: checkpointMinutes)
         let bar = ProgressBar(width: 24)
         let outcome: TrainingRun.Outcome
         do {

@@ -44,6 +44,17 @@ extension Train {
                 )
             }
         }
+        if let checkpointMinutes, !(checkpointMinutes > 0) {
+            throw ValidationError("--checkpoint-minutes must be > 0, got \(checkpointMinutes)")
+        }
+        if elastic {
+            guard sync == "dp" && pipelineStages == 1 && tensorParallel == 1 else {
+                throw ValidationError(
+                    "--elastic restarts data-parallel ranks (with any --zero); it does not combine with --sync ps/hybrid, --pipeline-stages or --tensor-parallel"
+                )
+            }
+            _ = try ElasticPolicy(ranks: ranks, rejoinTimeout: rejoinTimeout, maxRestarts: maxRestarts)
+        }
         if let deltaTopK, !(deltaTopK > 0 && deltaTopK <= 1) {
             throw ValidationError("--delta-top-k must be a fraction in (0, 1], got \(deltaTopK)")
         }

@@ -41,6 +41,16 @@ struct Train: ParsableCommand {
             at the end all synchronise fully. ps and hybrid log each worker-0 step with its \
             exchange (version, rejected, bytes_sent) and keep no checkpoints (the state lives on \
             the servers).
+
+            --elastic supervises the job instead of being a rank: it runs mpirun -np --ranks of \
+            this command (add --zero for sharded state), and when a rank dies of a signal it \
+            restarts from the newest complete checkpoint: with --ranks again if the --hostfile is \
+            rewritten with enough slots within --rejoin-timeout, else with the ranks that remain. \
+            Under --elastic, --batch is the global batch and a step's micro-batches are dealt \
+            round-robin to the ranks, so the data and the loss curve do not depend on the world \
+            size, and ZeRO checkpoints load at any world size. Checkpoints are written in the \
+            background while training goes on, every --checkpoint-every steps or \
+            --checkpoint-minutes minutes.
             """)
 
     @Option(name: .long, help: "The GGUF model to start from: a path or ref:NAME[@REF] (default: $COLONY_MODEL or the default model).")
@@ -154,4 +164,28 @@ struct Train: ParsableCommand {
 
     @Option(name: .long, help: "hybrid: send only this fraction of each delta (largest first); the rest waits for the next.")
     var deltaTopK: Double?
+
+    @Option(name: .long, help: "Also checkpoint every N minutes (rank 0's clock decides for all ranks).")
+    var checkpointMinutes: Double?
+
+    @Flag(name: .long, help: "Supervise an MPI job of --ranks ranks and restart it from the newest checkpoint when a rank dies.")
+    var elastic = false
+
+    @Option(name: .long, help: "--elastic: ranks to run (mpirun -np).")
+    var ranks = 2
+
+    @Option(name: .long, help: "--elastic: seconds to wait for a replacement (a rewritten --hostfile) before going on with the ranks left.")
+    var rejoinTimeout: Double = 30
+
+    @Option(name: .long, help: "--elastic: restarts allowed over the run.")
+    var maxRestarts = 3
+
+    @Option(name: .long, help: "--elastic: the hosts and their slots, passed to mpirun and read again after a failure.")
+    var hostfile: String?
+
+    @Option(name: .long, help: "--elastic: the mpirun to use (default: the one on PATH).")
+    var mpirun: String?
+
+    @Flag(name: .long, help: .hidden)
+    var elasticMember = false
 }

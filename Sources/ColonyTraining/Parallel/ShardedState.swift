@@ -24,10 +24,14 @@ public struct ParallelConfiguration: Sendable {
     public var bucketValues: Int
     public var wire: WireFormat
     public var layout: MeshLayout
+    /// The world may change size between restarts (`--elastic`): a step is
+    /// `TrainingConfiguration.microBatches` micro-batches in all, dealt round-robin over
+    /// the replicas, so the global batch and the data order do not depend on how many there are.
+    public var elastic: Bool
 
     public init(
         collective: any Collective, zeroStage: Int = 0, bucketValues: Int = 1 << 22, wire: WireFormat = .f32, pipelineStages: Int = 1,
-        tensorParallel: Int = 1
+        tensorParallel: Int = 1, elastic: Bool = false
     ) throws(TrainingError) {
         guard (0...3).contains(zeroStage) else { throw .invalidArgument("--zero must be 0, 1, 2 or 3, got \(zeroStage)") }
         guard bucketValues >= 1 else { throw .invalidArgument("bucket size must be ≥ 1") }
@@ -37,6 +41,12 @@ public struct ParallelConfiguration: Sendable {
                 "--zero \(zeroStage) does not combine with --pipeline-stages or --tensor-parallel; use --zero 0 or 1 (a pipeline keeps whole gradients until the step, so ZeRO 2 and 3 would save nothing)"
             )
         }
+        guard !elastic || (pipelineStages == 1 && tensorParallel == 1) else {
+            throw .invalidArgument(
+                "--elastic restarts data-parallel ranks (with any --zero) at a new world size; it does not combine with --pipeline-stages or --tensor-parallel"
+            )
+        }
+        self.elastic = elastic
         self.collective = collective
         self.zeroStage = zeroStage
         self.bucketValues = bucketValues

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Everything a run needs to continue exactly where it stopped.
-public struct Checkpoint: Codable, Equatable {
+public struct Checkpoint: Codable, Equatable, Sendable {
     public var config: TrainingConfiguration
     /// Optimiser steps completed.
     public var step: Int
@@ -10,6 +10,9 @@ public struct Checkpoint: Codable, Equatable {
     public var parameterNames: [String]
     public var parameters: [[Float]]
     public var optimizer: OptimizerState
+    /// Under ZeRO: how many ranks each held a shard (this is one), so a resume at another
+    /// world size knows which files make the whole.
+    public var shards: Int?
 
     static let magic = Array("COLONYCK".utf8)
 

@@ -175,6 +175,11 @@ public final class Trainer {
     @discardableResult
     public func trainStep() throws -> StepReport {
         let replica = mesh?.replica ?? exchange?.configuration.world.rank ?? 0
+        if parallel?.elastic == true {
+            // The global batch, dealt round-robin: the same micro-batches at any world size.
+            let all = (0..<config.microBatches).map { _ in loader.next() }
+            return try trainStep(batches: all.enumerated().filter { $0.offset % replicas == replica }.map(\.element))
+        }
         let all = (0..<config.microBatches * replicas).map { _ in loader.next() }
         return try trainStep(batches: all.enumerated().filter { $0.offset % replicas == replica }.map(\.element))
     }
@@ -491,7 +496,41 @@ public final class Trainer {
         let names = shard == nil ? self.names : ["zero.shard.\(mesh!.data.rank)"]
         return Checkpoint(
             config: config, step: step, data: loader.position, losses: losses,
-            parameterNames: names, parameters: values, optimizer: optimizer.state)
+            parameterNames: names, parameters: values, optimizer: optimizer.state, shards: shard == nil ? nil : mesh!.data.size)
+    }
+
+    /// Whether this rank's checkpoint is one shard of a ZeRO state, restored with
+    /// `restore(shards:)` at any world size.
+    var checkpointsShards: Bool { shard != nil }
+
+    /// Continues from a ZeRO checkpoint written by any number of ranks (`shards`: every
+    /// rank's checkpoint of one step, in rank order): the flat parameters and optimiser
+    /// state are put back together and cut again for this world.
+    public func restore(shards: [Checkpoint]) throws {
+        guard let first = shards.first, shard != nil, let data = mesh?.data else {
+            throw TrainingError.invalidCheckpoint("a sharded checkpoint restores only under ZeRO ≥ 1; resume with a --zero of 1 or more")
+        }
+        guard shards.enumerated().allSatisfy({ $1.parameterNames == ["zero.shard.\($0)"] && $1.step == first.step }) else {
+            throw TrainingError.invalidCheckpoint("the ranks' checkpoints are not the shards of one step, in rank order")
+        }
+        /// The concatenated shards cut to this rank's new shard (zero past the end).
+        func reshard(_ parts: [[Float]]) throws -> [Float] {
+            let flat = parts.flatMap { $0 }
+            guard flat.count >= layout.total else {
+                throw TrainingError.invalidCheckpoint(
+                    "the checkpoint's shards hold \(flat.count) values, this model \(layout.total) (another base model or LoRA setting?)")
+            }
+            let start = data.rank * layout.shardCount
+            return (start..<start + layout.shardCount).map { $0 < layout.total ? flat[$0] : 0 }
+        }
+        var optimizerState = first.optimizer
+        optimizerState.buffers = try first.optimizer.buffers.indices.map { k in [try reshard(shards.map { $0.optimizer.buffers[k][0] })] }
+        var mine = first
+        mine.parameterNames = ["zero.shard.\(data.rank)"]
+        mine.parameters = [try reshard(shards.map { $0.parameters[0] })]
+        mine.optimizer = optimizerState
+        mine.shards = data.size
+        try restore(mine)
     }
 
     /// Continues from `checkpoint`, which must come from the same configuration and model.

@@ -59,13 +59,23 @@ public struct TrainingRun {
     public var stopAfter: Int?
     /// Tensor type of the exported model's matrices.
     public var exportType: DType
+    /// Also checkpoint when this many minutes have passed since the last one (rank 0's
+    /// clock decides for every rank, so sharded checkpoints are of one step).
+    public var checkpointMinutes: Double?
+    /// Write checkpoints on a thread of their own while training goes on.
+    public var backgroundCheckpoints: Bool
 
-    public init(trainer: Trainer, output: String, resume: Bool = false, stopAfter: Int? = nil, exportType: DType = .q8_0) {
+    public init(
+        trainer: Trainer, output: String, resume: Bool = false, stopAfter: Int? = nil, exportType: DType = .q8_0,
+        checkpointMinutes: Double? = nil, backgroundCheckpoints: Bool = true
+    ) {
         self.trainer = trainer
         self.output = output
         self.resume = resume
         self.stopAfter = stopAfter
         self.exportType = exportType
+        self.checkpointMinutes = checkpointMinutes
+        self.backgroundCheckpoints = backgroundCheckpoints
     }
 
     /// Rank 0 (or a single process): the rank that logs, exports and reports.
@@ -95,11 +105,27 @@ public struct TrainingRun {
     /// - Throws: `TrainingError.noCheckpoint` when there is none to resume from.
     private func restoreIfResuming(onEvent: (Event) throws -> Void) throws {
         guard resume else { return }
+        if trainer.checkpointsShards {
+            let (path, step) = try restoreShards()
+            try onEvent(.resumed(checkpoint: path, step: step))
+            return
+        }
         guard let latest = Checkpoint.list(in: checkpointDirectory).last else {
             throw TrainingError.noCheckpoint(directory: checkpointDirectory)
         }
         try trainer.restore(try Checkpoint.read(latest))
         try onEvent(.resumed(checkpoint: latest, step: trainer.step))
+    }
+
+    /// ZeRO: restores the newest step whose every shard is on disk, written by however many
+    /// ranks wrote it; returns rank 0's file of it and the step.
+    private func restoreShards() throws -> (String, Int) {
+        let root = (output as NSString).appendingPathComponent("checkpoints")
+        guard let (paths, lead) = try Checkpoint.newestSharded(in: root, shards: trainer.parallel?.layout.replicas ?? 1) else {
+            throw TrainingError.noCheckpoint(directory: (root as NSString).appendingPathComponent("rank-0"))
+        }
+        try trainer.restore(shards: [lead] + paths.dropFirst().map(Checkpoint.read))
+        return (paths[0], lead.step)
     }
 
     /// Runs to the end, or until `stopAfter` steps in this invocation.
@@ -116,8 +142,24 @@ public struct TrainingRun {
             try onEvent(.evaluated(step: trainer.step, loss: result.loss, perplexity: result.perplexity))
             log.writeEvaluation(step: trainer.step, loss: result.loss, perplexity: result.perplexity)
         }
+        let writer = backgroundCheckpoints ? CheckpointWriter() : nil
+        var lastCheckpoint = Date()
         func checkpoint() throws {
-            if writesCheckpoints { try trainer.checkpoint().write(to: checkpointDirectory, keep: config.keepCheckpoints) }
+            lastCheckpoint = Date()
+            guard writesCheckpoints else { return }
+            let snapshot = trainer.checkpoint()
+            if let writer {
+                try writer.write(snapshot, to: checkpointDirectory, keep: config.keepCheckpoints)
+            } else {
+                try snapshot.write(to: checkpointDirectory, keep: config.keepCheckpoints)
+            }
+        }
+        /// Whether `checkpointMinutes` have passed, by rank 0's clock.
+        func timeForCheckpoint() throws -> Bool {
+            guard let minutes = checkpointMinutes, trainer.exchange == nil else { return false }
+            var due: [Float] = [Date().timeIntervalSince(lastCheckpoint) >= minutes * 60 ? 1 : 0]
+            if let world = trainer.parallel?.collective, world.size > 1 { try world.broadcast(&due, count: 1, root: 0) }
+            return due[0] != 0
         }
 
         if trainer.step == 0 { try evaluate() }
@@ -134,15 +176,18 @@ public struct TrainingRun {
             let eta = elapsed / Double(report.step - firstStep) * Double(config.steps - report.step)
             try onEvent(.stepped(report, Progress(totalSteps: config.steps, tokensPerSecond: Double(tokens) / elapsed, etaSeconds: eta)))
             if config.evalEvery > 0 && report.step % config.evalEvery == 0 && report.step < config.steps { try evaluate() }
-            if config.checkpointEvery > 0 && report.step % config.checkpointEvery == 0 { try checkpoint() }
+            let everyN = config.checkpointEvery > 0 && report.step % config.checkpointEvery == 0
+            if try timeForCheckpoint() || everyN { try checkpoint() }
         }
         try onEvent(.stepsDone(step: trainer.step))
         if trainer.step < config.steps {
             try checkpoint()
+            try writer?.flush()
             return .stopped(step: trainer.step, of: config.steps)
         }
         try evaluate()
         try checkpoint()
+        try writer?.flush()
         try trainer.gatherParameters()  // every rank takes part: ZeRO-3 and meshes spread the model
         guard isLead, let model = trainer.wholeModel else { return .finished(model: nil) }
         try model.export(to: modelPath, type: exportType)
