@@ -17,7 +17,7 @@ extension Train {
             mode == nil
                 ? try ParallelConfiguration(
                     collective: world, zeroStage: zero, pipelineStages: pipelineStages, tensorParallel: tensorParallel,
-                    elastic: elasticMember)
+                    elastic: elasticMember, overlap: overlap)
                 : nil
         }
         let asynchronous: AsynchronousConfiguration? = try mode.flatMap { mode in
@@ -81,6 +81,14 @@ extension Train {
             }
         } catch TrainingError.noCheckpoint(let directory) {
             throw ValidationError(TrainingError.noCheckpoint(directory: directory).description)
+        }
+        if let world, parallel != nil {
+            // Every rank: what it held, against the theory of its layout.
+            let f = trainer.footprint
+            func mib(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
+            writeErr(
+                "rank \(world.rank): peak resident \(mib(ResourceUsage.peakResidentBytes())) MiB; between steps parameters \(mib(f.parameterBytes)), "
+                    + "gradients \(mib(f.gradientBytes)), optimizer state \(mib(f.optimizerBytes)) MiB\n")
         }
         switch outcome {
         case .stopped(let step, let total):

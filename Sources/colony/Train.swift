@@ -147,6 +147,11 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Tensor-parallel ranks per stage (MPI): attention heads and feed-forward features split.")
     var tensorParallel = 1
 
+    @Flag(
+        name: .long, inversion: .prefixedNo,
+        help: "Data parallel (ZeRO 0/1): all-reduce each bucket of layers' gradients during backward, not after it (needs spare cores).")
+    var overlap = false
+
     @Option(name: .long, help: "How workers agree (MPI): dp (all-reduce every step), ps (parameter servers, asynchronous SGD) or hybrid.")
     var sync = "dp"
 

@@ -126,6 +126,27 @@ struct TrainerTests {
         }
     }
 
+    @Test("all-reducing each bucket of layers during backward (overlap) gives the bits of reducing after it", arguments: [0, 1])
+    func overlappedReduction(stage: Int) throws {
+        func run(overlap: Bool) throws -> [([[Float]], [Float])] {
+            try InProcessCollective.run(size: 3) { c in
+                var settings = TinyTraining.settings()
+                settings.microBatches = 2
+                // 300 values a bucket: a layer of the tiny model is several, the two layers two buckets or more.
+                let parallel = try ParallelConfiguration(collective: c, zeroStage: stage, bucketValues: 300, overlap: overlap)
+                let t = try TinyTraining.trainer(settings, parallel: parallel)
+                for _ in 0..<3 { try t.trainStep() }
+                return (TinyTraining.values(t), t.losses)
+            }
+        }
+        let overlapped = try run(overlap: true)
+        let after = try run(overlap: false)
+        for (a, b) in zip(overlapped, after) {
+            let same = a.0 == b.0 && a.1 == b.1
+            #expect(same, "the same parameters and losses, bit for bit (largest difference \(Self.maxDifference(a.0, b.0)))")
+        }
+    }
+
     /// The sequences of a batch, one batch each.
     static func split(_ b: TrainingBatch) -> [TrainingBatch] {
         (0..<b.sequences).map { s in

@@ -14,12 +14,13 @@ struct TrainElasticCLITests {
         let pid = Mutex<pid_t?>(nil)
     }
 
-    /// Options of every run: the tiny model, ZeRO 1 (sharded checkpoints), a checkpoint every 10 steps.
+    /// Options of every run: the tiny model, ZeRO 1 (sharded checkpoints), a checkpoint every
+    /// 10 steps, gradients reduced during backward (a second thread calling MPI).
     static func options(_ data: URL) -> [String] {
         [
             "train", "--base", CLI.tinyModel, "--data", data.path, "--steps", "60", "--seq-len", "160", "--batch", "4",
             "--micro-batches", "4", "--lora-rank", "4", "--lr", "0.01", "--warmup", "1", "--export-type", "f32", "--zero", "1",
-            "--checkpoint-every", "10", "--elastic", "--rejoin-timeout", "1",
+            "--checkpoint-every", "10", "--elastic", "--rejoin-timeout", "1", "--overlap",
         ]
     }
 

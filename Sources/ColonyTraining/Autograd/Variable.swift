@@ -66,6 +66,16 @@ public final class Tape {
     /// throws only when it communicates (tensor-parallel all-reduces).
     func record(_ backward: @escaping () throws -> Void) { steps.append(backward) }
 
+    /// Called during `backward` once every backward step of a layer has run: the gradients
+    /// of that layer's parameters are then final for this tape (data parallel starts
+    /// reducing them while the layers below are still differentiated).
+    var onLayerGradients: ((Int) throws -> Void)?
+
+    /// Marks where layer `index`'s forward begins; backward passes the mark when the layer is done.
+    func markLayer(_ index: Int) {
+        record { [unowned self] in try self.onLayerGradients?(index) }
+    }
+
     /// Backpropagates from a scalar `loss` (seeded with `seed`, 1 by default).
     public func backward(from loss: Variable, seed: Float = 1) throws {
         precondition(loss.count == 1, "backward starts from a scalar, got \(loss.rows)×\(loss.cols)")

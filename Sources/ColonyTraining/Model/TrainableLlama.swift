@@ -440,6 +440,7 @@ public final class TrainableLlama {
         let kvHeads = partition.kvGroups.count
         let group = tensorGroup
         for l in layers {
+            t.markLayer(l.index)
             let n = t.enterParallel(t.rmsNorm(h, l.attentionNorm, epsilon: c.rmsEpsilon), group: group)
             let q = t.rope(l.q.apply(t, n), heads: heads, table: table)
             let k = t.rope(l.k.apply(t, n), heads: kvHeads, table: table)

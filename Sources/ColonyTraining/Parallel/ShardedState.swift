@@ -28,10 +28,15 @@ public struct ParallelConfiguration: Sendable {
     /// `TrainingConfiguration.microBatches` micro-batches in all, dealt round-robin over
     /// the replicas, so the global batch and the data order do not depend on how many there are.
     public var elastic: Bool
+    /// Data parallel (ZeRO 0 or 1, no pipeline or tensor split): all-reduce each bucket of
+    /// layers' gradients during the backward pass (`GradientOverlap`), not after it. Off by
+    /// default: on 2 cores the reducing thread and the TCP transport take the cores the
+    /// ranks compute on (`scripts/bench-train-overlap` measures 1.2× slower steps).
+    public var overlap: Bool
 
     public init(
         collective: any Collective, zeroStage: Int = 0, bucketValues: Int = 1 << 22, wire: WireFormat = .f32, pipelineStages: Int = 1,
-        tensorParallel: Int = 1, elastic: Bool = false
+        tensorParallel: Int = 1, elastic: Bool = false, overlap: Bool = false
     ) throws(TrainingError) {
         guard (0...3).contains(zeroStage) else { throw .invalidArgument("--zero must be 0, 1, 2 or 3, got \(zeroStage)") }
         guard bucketValues >= 1 else { throw .invalidArgument("bucket size must be ≥ 1") }
@@ -47,6 +52,7 @@ public struct ParallelConfiguration: Sendable {
             )
         }
         self.elastic = elastic
+        self.overlap = overlap
         self.collective = collective
         self.zeroStage = zeroStage
         self.bucketValues = bucketValues

@@ -63,6 +63,8 @@ public final class Trainer {
     private let shard: Variable?
     /// A worker's side of asynchronous training (`--sync ps` or `hybrid`).
     let exchange: WorkerExchange?
+    /// Data parallel with overlap: the all-reduce that runs during backward.
+    private let overlap: GradientOverlap?
     /// Asynchronous training, on rank 0 after `gatherParameters()`: the servers' updates
     /// applied and rejected over the run.
     public internal(set) var exchangeTotals: (applied: Int, rejected: Int)?
@@ -122,6 +124,19 @@ public final class Trainer {
             if parallel.zeroStage == 3 { for p in parameters { p.value = [] } }
         } else {
             shard = nil
+        }
+        if let parallel, let mesh, parallel.overlap, parallel.zeroStage <= 1, mesh.data.size > 1, mesh.pipeline == nil,
+            mesh.tensor == nil
+        {
+            let layers = names.map { name -> Int? in
+                guard name.hasPrefix("blk.") else { return nil }
+                return Int(name.dropFirst(4).prefix { $0.isNumber })
+            }
+            overlap = GradientOverlap(
+                collective: mesh.data, wire: parallel.wire, layout: layout, parameters: parameters, layers: layers,
+                bucketValues: parallel.bucketValues)
+        } else {
+            overlap = nil
         }
         if let asynchronous, !asynchronous.isServer {
             var flat = [Float](repeating: 0, count: layout.total)
@@ -197,13 +212,18 @@ public final class Trainer {
         if let pipeline = mesh?.pipeline {
             (lossSum, waited) = try pipelineStep(work, pipeline: pipeline)
         } else {
-            for batch in work {
+            overlap?.begin()
+            for (i, batch) in work.enumerated() {
                 let tape = Tape()
+                // The last micro-batch's backward completes each layer's gradient.
+                if i == work.count - 1, let overlap { tape.onLayerGradients = { overlap.layerDone($0) } }
                 let loss = try model.loss(batch, tape: tape)
                 try tape.backward(from: loss, seed: Float(batch.targetCount))  // summed-token gradient; divided by the total below
                 lossSum += Double(loss.value[0]) * Double(batch.targetCount)
             }
         }
+        // The buckets' reductions end before any other collective of the step begins.
+        try overlap?.finish()
         if let exchange { return try exchangeStep(exchange, lossSum: lossSum, count: count, batches: batches, started: started) }
         let totals = try stepTotals(lossSum: lossSum, count: count)
         let totalCount = max(1, Int(totals[1]))
@@ -331,18 +351,21 @@ public final class Trainer {
             for p in parameters where !p.grad.isEmpty { Kernels.scale(&p.grad, scale) }
             return try stepAllParameters(lr: lr)
         }
-        var flat = [Float](repeating: 0, count: layout.shardCount * c.size)
-        layout.gather(parameters, into: &flat, gradients: true)
+        // With overlap the gradients were reduced during backward.
+        var flat = overlap.map { Array($0.buffer) } ?? [Float](repeating: 0, count: layout.shardCount * c.size)
+        if overlap == nil { layout.gather(parameters, into: &flat, gradients: true) }
         for p in parameters { p.zeroGrad() }
         if parallel.zeroStage <= 1 {
-            // Bucketed all-reduce: large gradients go in several calls so a backend can
-            // overlap or bound its buffers.
-            try flat.withUnsafeMutableBufferPointer { f in
-                var at = 0
-                while at < f.count {
-                    let n = min(parallel.bucketValues, f.count - at)
-                    try c.allReduce(f.baseAddress! + at, count: n, op: .sum, wire: parallel.wire)
-                    at += n
+            if overlap == nil {
+                // Bucketed all-reduce: large gradients go in several calls so a backend can
+                // bound its buffers.
+                try flat.withUnsafeMutableBufferPointer { f in
+                    var at = 0
+                    while at < f.count {
+                        let n = min(parallel.bucketValues, f.count - at)
+                        try c.allReduce(f.baseAddress! + at, count: n, op: .sum, wire: parallel.wire)
+                        at += n
+                    }
                 }
             }
             Kernels.scale(&flat, scale)
