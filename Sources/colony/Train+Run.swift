@@ -17,7 +17,7 @@ extension Train {
             mode == nil
                 ? try ParallelConfiguration(
                     collective: world, zeroStage: zero, pipelineStages: pipelineStages, tensorParallel: tensorParallel,
-                    elastic: elasticMember, overlap: overlap)
+                    elastic: elasticMember, overlap: overlap, gatherByLayer: gatherByLayer)
                 : nil
         }
         let asynchronous: AsynchronousConfiguration? = try mode.flatMap { mode in

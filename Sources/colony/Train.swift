@@ -152,6 +152,11 @@ struct Train: ParsableCommand {
         help: "Data parallel (ZeRO 0/1): all-reduce each bucket of layers' gradients during backward, not after it (needs spare cores).")
     var overlap = false
 
+    @Flag(
+        name: .long, inversion: .prefixedNo,
+        help: "ZeRO 3: gather parameters a layer at a time, the next one prefetched (else the whole model for each step).")
+    var gatherByLayer = true
+
     @Option(name: .long, help: "How workers agree (MPI): dp (all-reduce every step), ps (parameter servers, asynchronous SGD) or hybrid.")
     var sync = "dp"
 

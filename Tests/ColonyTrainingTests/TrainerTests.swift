@@ -147,6 +147,43 @@ struct TrainerTests {
         }
     }
 
+    @Test("ZeRO-3 gathering a layer at a time (prefetching the next) gives the bits of gathering the model, holding two of four layers")
+    func zero3ByLayer() throws {
+        var loader = BatchLoader(examples: TinyTraining.examples(10), batchSize: 1, length: 16, seed: 1)
+        let batches = (0..<6).map { _ in loader.next() }
+        var blank = batches[0]
+        blank.targets = blank.targets.map { _ in -1 }
+        let untrained = blank
+        var deeper = TinyTraining.config
+        deeper.blockCount = 4
+        let config = deeper
+        @Sendable func trainer(_ parallel: ParallelConfiguration?) throws -> Trainer {
+            try Trainer(
+                model: TrainableLlama(config: config, seed: 7), config: TinyTraining.settings(),
+                loader: BatchLoader(examples: TinyTraining.examples(10), batchSize: 2, length: 16, seed: 1), parallel: parallel)
+        }
+        func run(byLayer: Bool) throws -> [([[Float]], [Float], Int)] {
+            try InProcessCollective.run(size: 3) { c in
+                let t = try trainer(ParallelConfiguration(collective: c, zeroStage: 3, gatherByLayer: byLayer))
+                for step in 0..<2 {
+                    // Rank 2's second micro-batch has no target: it makes the gathers of a pass without one.
+                    let mine = [batches[step * 3 + c.rank], c.rank == 2 ? untrained : batches[(step * 3 + c.rank + 1) % 6]]
+                    try t.trainStep(batches: mine)
+                }
+                try t.gatherParameters()
+                return (TinyTraining.values(t), t.losses, t.layerGather?.peakLayerValues ?? 0)
+            }
+        }
+        let byLayer = try run(byLayer: true)
+        let whole = try run(byLayer: false)
+        for (a, b) in zip(byLayer, whole) {
+            let same = a.0 == b.0 && a.1 == b.1
+            #expect(same, "the same parameters and losses, bit for bit (largest difference \(Self.maxDifference(a.0, b.0)))")
+        }
+        let perLayer = try trainer(nil).model.placedParameters.filter { $0.name.hasPrefix("blk.0.") }.reduce(0) { $0 + $1.variable.count }
+        #expect(byLayer[0].2 == 2 * perLayer, "two of the four layers at the most (the one computing, the one prefetched)")
+    }
+
     /// The sequences of a batch, one batch each.
     static func split(_ b: TrainingBatch) -> [TrainingBatch] {
         (0..<b.sequences).map { s in

@@ -66,14 +66,30 @@ public final class Tape {
     /// throws only when it communicates (tensor-parallel all-reduces).
     func record(_ backward: @escaping () throws -> Void) { steps.append(backward) }
 
-    /// Called during `backward` once every backward step of a layer has run: the gradients
-    /// of that layer's parameters are then final for this tape (data parallel starts
-    /// reducing them while the layers below are still differentiated).
+    // Hooks at layer boundaries, for work that follows the layers: ZeRO-3 gathers a
+    // layer's parameters before it runs and drops them after; data parallel reduces a
+    // layer's gradients as soon as they are final.
+
+    /// Called when forward enters layer `index`.
+    var onLayerForward: ((Int) throws -> Void)?
+    /// Called when forward leaves layer `index`.
+    var onLayerForwardEnd: ((Int) throws -> Void)?
+    /// Called during `backward` before any backward step of layer `index` runs.
+    var onLayerBackward: ((Int) throws -> Void)?
+    /// Called during `backward` once every backward step of layer `index` has run: the
+    /// gradients of its parameters are final for this tape.
     var onLayerGradients: ((Int) throws -> Void)?
 
-    /// Marks where layer `index`'s forward begins; backward passes the mark when the layer is done.
-    func markLayer(_ index: Int) {
+    /// Forward enters layer `index` (backward passes this point when it has finished the layer).
+    func beginLayer(_ index: Int) throws {
+        try onLayerForward?(index)
         record { [unowned self] in try self.onLayerGradients?(index) }
+    }
+
+    /// Forward leaves layer `index` (backward passes this point before it starts on the layer).
+    func endLayer(_ index: Int) throws {
+        try onLayerForwardEnd?(index)
+        record { [unowned self] in try self.onLayerBackward?(index) }
     }
 
     /// Backpropagates from a scalar `loss` (seeded with `seed`, 1 by default).

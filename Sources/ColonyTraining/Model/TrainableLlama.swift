@@ -440,7 +440,7 @@ public final class TrainableLlama {
         let kvHeads = partition.kvGroups.count
         let group = tensorGroup
         for l in layers {
-            t.markLayer(l.index)
+            try t.beginLayer(l.index)
             let n = t.enterParallel(t.rmsNorm(h, l.attentionNorm, epsilon: c.rmsEpsilon), group: group)
             let q = t.rope(l.q.apply(t, n), heads: heads, table: table)
             let k = t.rope(l.k.apply(t, n), heads: kvHeads, table: table)
@@ -449,6 +449,7 @@ public final class TrainableLlama {
             h = t.add(h, try t.leaveParallel(l.o.apply(t, a), group: group))
             let n2 = t.enterParallel(t.rmsNorm(h, l.ffnNorm, epsilon: c.rmsEpsilon), group: group)
             h = t.add(h, try t.leaveParallel(l.down.apply(t, t.swiglu(l.gate.apply(t, n2), l.up.apply(t, n2))), group: group))
+            try t.endLayer(l.index)
         }
         guard let outputNorm else { return h }
         let n = t.rmsNorm(h, outputNorm, epsilon: c.rmsEpsilon)

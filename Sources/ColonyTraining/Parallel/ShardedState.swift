@@ -33,10 +33,13 @@ public struct ParallelConfiguration: Sendable {
     /// default: on 2 cores the reducing thread and the TCP transport take the cores the
     /// ranks compute on (`scripts/bench-train-overlap` measures 1.2× slower steps).
     public var overlap: Bool
+    /// ZeRO-3: gather parameters a layer at a time, the next one prefetched (`LayerGather`),
+    /// rather than the whole model for the step.
+    public var gatherByLayer: Bool
 
     public init(
         collective: any Collective, zeroStage: Int = 0, bucketValues: Int = 1 << 22, wire: WireFormat = .f32, pipelineStages: Int = 1,
-        tensorParallel: Int = 1, elastic: Bool = false, overlap: Bool = false
+        tensorParallel: Int = 1, elastic: Bool = false, overlap: Bool = false, gatherByLayer: Bool = true
     ) throws(TrainingError) {
         guard (0...3).contains(zeroStage) else { throw .invalidArgument("--zero must be 0, 1, 2 or 3, got \(zeroStage)") }
         guard bucketValues >= 1 else { throw .invalidArgument("bucket size must be ≥ 1") }
@@ -53,6 +56,7 @@ public struct ParallelConfiguration: Sendable {
         }
         self.elastic = elastic
         self.overlap = overlap
+        self.gatherByLayer = gatherByLayer
         self.collective = collective
         self.zeroStage = zeroStage
         self.bucketValues = bucketValues

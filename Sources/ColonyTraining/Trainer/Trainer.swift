@@ -65,6 +65,8 @@ public final class Trainer {
     let exchange: WorkerExchange?
     /// Data parallel with overlap: the all-reduce that runs during backward.
     private let overlap: GradientOverlap?
+    /// ZeRO-3 by layer: the gathers that follow forward and backward through the layers.
+    let layerGather: LayerGather?
     /// Asynchronous training, on rank 0 after `gatherParameters()`: the servers' updates
     /// applied and rejected over the run.
     public internal(set) var exchangeTotals: (applied: Int, rejected: Int)?
@@ -125,13 +127,19 @@ public final class Trainer {
         } else {
             shard = nil
         }
+        // The layer of each parameter ("blk.N.…"), for the work that follows the layers.
+        let layers = names.map { name -> Int? in
+            guard name.hasPrefix("blk.") else { return nil }
+            return Int(name.dropFirst(4).prefix { $0.isNumber })
+        }
+        if let parallel, let mesh, let shard, parallel.zeroStage == 3, parallel.gatherByLayer {
+            layerGather = LayerGather(data: mesh.data, layout: layout, parameters: parameters, shard: shard, layers: layers)
+        } else {
+            layerGather = nil
+        }
         if let parallel, let mesh, parallel.overlap, parallel.zeroStage <= 1, mesh.data.size > 1, mesh.pipeline == nil,
             mesh.tensor == nil
         {
-            let layers = names.map { name -> Int? in
-                guard name.hasPrefix("blk.") else { return nil }
-                return Int(name.dropFirst(4).prefix { $0.isNumber })
-            }
             overlap = GradientOverlap(
                 collective: mesh.data, wire: parallel.wire, layout: layout, parameters: parameters, layers: layers,
                 bucketValues: parallel.bucketValues)
@@ -203,7 +211,7 @@ public final class Trainer {
     @discardableResult
     public func trainStep(batches: [TrainingBatch]) throws -> StepReport {
         let started = DispatchTime.now().uptimeNanoseconds
-        try gatherParametersIfSharded()
+        if let layerGather { try layerGather.gatherRest() } else { try gatherParametersIfSharded() }
         // Micro-batches without a target do nothing; every rank of a replica skips the same.
         let work = batches.filter { $0.targetCount > 0 }
         let count = work.reduce(0) { $0 + $1.targetCount }
@@ -213,14 +221,25 @@ public final class Trainer {
             (lossSum, waited) = try pipelineStep(work, pipeline: pipeline)
         } else {
             overlap?.begin()
+            // ZeRO-3 by layer: every rank makes the same gathers, so one with fewer passes
+            // (micro-batches without targets) makes the gathers of those it lacks. The
+            // count is agreed first: a rank in another collective would not answer them.
+            var passes = work.count
+            if layerGather != nil, let data = mesh?.data {
+                var counts = [Float](repeating: 0, count: data.size)
+                try data.allGather([Float(work.count)], &counts, shardCount: 1, wire: .f32)
+                passes = Int(counts.max()!)
+            }
             for (i, batch) in work.enumerated() {
                 let tape = Tape()
                 // The last micro-batch's backward completes each layer's gradient.
                 if i == work.count - 1, let overlap { tape.onLayerGradients = { overlap.layerDone($0) } }
+                layerGather?.follow(tape, layers: model.config.blockCount)
                 let loss = try model.loss(batch, tape: tape)
                 try tape.backward(from: loss, seed: Float(batch.targetCount))  // summed-token gradient; divided by the total below
                 lossSum += Double(loss.value[0]) * Double(batch.targetCount)
             }
+            for _ in work.count..<passes { try layerGather?.idlePass(layers: model.config.blockCount) }
         }
         // The buckets' reductions end before any other collective of the step begins.
         try overlap?.finish()
@@ -508,6 +527,7 @@ public final class Trainer {
     /// ZeRO-3: drops the gathered parameters again.
     private func releaseParametersIfSharded() {
         guard parallel?.zeroStage == 3 else { return }
+        layerGather?.reset()
         for p in parameters { p.value = [] }
     }
 
