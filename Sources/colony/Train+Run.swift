@@ -58,7 +58,9 @@ extension Train {
 
         let run = TrainingRun(
             trainer: trainer, output: out, resume: resume, stopAfter: stopAfter,
-            exportType: TrainableLlama.exportTypes[exportType]!, checkpointMinutes: checkpointMinutes)
+            exportType: TrainableLlama.exportTypes[exportType]!,
+            // An elastic job always has a checkpoint to come back to: every 30 minutes unless told.
+            checkpointMinutes: checkpointMinutes ?? (elasticMember && checkpointEvery == 0 ? 30 : nil))
         let bar = ProgressBar(width: 24)
         let outcome: TrainingRun.Outcome
         do {

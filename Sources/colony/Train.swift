@@ -50,7 +50,7 @@ struct Train: ParsableCommand {
             round-robin to the ranks, so the data and the loss curve do not depend on the world \
             size, and ZeRO checkpoints load at any world size. Checkpoints are written in the \
             background while training goes on, every --checkpoint-every steps or \
-            --checkpoint-minutes minutes.
+            --checkpoint-minutes minutes (under --elastic with neither, every 30 minutes).
             """)
 
     @Option(name: .long, help: "The GGUF model to start from: a path or ref:NAME[@REF] (default: $COLONY_MODEL or the default model).")
