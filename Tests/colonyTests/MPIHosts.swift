@@ -67,11 +67,17 @@ final class MPIHosts: Sendable {
 
     /// mpirun's options: one rank per host from the hostfile, launched by the agent,
     /// control and data over TCP on the bridge only.
+    ///
+    /// `rtc_hwloc_vmhole none`: each remote daemon would otherwise map the machine's
+    /// topology into the biggest hole of its address space, and OpenMPI 4.1's guess of that
+    /// hole can land by the stack: the daemon then dies of SIGSEGV in
+    /// `hwloc_shmem_topology_write` before any rank starts (seen once in CI). The shared
+    /// topology only saves the ranks a discovery.
     var options: [String] {
         [
             "--allow-run-as-root", "--hostfile", hostfile.path, "--mca", "plm_rsh_agent", agentPath.path,
             "--mca", "oob_tcp_if_include", "\(subnet).0/24", "--mca", "btl", "tcp,self",
-            "--mca", "btl_tcp_if_include", "\(subnet).0/24",
+            "--mca", "btl_tcp_if_include", "\(subnet).0/24", "--mca", "rtc_hwloc_vmhole", "none",
         ]
     }
 
