@@ -9,8 +9,9 @@ import Foundation
 /// The `--elastic` supervisor: runs the job under mpirun and, when a rank dies, starts it
 /// again from the newest checkpoint (see `ElasticPolicy`), printing what it lost.
 extension Train {
-    /// Options of the supervisor alone, which its ranks do not get.
-    static let supervisorOptions: Set<String> = ["--ranks", "--rejoin-timeout", "--max-restarts", "--hostfile", "--mpirun"]
+    /// Options with a value that the ranks do not get: the supervisor's own, and
+    /// `--collective` (every rank runs over MPI).
+    static let supervisorOptions: Set<String> = ["--ranks", "--rejoin-timeout", "--max-restarts", "--hostfile", "--mpirun", "--collective"]
 
     func superviseElastic() throws {
         let policy = try ElasticPolicy(ranks: ranks, rejoinTimeout: rejoinTimeout, maxRestarts: maxRestarts)
@@ -86,13 +87,8 @@ extension Train {
                 skipValue = false
                 continue
             }
-            let name = String(argument.split(separator: "=", maxSplits: 1)[0])
-            if argument == "--elastic" || argument == "--resume" || argument == "--collective" {
-                skipValue = argument == "--collective"
-                continue
-            }
-            if name == "--collective" { continue }
-            if Self.supervisorOptions.contains(name) {
+            if argument == "--elastic" || argument == "--resume" { continue }
+            if Self.supervisorOptions.contains(String(argument.prefix { $0 != "=" })) {
                 skipValue = !argument.contains("=")
                 continue
             }
