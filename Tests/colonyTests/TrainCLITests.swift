@@ -160,7 +160,12 @@ struct TrainCLITests {
             #expect(try Self.logged("version", log).count == 8, "every step logs its exchange")
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.gguf").path))
             if sync == "ps" {
-                #expect(r.stdout.contains("parameter servers: 16 updates applied, 0 rejected"), "\(r.stdout)")
+                // Two workers race on three processes over two cores, so one can run more than
+                // --max-staleness updates ahead and have an update rejected; every one of the 16 is
+                // accounted for either way.
+                let tally = try #require(
+                    r.stdout.firstMatch(of: /parameter servers: (\d+) updates applied, (\d+) rejected/), "\(r.stdout)")
+                #expect(Int(tally.1)! + Int(tally.2)! == 16 && Int(tally.1)! >= 8, "\(r.stdout)")
             } else {
                 // Steps 2 and 6 send an FP16 delta, 4 and 8 the whole f32 parameters.
                 let bytes = try Self.logged("bytes_sent", log)
