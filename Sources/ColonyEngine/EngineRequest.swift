@@ -38,6 +38,10 @@ public struct EngineRequest: Sendable {
     /// constraint resume after them, as if generation had never moved. `maxTokens` and
     /// `minTokens` count only what is generated from here.
     public var resumedTokens = 0
+    /// The LoRA adapter this request runs with on the engine's base model (nil: the base
+    /// alone). Its name salts the request's prefix-cache chain, so two versions never share
+    /// KV blocks; the request keeps this adapter to its end even if a newer one is swapped in.
+    public var adapter: LoRAWeights?
 
     public init(
         id: String = UUID().uuidString, promptTokens: [Int], sampling: SamplingParameters = .greedy,

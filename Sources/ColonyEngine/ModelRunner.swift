@@ -24,7 +24,11 @@ public final class LlamaRunner: ModelRunner {
 
     public func execute(_ output: SchedulerOutput) throws(ModelError) -> [[Float]] {
         var tables: [Int: BlockTable] = [:]
-        for c in output.chunks { tables[c.sequence] = c.table }
-        return try model.forward(output.batch, cache: cache, tables: &tables)
+        var adapters: [Int: LoRAWeights] = [:]
+        for c in output.chunks {
+            tables[c.sequence] = c.table
+            adapters[c.sequence] = c.adapter
+        }
+        return try model.forward(output.batch, cache: cache, tables: &tables, adapters: adapters)
     }
 }

@@ -46,7 +46,8 @@ public final class Scheduler {
 
     /// Queues a request; `sequence` is its KV sequence number in the model's batches.
     public func add(_ request: EngineRequest, sequence: Int) {
-        let root = PrefixHash.root(salts: [configuration.prefixCacheSalt, request.cacheSalt])
+        // An adapter computes other keys and values from the same tokens: its own chain.
+        let root = PrefixHash.root(salts: [configuration.prefixCacheSalt, request.adapter?.name, request.cacheSalt])
         let entry = Entry(request: request, sequence: sequence, root: root)
         byID[request.id] = entry
         enqueue(entry)
@@ -155,7 +156,7 @@ public final class Scheduler {
         SchedulerOutput.Chunk(
             requestID: s.request.id, sequence: s.sequence, tokens: Array(s.tokens[s.computed..<(s.computed + count)]),
             start: s.computed, table: BlockTable(blocks: s.blocks, length: s.computed),
-            samples: s.computed + count == s.tokens.count)
+            samples: s.computed + count == s.tokens.count, adapter: s.request.adapter)
     }
 
     /// Gives `s` blocks for positions `0..<end`; on failure nothing changes.

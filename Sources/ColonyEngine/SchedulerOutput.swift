@@ -15,14 +15,19 @@ public struct SchedulerOutput: Sendable, Equatable {
         /// The chunk reaches the request's last known token: sample the next one from its
         /// logits. False for a prefill chunk that is not the last.
         public var samples: Bool
+        /// The LoRA adapter the request runs with, if any.
+        public var adapter: LoRAWeights?
 
-        public init(requestID: String, sequence: Int, tokens: [Int], start: Int, table: BlockTable, samples: Bool) {
+        public init(
+            requestID: String, sequence: Int, tokens: [Int], start: Int, table: BlockTable, samples: Bool, adapter: LoRAWeights? = nil
+        ) {
             self.requestID = requestID
             self.sequence = sequence
             self.tokens = tokens
             self.start = start
             self.table = table
             self.samples = samples
+            self.adapter = adapter
         }
     }
 

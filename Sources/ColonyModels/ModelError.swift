@@ -24,6 +24,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidSampling(String)
     /// No file at `path`; `hint` says how to get one.
     case modelNotFound(path: String, hint: String?)
+    /// A LoRA adapter that cannot run on the base model: its name and why.
+    case invalidAdapter(name: String, String)
 
     public var description: String {
         switch self {
@@ -53,6 +55,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             "sequence \(sequence) writes \(positions) positions but its block table holds \(blocks) blocks of \(blockSize)"
         case .modelNotFound(let path, let hint): "model file '\(path)' not found" + (hint.map { "; \($0)" } ?? "")
         case .invalidSampling(let why): "invalid sampling parameters: \(why)"
+        case .invalidAdapter(let name, let why): "LoRA adapter '\(name)' does not fit the base model: \(why)"
         }
     }
 }

@@ -13,7 +13,9 @@ struct Train: ParsableCommand {
             `colony agents --trajectories` too); the loss is taken on assistant turns only. Every line \
             is checked before training starts. Writes DIR/checkpoints/step-N.ckpt (atomically, the \
             newest --keep kept), DIR/log.jsonl (one line per step and evaluation) and, at the end, \
-            DIR/model.gguf with LoRA merged in. With --resume the run continues from the newest \
+            DIR/model.gguf with LoRA merged in, and for LoRA DIR/adapter.gguf (the adapter alone, in \
+            llama.cpp's format: `colony models register NAME DIR/adapter.gguf --parent ID` serves it on its \
+            base without merging). With --resume the run continues from the newest \
             checkpoint and follows the same loss curve as an uninterrupted run.
 
             --batch is sequences per optimiser step per data-parallel replica; --micro-batches M \

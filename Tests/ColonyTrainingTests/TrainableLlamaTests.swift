@@ -115,4 +115,60 @@ struct ExportTests {
             #expect(worst < tolerance, "\(name): worst logit difference \(worst)")
         }
     }
+
+    @Test(
+        "the adapter alone, applied at run time on the base, equals the merged export's logits, beside a sequence on the base in one batch"
+    )
+    func adapterAtRunTime() throws {
+        let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-tied.gguf"))
+        let model = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, alpha: 4, targets: LoRAConfiguration.allTargets))
+        var settings = TrainingConfiguration()
+        settings.steps = 3
+        settings.batchSize = 1
+        settings.sequenceLength = 8
+        settings.learningRate = 0.05
+        let examples = [TrainingExample(tokens: [1, 5, 9, 3, 7, 2, 4, 6], trained: [Bool](repeating: true, count: 8))]
+        let trainer = try Trainer(model: model, config: settings, loader: BatchLoader(examples: examples, batchSize: 1, length: 8, seed: 0))
+        for _ in 0..<3 { try trainer.trainStep() }
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-adapter-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (mergedPath, adapterPath) = (dir.appendingPathComponent("merged.gguf").path, dir.appendingPathComponent("adapter.gguf").path)
+        try model.export(to: mergedPath, type: .f32)
+        try model.exportAdapter(to: adapterPath)
+        let adapterFile = try GGUFFile(contentsOf: adapterPath)
+        #expect(try adapterFile.string("general.type") == "adapter" && adapterFile.tensors.count == 2 * 7 * model.config.blockCount)
+
+        func run(_ llama: LlamaModel, _ sequences: [(tokens: [Int], adapter: LoRAWeights?)]) throws -> [[Float]] {
+            llama.precision = .float32
+            let cache = KVCache(config: llama.config, blockCount: 2, blockSize: 16, type: .f32)
+            var tables: [Int: BlockTable] = [:]
+            var adapters: [Int: LoRAWeights] = [:]
+            var batch: [BatchToken] = []
+            for (s, sequence) in sequences.enumerated() {
+                tables[s] = BlockTable(blocks: [Int32(s)], length: 0)
+                adapters[s] = sequence.adapter
+                batch += sequence.tokens.enumerated().map { BatchToken(token: $1, position: $0, sequence: s, wantsLogits: true) }
+            }
+            return try llama.forward(batch, cache: cache, tables: &tables, adapters: adapters)
+        }
+        let tokens = [1, 5, 9, 3, 7, 2]
+        let base = try LlamaModel(gguf: gguf)
+        let adapter = try LoRAWeights(gguf: adapterFile, name: "tiny@adapter", base: base.config)
+        let merged = try run(LlamaModel(gguf: try GGUFFile(contentsOf: mergedPath)), [(tokens, nil)])
+        let alone = try run(LlamaModel(gguf: gguf), [(tokens, nil)])
+        let mixed = try run(base, [(tokens, adapter), (tokens, nil)])
+        func worst(_ x: [[Float]], _ y: [[Float]]) -> Float { zip(x, y).map { zip($0, $1).map { abs($0 - $1) }.max()! }.max()! }
+        #expect(worst(merged, alone) > 1e-3, "the adapter changes the model")
+        #expect(worst(Array(mixed[0..<6]), merged) < 1e-4, "adapter at run time vs merged: \(worst(Array(mixed[0..<6]), merged))")
+        #expect(Array(mixed[6...]) == alone, "a sequence without an adapter runs on the base alone, bit for bit")
+
+        // An adapter for another geometry, and a model file given as an adapter, are refused by name.
+        let other = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-untied.gguf"))
+        #expect(throws: ModelError.self) { try LoRAWeights(gguf: other, name: "not-an-adapter", base: base.config) }
+        var wide = base.config
+        wide.feedForwardLength += 1
+        #expect(throws: ModelError.self) { try LoRAWeights(gguf: adapterFile, name: "misfit", base: wide) }
+    }
 }

@@ -78,11 +78,25 @@ public final class LlamaModel {
     /// Positions of a sequence must be consecutive within the batch and start no later than
     /// its table's `length`; its table must hold blocks for every position written. On
     /// success each table's `length` covers the positions written.
+    /// `adapters` names the LoRA adapter of each sequence that has one (keyed by
+    /// `BatchToken.sequence`); the others run on the base weights alone.
     /// - Throws: `ModelError.invalidBatch`, `.tokenOutOfRange`, `.contextFull`,
     ///   `.blockTableTooShort`; nothing is written then.
-    public func forward(_ batch: [BatchToken], cache: KVCache, tables: inout [Int: BlockTable]) throws(ModelError) -> [[Float]] {
+    public func forward(
+        _ batch: [BatchToken], cache: KVCache, tables: inout [Int: BlockTable], adapters: [Int: LoRAWeights] = [:]
+    ) throws(ModelError) -> [[Float]] {
         guard !batch.isEmpty else { return [] }
-        try validate(batch, cache: cache, tables: tables)
+        try validate(batch, cache: cache, tables: tables, adapters: adapters)
+        // The batch rows of each adapter, so every adapted projection runs once per adapter.
+        var adapted: [(adapter: LoRAWeights, rows: [Int])] = []
+        for (i, b) in batch.enumerated() {
+            guard let adapter = adapters[b.sequence] else { continue }
+            if let k = adapted.firstIndex(where: { $0.adapter === adapter }) {
+                adapted[k].rows.append(i)
+            } else {
+                adapted.append((adapter, [i]))
+            }
+        }
         if batch.count > scratch.capacity { scratch = LlamaScratch(config: config, capacity: max(batch.count, 2 * scratch.capacity)) }
         let s = scratch
         let c = config
@@ -142,6 +156,13 @@ public final class LlamaModel {
                 matmul(
                     [(layer.query, s.query, qDim), (layer.key, s.key, kvDim), (layer.value, s.value, kvDim)],
                     input: s.normed, rows: t, k: dim)
+                for (adapter, rows) in adapted {
+                    adapter.add(
+                        .query, layer: l, input: s.normed.pointer, inStride: dim, output: s.query.pointer, outStride: qDim, rows: rows)
+                    adapter.add(.key, layer: l, input: s.normed.pointer, inStride: dim, output: s.key.pointer, outStride: kvDim, rows: rows)
+                    adapter.add(
+                        .value, layer: l, input: s.normed.pointer, inStride: dim, output: s.value.pointer, outStride: kvDim, rows: rows)
+                }
                 for (bias, buffer, width) in [
                     (layer.queryBias, s.query, qDim), (layer.keyBias, s.key, kvDim), (layer.valueBias, s.value, kvDim),
                 ] {
@@ -163,17 +184,30 @@ public final class LlamaModel {
                         Int64(c.headDimension), c.attentionScale, c.attentionSoftCap ?? 0)
                 }
                 matmul([(layer.attentionOutput, s.projection, dim)], input: s.attention, rows: t, k: qDim)
+                for (adapter, rows) in adapted {
+                    adapter.add(
+                        .output, layer: l, input: s.attention.pointer, inStride: qDim, output: s.projection.pointer, outStride: dim,
+                        rows: rows)
+                }
                 if let post = layer.postAttentionNorm { rmsnorm(s.projection, post, into: s.projection, rows: t, width: dim) }
                 ck_add(s.x.pointer, s.projection.pointer, Int64(t * dim))
 
                 // Feed-forward block.
                 rmsnorm(s.x, layer.ffnNorm, into: s.normed, rows: t, width: dim)
                 matmul([(layer.gate, s.gate, ffn), (layer.up, s.up, ffn)], input: s.normed, rows: t, k: dim)
+                for (adapter, rows) in adapted {
+                    adapter.add(.gate, layer: l, input: s.normed.pointer, inStride: dim, output: s.gate.pointer, outStride: ffn, rows: rows)
+                    adapter.add(.up, layer: l, input: s.normed.pointer, inStride: dim, output: s.up.pointer, outStride: ffn, rows: rows)
+                }
                 switch c.architecture.activation {
                 case .silu: ck_swiglu(s.gate.pointer, s.up.pointer, s.gate.pointer, Int64(t * ffn))
                 case .geluTanh: ck_geglu(s.gate.pointer, s.up.pointer, s.gate.pointer, Int64(t * ffn))
                 }
                 matmul([(layer.down, s.projection, dim)], input: s.gate, rows: t, k: ffn)
+                for (adapter, rows) in adapted {
+                    adapter.add(
+                        .down, layer: l, input: s.gate.pointer, inStride: ffn, output: s.projection.pointer, outStride: dim, rows: rows)
+                }
                 if let post = layer.postFFNNorm { rmsnorm(s.projection, post, into: s.projection, rows: t, width: dim) }
                 ck_add(s.x.pointer, s.projection.pointer, Int64(t * dim))
             }
@@ -217,18 +251,25 @@ public final class LlamaModel {
     }
 
     /// Runs a batch of one sequence (any `sequence` number) over its table.
-    public func forward(_ batch: [BatchToken], cache: KVCache, table: inout BlockTable) throws(ModelError) -> [[Float]] {
+    public func forward(
+        _ batch: [BatchToken], cache: KVCache, table: inout BlockTable, adapter: LoRAWeights? = nil
+    ) throws(ModelError) -> [[Float]] {
         guard let sequence = batch.first?.sequence else { return [] }
         guard batch.allSatisfy({ $0.sequence == sequence }) else { throw .invalidBatch("forward(table:) takes tokens of one sequence") }
         var tables = [sequence: table]
         defer { table = tables[sequence]! }
-        return try forward(batch, cache: cache, tables: &tables)
+        return try forward(batch, cache: cache, tables: &tables, adapters: adapter.map { [sequence: $0] } ?? [:])
     }
 
     /// Checks the batch against the model and the tables before anything is written.
-    private func validate(_ batch: [BatchToken], cache: KVCache, tables: [Int: BlockTable]) throws(ModelError) {
+    private func validate(
+        _ batch: [BatchToken], cache: KVCache, tables: [Int: BlockTable], adapters: [Int: LoRAWeights]
+    ) throws(ModelError) {
         guard cache.layerCount == config.blockCount, cache.kvDimension == config.kvDimension else {
             throw .invalidBatch("the KV cache was made for another model geometry")
+        }
+        if let other = adapters.values.first(where: { $0.layers.count != config.blockCount }) {
+            throw .invalidBatch("adapter '\(other.name)' has \(other.layers.count) layers; the model has \(config.blockCount)")
         }
         var next: [Int: Int] = [:]  // sequence → position its next batch token must have
         for b in batch {

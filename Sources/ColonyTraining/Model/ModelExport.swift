@@ -53,3 +53,32 @@ extension TrainableLlama {
         try writer.write(to: path)
     }
 }
+
+extension TrainableLlama {
+    /// Writes the LoRA adapters alone as a GGUF adapter file in llama.cpp's format
+    /// (`general.type = adapter`, `adapter.lora.alpha`, `<tensor>.lora_a` [in, rank] and
+    /// `<tensor>.lora_b` [rank, out] in F32), which `colony serve` applies at run time on
+    /// the base it was trained from and `llama-server --lora` reads as well.
+    public func exportAdapter(to path: String) throws {
+        guard partition.isWhole else {
+            throw TrainingError.invalidModel(
+                "only a whole model's adapter can be exported; gather the pipeline and tensor-parallel parts first")
+        }
+        guard let lora else { throw TrainingError.invalidModel("the model was trained without LoRA, so it has no adapter to export") }
+        var writer = GGUFWriter()
+        writer.set("general.architecture", .string(config.architecture.rawValue))
+        writer.set("general.type", .string("adapter"))
+        writer.set("adapter.type", .string("lora"))
+        writer.set("adapter.lora.alpha", .float32(lora.alpha))
+        for l in layers {
+            for p in l.projections {
+                guard let adapter = p.lora else { continue }
+                writer.add(
+                    try Tensor.quantizing(adapter.a.value, name: p.name + ".lora_a", shape: [adapter.a.cols, adapter.a.rows], as: .f32))
+                writer.add(
+                    try Tensor.quantizing(adapter.b.value, name: p.name + ".lora_b", shape: [adapter.b.cols, adapter.b.rows], as: .f32))
+            }
+        }
+        try writer.write(to: path)
+    }
+}

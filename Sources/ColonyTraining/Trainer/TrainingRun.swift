@@ -18,7 +18,7 @@ import Foundation
 ///
 /// Files under `output`: `checkpoints/step-N.ckpt` (under ZeRO ≥ 1 or a pipeline/tensor mesh,
 /// where every rank's state differs, `checkpoints/rank-R/step-N.ckpt`), `log.jsonl` (one
-/// line per step and evaluation, rank 0 only, which receives the loss from the last stage) and, at the end, `model.gguf` with LoRA merged in (rank 0 only).
+/// line per step and evaluation, rank 0 only, which receives the loss from the last stage) and, at the end, `model.gguf` with LoRA merged in and, for LoRA, `adapter.gguf` (rank 0 only).
 public struct TrainingRun {
     /// What the run reports while it goes.
     public enum Event {
@@ -99,6 +99,10 @@ public struct TrainingRun {
 
     /// Where the finished run's model is written.
     public var modelPath: String { (output as NSString).appendingPathComponent("model.gguf") }
+
+    /// Where a LoRA run's adapter alone is written (llama.cpp's GGUF adapter format), to be
+    /// served on its base without merging.
+    public var adapterPath: String { (output as NSString).appendingPathComponent("adapter.gguf") }
 
     /// Restores the newest checkpoint when `resume` is set.
     ///
@@ -191,6 +195,7 @@ public struct TrainingRun {
         try trainer.gatherParameters()  // every rank takes part: ZeRO-3 and meshes spread the model
         guard isLead, let model = trainer.wholeModel else { return .finished(model: nil) }
         try model.export(to: modelPath, type: exportType)
+        if model.lora != nil { try model.exportAdapter(to: adapterPath) }
         return .finished(model: modelPath)
     }
 }
