@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "ColonyServer",
             dependencies: [
-                "ColonyEngine", "ColonyModels", "ColonyOpenAI",
+                "ColonyEngine", "ColonyModels", "ColonyOpenAI", "ColonyRegistry", "ColonyRouting", "ColonyStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -155,7 +155,12 @@ let package = Package(
         .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore", "ColonyHTTP", "ColonyTestSupport"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
         .testTarget(
-            name: "ColonyServerTests", dependencies: ["ColonyServer", "ColonyBench", "ColonyEngine", "ColonyModels", "ColonyHTTP"]),
+            name: "ColonyServerTests",
+            dependencies: [
+                "ColonyServer", "ColonyBench", "ColonyEngine", "ColonyModels", "ColonyHTTP", "ColonyTensor", "ColonyRegistry",
+                "ColonyStore",
+                "ColonyRouting",
+            ]),
         .testTarget(name: "ColonyOpenAITests", dependencies: ["ColonyOpenAI", "ColonyEngine"]),
         .testTarget(name: "ColonyAgentsTests", dependencies: ["ColonyAgents", "ColonyEngine", "ColonyModels", "ColonyStore"]),
         .testTarget(name: "ColonyBenchTests", dependencies: ["ColonyBench", "ColonyAgents", "ColonyModels"]),

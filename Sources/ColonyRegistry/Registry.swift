@@ -97,7 +97,7 @@ public struct Registry: Sendable {
         var out: [(ModelVersion, [String])] = []
         for v in try await store.versions(name: name) {
             if refsByName[v.name] == nil { refsByName[v.name] = try await store.refs(name: v.name) }
-            out.append((v, refsByName[v.name]!.filter { $0.value == v.id }.map(\.key).sorted()))
+            out.append((v, refsByName[v.name]!.filter { $0.value == v.id && $0.key != Self.splitRef }.map(\.key).sorted()))
         }
         return out
     }

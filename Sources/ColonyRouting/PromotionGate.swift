@@ -108,4 +108,15 @@ public struct PromotionGate: Sendable, Equatable, Codable {
 
     /// The two-sided confidence of quantile `z`.
     static func confidence(_ z: Double) -> Double { erf(z / 2.squareRoot()) }
+
+    /// The quantile `z` whose two-sided confidence is `confidence` (0.99 → 2.576), by
+    /// bisection of `erf`.
+    public static func quantile(confidence: Double) -> Double {
+        var (low, high) = (0.0, 10.0)
+        for _ in 0..<100 {
+            let mid = (low + high) / 2
+            if Self.confidence(mid) < confidence { low = mid } else { high = mid }
+        }
+        return (low + high) / 2
+    }
 }

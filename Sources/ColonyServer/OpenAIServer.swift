@@ -25,6 +25,10 @@ public struct OpenAIServer: Sendable {
     /// The registry version served (`NAME@ID`), named on every completion in an
     /// `x-colony-model-version` header; nil for a model given as a path.
     public var modelVersion: String?
+    /// Which version runs each request; nil: `modelName` alone (at `modelVersion`).
+    public var catalog: (any ModelCatalog)?
+    /// Outcomes per version: responses given and the feedback posted for them.
+    public let feedback = FeedbackLedger()
     /// Extra read-only JSON routes, path → body (a router's `/v1/cluster`), so that the server
     /// serves what a backend knows without importing its module.
     public var statusRoutes: [String: @Sendable () async throws -> Data] = [:]
@@ -57,8 +61,10 @@ public struct OpenAIServer: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: metrics.render(await engine.stats, await engine.metricSamples))))
         }
         router.get("/v1/models") { _, _ in
-            try json(ModelList(data: [.init(id: modelName, created: created, ownedBy: "colony")]))
+            try json(ModelList(data: await models.names().map { .init(id: $0, created: created, ownedBy: "colony") }))
         }
+        router.post("/v1/feedback") { request, _ in try await giveFeedback(request) }
+        router.get("/v1/feedback") { _, _ in try json(FeedbackReport(await feedback.snapshot())) }
         for (path, body) in statusRoutes {
             router.get(RouterPath(path)) { _, _ in
                 Response(
@@ -85,9 +91,8 @@ public struct OpenAIServer: Sendable {
 
     private func counted(_ body: () async throws -> Response) async throws -> Response {
         do {
-            var response = try await body()
+            let response = try await body()
             metrics.count("ok")
-            if let modelVersion { response.headers[.init("x-colony-model-version")!] = modelVersion }
             return response
         } catch let error as APIError {
             metrics.count(Self.outcome(error.status))
@@ -116,14 +121,20 @@ public struct OpenAIServer: Sendable {
         }
     }
 
-    private func checkModel(_ name: String?) throws(APIError) {
-        if let name, name != modelName { throw .modelNotFound(name, served: modelName) }
+    /// The catalog in use: the one given, else this server's one model.
+    private var models: any ModelCatalog { catalog ?? SingleModel(name: modelName, version: modelVersion) }
+
+    func giveFeedback(_ request: Request) async throws -> Response {
+        let given = try decodeBody(FeedbackRequest.self, from: try await body(request))
+        try given.validate()
+        let version = try await feedback.record(id: given.id, reward: given.reward, success: given.success)
+        await models.outcomesChanged(feedback)
+        return try json(["id": given.id, "version": version])
     }
 
     func chat(_ request: Request) async throws -> Response {
         let data = try await body(request)
         let wire = try decodeBody(ChatCompletionRequest.self, from: data)
-        try checkModel(wire.options.model)
         guard let template else { throw APIError.badRequest("this model has no chat template; use /v1/completions") }
         var chat = try ChatCompletion(request: wire)
         chat.toolFormat = toolFormat
@@ -141,7 +152,6 @@ public struct OpenAIServer: Sendable {
     func complete(_ request: Request) async throws -> Response {
         let data = try await body(request)
         let completion = try decodeBody(CompletionRequest.self, from: data)
-        try checkModel(completion.options.model)
         let tokens: [Int]
         switch completion.prompt {
         case .text(let text): tokens = engine.tokenizer.encode(text)
@@ -163,6 +173,8 @@ public struct OpenAIServer: Sendable {
     ) async throws -> Response {
         let maxTokens = try fields.checkedMaxTokens()
         let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
+        let sessionKey = session(http, fields)
+        let served = try await models.select(model: fields.model, session: sessionKey, key: id)
         let limit = engine.maxContextTokens
         let effectiveMaxTokens = maxTokens ?? max(1, limit - tokens.count)
         var request = EngineRequest(
@@ -171,18 +183,47 @@ public struct OpenAIServer: Sendable {
             stopStrings: (fields.stop?.values ?? []) + extraStops,
             priority: fields.priority ?? 0, constraint: try completion?.constraint ?? fields.constraint(),
             minTokens: try fields.checkedMinTokens(maxTokens: effectiveMaxTokens),
-            ignoreEOS: fields.ignoreEOS ?? false, session: session(http, fields))
+            ignoreEOS: fields.ignoreEOS ?? false, session: sessionKey)
+        request.adapter = served.adapter
         request.routing = http.headers.first { $0.name.canonicalName == "x-colony-routing" }?.value
         let stream: AsyncThrowingStream<EngineEvent, Error>
-        do { stream = metrics.timed(try await engine.submit(request), since: request.arrival) } catch { throw APIError(error) }
+        let (ledger, arrival) = (feedback, request.arrival)
+        let outcome: @Sendable (Bool) async -> Void = { failed in
+            await ledger.served(
+                response: id, version: served.version ?? served.name, latency: Date().timeIntervalSince(arrival), failed: failed)
+        }
+        do { stream = metrics.timed(try await engine.submit(request), since: request.arrival) } catch {
+            await outcome(true)
+            throw APIError(error)
+        }
+        var response = try await respond(
+            stream, id: id, model: served.name, chat: chat, fields: fields, tokens: tokens, completion: completion,
+            opensReasoning: opensReasoning, outcome: outcome)
+        if let version = served.version { response.headers[.init("x-colony-model-version")!] = version }
+        return response
+    }
+
+    /// The response to a request whose stream has started: streamed, or collected whole.
+    /// `outcome` is told once, at the end, whether the request failed.
+    private func respond(
+        _ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, model modelName: String, chat: Bool, fields: CompletionOptions,
+        tokens: [Int], completion: ChatCompletion?, opensReasoning: Bool, outcome: @escaping @Sendable (Bool) async -> Void
+    ) async throws -> Response {
 
         if fields.stream == true {
             let parser = completion.map {
                 ChatStreamParser(format: $0.toolFormat, tools: Set($0.tools.map(\.name)), opensReasoning: opensReasoning)
             }
-            return sse(stream, id: id, chat: chat, includeUsage: fields.streamOptions?.includeUsage == true, parser: parser)
+            return sse(
+                stream, id: id, model: modelName, chat: chat, includeUsage: fields.streamOptions?.includeUsage == true, parser: parser,
+                outcome: outcome)
         }
-        let reply = try await CollectedReply.collect(stream, promptTokens: tokens.count)
+        let reply: CollectedReply
+        do { reply = try await CollectedReply.collect(stream, promptTokens: tokens.count) } catch {
+            await outcome(true)
+            throw error
+        }
+        await outcome(false)
         let (text, reason, usage) = (reply.text, reply.finishReason, reply.usage)
         let now = Int(Date().timeIntervalSince1970)
         if chat {
@@ -215,10 +256,9 @@ public struct OpenAIServer: Sendable {
     /// reply goes through `parser`: reasoning and text stream as they come, each tool call
     /// once it is whole.
     private func sse(
-        _ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, chat: Bool, includeUsage: Bool,
-        parser: ChatStreamParser?
+        _ stream: AsyncThrowingStream<EngineEvent, Error>, id: String, model: String, chat: Bool, includeUsage: Bool,
+        parser: ChatStreamParser?, outcome: @escaping @Sendable (Bool) async -> Void
     ) -> Response {
-        let model = modelName
         let created = Int(Date().timeIntervalSince1970)
         let body = ResponseBody { writer in
             let encoder = JSONEncoder()
@@ -266,6 +306,8 @@ public struct OpenAIServer: Sendable {
                     }
                 }
             }
+            var finished = false
+            defer { if !finished { Task { await outcome(true) } } }
             for try await event in stream {
                 switch event {
                 case .token(_, let text):
@@ -282,6 +324,8 @@ public struct OpenAIServer: Sendable {
                         try await chunk(tail, finish: reason.openAI ?? "stop")
                     }
                     if includeUsage { try await chunk(nil, usage: usage) }
+                    finished = true
+                    await outcome(false)
                 }
             }
             try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))

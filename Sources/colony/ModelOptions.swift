@@ -15,6 +15,8 @@ struct ModelOptions: ParsableArguments {
 
     /// The registry version a `ref:` resolved to (`NAME@ID`), set by `validate`.
     var version: String? = nil
+    /// What a `ref:` resolved to in full (the base whose weights load, the adapter on it).
+    var resolved: RegistryOptions.Resolved? = nil
 
     @Option(name: .long, help: "Worker threads for the forward pass (default: all cores).")
     var threads: Int?
@@ -62,6 +64,7 @@ struct ModelOptions: ParsableArguments {
             let resolved = try RegistryOptions.resolve(given)
             model = resolved.path
             version = resolved.version
+            self.resolved = resolved
         }
         guard ActivationPrecision(rawValue: precision) != nil else {
             throw ValidationError(
@@ -78,8 +81,15 @@ struct ModelOptions: ParsableArguments {
         try usage { try ModelLocation.open(given, option: option) }
     }
 
-    func loadModel() throws -> (LlamaModel, Tokenizer) {
-        try Self.usage {
+    /// Loads the model (the base, for an adapter version); `adapters`: the command applies a
+    /// registry adapter itself, else an adapter version is refused rather than run without it.
+    func loadModel(adapters: Bool = false) throws -> (LlamaModel, Tokenizer) {
+        if !adapters, let version, resolved?.adapter != nil {
+            throw ValidationError(
+                "--model: \(version) is a LoRA adapter version; `colony serve` runs adapters on their base, other commands need a whole model (the run's model.gguf)"
+            )
+        }
+        return try Self.usage {
             try ModelLocation.load(
                 model, threads: threadCount, precision: ActivationPrecision(rawValue: precision)!, kvType: KVCacheType(rawValue: kvType)!)
         }

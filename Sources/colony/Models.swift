@@ -1,12 +1,13 @@
 import ArgumentParser
 import ColonyRegistry
+import ColonyServer
 import ColonyStore
 import Foundation
 import Synchronization
 
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Model versions with git-style refs: register, list, show, diff, tag, promote, rollback, log.",
+        abstract: "Model versions with git-style refs: register, list, show, diff, tag, promote, rollback, split, log.",
         discussion: """
             Every version is immutable: its weights (by SHA-256), parent, training configuration, \
             evaluation report and run. Refs per name (prod, dev, feature/<x>) move atomically and \
@@ -15,7 +16,7 @@ struct Models: AsyncParsableCommand {
             """,
         subcommands: [
             ModelsRegister.self, ModelsList.self, ModelsShow.self, ModelsDiff.self, ModelsTag.self, ModelsPromote.self,
-            ModelsRollback.self, ModelsLog.self,
+            ModelsRollback.self, ModelsSplit.self, ModelsLog.self,
         ])
 }
 
@@ -38,18 +39,32 @@ struct RegistryOptions: ParsableArguments {
         return Registry(store: try StoreLocation.open(StoreLocation.resolve(store)), root: root)
     }
 
-    /// The checked weights and `NAME@ID` of a `ref:` given to `--model` (or `--base`), with
-    /// the registry in its default place or where `$COLONY_STORE`/`$COLONY_REGISTRY` say.
-    /// Option parsing is synchronous; the registry is not, so this waits for it.
-    static func resolve(_ reference: String) throws -> (path: String, version: String) {
-        let outcome = Mutex<Result<(String, String), Error>?>(nil)
+    /// A `ref:` resolved: the checked weights to load (for an adapter version, those of the
+    /// whole model it runs on), the version as `NAME@ID`, and the ids of that base and of the
+    /// adapter, if any.
+    struct Resolved: Codable {
+        let path: String
+        let version: String
+        let name: String
+        let base: String
+        let adapter: String?
+    }
+
+    /// The resolution of a `ref:` given to `--model` (or `--base`), with the registry in its
+    /// default place or where `$COLONY_STORE`/`$COLONY_REGISTRY` say. Option parsing is
+    /// synchronous; the registry is not, so this waits for it.
+    static func resolve(_ reference: String) throws -> Resolved {
+        let outcome = Mutex<Result<Resolved, Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task.detached {
             do {
                 let registry = try RegistryOptions.open(store: nil, registry: nil)
                 let v = try await registry.resolve(try ModelReference(reference))
-                let path = try registry.weights(of: v)
-                outcome.withLock { $0 = .success((path, "\(v.name)@\(v.id)")) }
+                let runsOn = try await RegistryCatalog.base(of: v, in: registry)
+                let resolved = Resolved(
+                    path: try registry.weights(of: runsOn.base), version: "\(v.name)@\(v.id)", name: v.name, base: runsOn.base.id,
+                    adapter: try runsOn.adapter.map { try registry.weights(of: $0) })
+                outcome.withLock { $0 = .success(resolved) }
             } catch {
                 outcome.withLock { $0 = .failure(error) }
             }

@@ -19,7 +19,8 @@ final class TestServer: Sendable {
     /// `wrap` puts a backend between the server and the engine (a test double that records requests).
     init(
         apiKey: String? = nil, configure: (inout EngineConfiguration) -> Void = { _ in },
-        wrap: (Engine) -> any InferenceBackend = { $0 }, modelVersion: String? = nil
+        wrap: (Engine) -> any InferenceBackend = { $0 }, modelVersion: String? = nil,
+        catalog: ((LlamaModel) -> any ModelCatalog)? = nil
     ) async throws {
         let file = try GGUFFile(contentsOf: Self.tinyPath)
         var config = EngineConfiguration()
@@ -29,6 +30,7 @@ final class TestServer: Sendable {
         var server = OpenAIServer(
             engine: wrap(engine), modelName: modelVersion ?? "tiny", template: try ChatTemplate(gguf: file), apiKey: apiKey)
         server.modelVersion = modelVersion
+        server.catalog = catalog?(model)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         task = Task { try await server.run(host: "127.0.0.1", port: 0) { continuation.yield($0) } }
         var bound = 0
