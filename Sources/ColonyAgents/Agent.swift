@@ -60,6 +60,8 @@ public struct AgentRun: Sendable {
     public var messages: [ChatMessage]
     /// The tools the model was offered (`final_answer` included), as it saw them.
     public var tools: [ToolDescription] = []
+    /// The server's id of the last model response (the one that answered), for feedback.
+    public var lastResponseID: String? = nil
 }
 
 /// A tool as described to the model: what a trajectory needs to reproduce the prompt.
@@ -139,10 +141,12 @@ public struct Agent: Sendable {
         for step in done { Self.append(step, to: &messages) }
         var steps = done
         var spent = done.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
+        var lastResponse: String?
         func end(_ finish: AgentFinish, _ answer: String?) async throws -> AgentRun {
             try await store?.finishRun(id: id, status: finish.rawValue, answer: answer)
             return AgentRun(
-                id: id, answer: answer, finish: finish, steps: steps, messages: messages, tools: tools.map(ToolDescription.init))
+                id: id, answer: answer, finish: finish, steps: steps, messages: messages, tools: tools.map(ToolDescription.init),
+                lastResponseID: lastResponse)
         }
         for index in done.count..<max(spec.maxSteps, done.count) {
             try Task.checkCancellation()
@@ -152,6 +156,7 @@ public struct Agent: Sendable {
                     messages: Self.fit(messages, tokens: spec.contextTokens),
                     tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling, priority: spec.priority))
             spent += reply.promptTokens + reply.completionTokens
+            lastResponse = reply.responseID ?? lastResponse
             if reply.truncatedCall {  // cut off mid-call: say so and let the model try again
                 let step = AgentStep(
                     index: index, toolCalls: [],

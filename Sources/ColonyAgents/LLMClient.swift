@@ -43,6 +43,8 @@ public struct LLMReply: Sendable, Equatable {
     public var completionTokens: Int
     /// True when a required tool call was cut off (by max tokens) before it was complete.
     public var truncatedCall: Bool
+    /// The server's id of this response (what its `/v1/feedback` takes), when it has one.
+    public var responseID: String? = nil
 
     public init(
         text: String = "", toolCalls: [ToolCall] = [], promptTokens: Int = 0, completionTokens: Int = 0, truncatedCall: Bool = false
@@ -88,4 +90,11 @@ public struct EngineClient: LLMClient {
             promptTokens: reply.usage.promptTokens, completionTokens: reply.usage.completionTokens,
             truncatedCall: chat.forcesToolCall && reply.toolCall == nil)
     }
+}
+
+/// A client whose server takes outcomes of the responses it gave (a Colony server's
+/// `/v1/feedback`), so that the version that answered is credited: what an A/B split's gate
+/// weighs. Agents report each verified task once, for the response that gave the answer.
+public protocol OutcomeReporting: Sendable {
+    func report(response id: String, reward: Double, success: Bool) async throws
 }

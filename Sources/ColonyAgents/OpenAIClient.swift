@@ -56,8 +56,32 @@ public struct OpenAIClient: LLMClient {
             throw AgentError.endpointStatus(response.status, body: String(decoding: response.body.prefix(300), as: UTF8.self))
         }
         let calls = (message.toolCalls ?? []).map { ToolCall(name: $0.function.name, arguments: $0.function.arguments) }
-        return LLMReply(
+        var out = LLMReply(
             text: message.content ?? "", toolCalls: calls,
             promptTokens: reply.usage?.promptTokens ?? 0, completionTokens: reply.usage?.completionTokens ?? 0)
+        out.responseID = reply.id
+        return out
+    }
+}
+
+extension OpenAIClient: OutcomeReporting {
+    /// Posts the outcome to the server's `/v1/feedback` (a Colony server; others answer 404,
+    /// which is reported as an error).
+    public func report(response id: String, reward: Double, success: Bool) async throws {
+        let body: [String: Any] = ["id": id, "reward": reward, "success": success]
+        let data = try JSONSerialization.data(withJSONObject: body, options: .sortedKeys)
+        var headers = ["Content-Type": "application/json"]
+        if let apiKey { headers["Authorization"] = "Bearer \(apiKey)" }
+        let (endpoint, sent) = (self.endpoint, headers)
+        let response = try await withCheckedThrowingContinuation { (c: CheckedContinuation<HTTPClient.Response, Error>) in
+            Thread.detachNewThread {
+                do { c.resume(returning: try HTTPClient.send("POST", endpoint, path: "/v1/feedback", headers: sent, body: data)) } catch {
+                    c.resume(throwing: error)
+                }
+            }
+        }
+        guard response.status == 200 else {
+            throw AgentError.endpointStatus(response.status, body: String(decoding: response.body.prefix(300), as: UTF8.self))
+        }
     }
 }

@@ -110,6 +110,12 @@ public enum TaskSuite {
             }
             if !delegated { reward = 0 }
         }
+        // The server that answered learns how it went (one outcome per task: the answering
+        // response). Best effort: a server without /v1/feedback (llama-server, vLLM) refuses it,
+        // and the task's result stands either way.
+        if let reporting = client as? any OutcomeReporting, let id = graded.lastResponseID {
+            try? await reporting.report(response: id, reward: reward, success: reward == 1)
+        }
         return SuiteResult(task: task, runs: runs + (await workerRuns.runs), graded: graded, reward: reward)
     }
 }

@@ -1,3 +1,4 @@
+import ColonyAgents
 import ColonyEngine
 import ColonyHTTP
 import ColonyModels
@@ -134,9 +135,13 @@ struct VersionCatalogTests {
             let reply = try await s.send("POST", "/v1/feedback", json: body)
             #expect(reply.status == status, "\(body): \(String(decoding: reply.body, as: UTF8.self))")
         }
+        // An agent's client keeps each response's id and posts its outcome (as TaskSuite does).
+        let client = try OpenAIClient(url: "http://127.0.0.1:\(s.port)", model: "tiny@\(base)")
+        let reply = try await client.complete(LLMRequest(messages: [ChatMessage(role: "user", content: "hi")], maxTokens: 2))
+        try await client.report(response: try #require(reply.responseID), reward: 0, success: false)
         let report = try s.object(try await s.send("GET", "/v1/feedback"))
         let tally = try #require((report["versions"] as? [String: Any])?["tiny@\(base)"] as? [String: Any])
-        #expect(tally["requests"] as? Int == 1 && tally["feedback"] as? Int == 1 && tally["successes"] as? Int == 1)
+        #expect(tally["requests"] as? Int == 2 && tally["feedback"] as? Int == 2 && tally["successes"] as? Int == 1)
         #expect((tally["latency_mean_s"] as? Double ?? 0) > 0)
 
         /// Sends sessions through the split and posts success for `good` versions only, until the split ends.
