@@ -62,6 +62,8 @@ public struct AgentRun: Sendable {
     public var tools: [ToolDescription] = []
     /// The server's id of the last model response (the one that answered), for feedback.
     public var lastResponseID: String? = nil
+    /// The model that gave that response, as the server names it.
+    public var servedBy: String? = nil
 }
 
 /// A tool as described to the model: what a trajectory needs to reproduce the prompt.
@@ -141,12 +143,12 @@ public struct Agent: Sendable {
         for step in done { Self.append(step, to: &messages) }
         var steps = done
         var spent = done.reduce(0) { $0 + $1.promptTokens + $1.completionTokens }
-        var lastResponse: String?
+        var (lastResponse, servedBy): (String?, String?)
         func end(_ finish: AgentFinish, _ answer: String?) async throws -> AgentRun {
             try await store?.finishRun(id: id, status: finish.rawValue, answer: answer)
             return AgentRun(
                 id: id, answer: answer, finish: finish, steps: steps, messages: messages, tools: tools.map(ToolDescription.init),
-                lastResponseID: lastResponse)
+                lastResponseID: lastResponse, servedBy: servedBy)
         }
         for index in done.count..<max(spec.maxSteps, done.count) {
             try Task.checkCancellation()
@@ -157,6 +159,7 @@ public struct Agent: Sendable {
                     tools: tools, maxTokens: spec.maxTokensPerStep, sampling: spec.sampling, priority: spec.priority))
             spent += reply.promptTokens + reply.completionTokens
             lastResponse = reply.responseID ?? lastResponse
+            servedBy = reply.servedBy ?? servedBy
             if reply.truncatedCall {  // cut off mid-call: say so and let the model try again
                 let step = AgentStep(
                     index: index, toolCalls: [],

@@ -45,6 +45,8 @@ public struct LLMReply: Sendable, Equatable {
     public var truncatedCall: Bool
     /// The server's id of this response (what its `/v1/feedback` takes), when it has one.
     public var responseID: String? = nil
+    /// The model that answered, as the server names it (a Colony server: `NAME@ID`).
+    public var servedBy: String? = nil
 
     public init(
         text: String = "", toolCalls: [ToolCall] = [], promptTokens: Int = 0, completionTokens: Int = 0, truncatedCall: Bool = false
@@ -71,10 +73,13 @@ public protocol LLMClient: Sendable {
 public struct EngineClient: LLMClient {
     public let engine: any InferenceBackend
     public let template: ChatTemplate
+    /// The LoRA adapter every request runs with (nil: the base model).
+    public var adapter: LoRAWeights?
 
-    public init(engine: any InferenceBackend, template: ChatTemplate) {
+    public init(engine: any InferenceBackend, template: ChatTemplate, adapter: LoRAWeights? = nil) {
         self.engine = engine
         self.template = template
+        self.adapter = adapter
     }
 
     public func complete(_ request: LLMRequest) async throws -> LLMReply {
@@ -84,7 +89,7 @@ public struct EngineClient: LLMClient {
         }
         let chat = try ChatCompletion(messages: request.messages, tools: tools, toolChoice: .required)
         let reply = try await ChatModel(backend: engine, template: template)
-            .complete(chat, sampling: request.sampling, maxTokens: request.maxTokens, priority: request.priority)
+            .complete(chat, sampling: request.sampling, maxTokens: request.maxTokens, priority: request.priority, adapter: adapter)
         return LLMReply(
             text: reply.text, toolCalls: reply.toolCall.map { [ToolCall(name: $0.name, arguments: $0.arguments)] } ?? [],
             promptTokens: reply.usage.promptTokens, completionTokens: reply.usage.completionTokens,

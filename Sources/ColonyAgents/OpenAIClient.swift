@@ -60,6 +60,7 @@ public struct OpenAIClient: LLMClient {
             text: message.content ?? "", toolCalls: calls,
             promptTokens: reply.usage?.promptTokens ?? 0, completionTokens: reply.usage?.completionTokens ?? 0)
         out.responseID = reply.id
+        out.servedBy = reply.model
         return out
     }
 }

@@ -1,3 +1,4 @@
+import ColonyModels
 import ColonyStore
 import Foundation
 
@@ -65,13 +66,15 @@ public enum TaskSuite {
     /// A delegation task's reward is 1 only when the answer is right *and* the supervisor
     /// got it through `send_message`, so a lucky guess does not count.
     public static func run(
-        _ task: SuiteTask, client: any LLMClient, store: any RunStore & MemoryStore, maxSteps: Int = 4, maxTokensPerStep: Int = 96
+        _ task: SuiteTask, client: any LLMClient, store: any RunStore & MemoryStore, maxSteps: Int = 4, maxTokensPerStep: Int = 96,
+        sampling: SamplingParameters = .greedy
     ) async throws -> SuiteResult {
         let namespace = "eval-\(task.name)-\(UUID().uuidString.prefix(8))"
         func spec(_ name: String, _ instructions: String, _ tools: [any Tool]) -> AgentSpec {
             var spec = AgentSpec(name: name, instructions: instructions, tools: tools)
             spec.maxSteps = maxSteps
             spec.maxTokensPerStep = maxTokensPerStep
+            spec.sampling = sampling
             return spec
         }
         var runs: [AgentRun] = []

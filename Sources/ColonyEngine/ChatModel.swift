@@ -58,10 +58,11 @@ public struct ChatModel: Sendable {
     /// Runs `chat` to the end and parses the reply.
     /// - Throws: `EngineError` when the backend refuses it, or the stream's transport error.
     public func complete(
-        _ chat: ChatCompletion, sampling: SamplingParameters = .greedy, maxTokens: Int, priority: Int = 0
+        _ chat: ChatCompletion, sampling: SamplingParameters = .greedy, maxTokens: Int, priority: Int = 0, adapter: LoRAWeights? = nil
     ) async throws -> Reply {
         var request = try request(chat, sampling: sampling, maxTokens: maxTokens)
         request.priority = priority
+        request.adapter = adapter
         let stream = try await backend.submit(request)
         let collected = try await CollectedReply.collect(stream, promptTokens: request.promptTokens.count)
         let (text, reason, usage) = (collected.text, collected.finishReason, collected.usage)

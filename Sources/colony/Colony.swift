@@ -12,7 +12,8 @@ struct Colony: AsyncParsableCommand {
             (fetched by ./scripts/setup). Results go to stdout, logs to stderr.
             """,
         subcommands: [
-            Generate.self, Chat.self, Serve.self, Worker.self, Router.self, Cluster.self, Loadgen.self, Agents.self, Train.self, Eval.self,
+            Generate.self, Chat.self, Serve.self, Worker.self, Router.self, Cluster.self, Loadgen.self, Agents.self, Train.self, Learn.self,
+            Eval.self,
             Tokenize.self, Detokenize.self, Template.self, Models.self,
             Inspect.self, Bench.self,
         ]

@@ -1,0 +1,84 @@
+import ColonyModels
+
+/// Tasks with verifiable rewards in families, generated from a seed, with train and
+/// held-out instances that never share a prompt: the experience `colony learn` learns from
+/// and the yardstick it is measured on.
+///
+/// Families:
+/// - `arithmetic`: two operations on three numbers (`What is 23 * 7 + 41?`), which the model
+///   gets right by calling the calculator;
+/// - `recall`: a fact saved to memory in one turn and asked for in the next;
+/// - `delegation`: arithmetic a supervisor without a calculator must send to a worker agent.
+///
+/// ```swift
+/// let generator = TaskGenerator(seed: 7)
+/// let train = generator.tasks(.train, perFamily: 16)
+/// let heldOut = generator.tasks(.heldOut, perFamily: 8)   // no prompt in common with train
+/// ```
+public struct TaskGenerator: Sendable {
+    public enum Family: String, CaseIterable, Sendable, Codable {
+        case arithmetic, recall, delegation
+    }
+
+    public enum Split: String, Sendable, Codable {
+        case train
+        case heldOut = "held-out"
+    }
+
+    public var seed: UInt64
+
+    public init(seed: UInt64 = 0) { self.seed = seed }
+
+    /// `perFamily` tasks of each family in `families`, in a fixed order; named
+    /// `FAMILY-SPLIT-N`. Held-out instances skip any prompt a train instance of the same
+    /// seed could have (train draws first from its own stream).
+    public func tasks(_ split: Split, perFamily: Int, families: [Family] = Family.allCases) -> [SuiteTask] {
+        var out: [SuiteTask] = []
+        for family in families {
+            var seen: Set<String> = []
+            if split == .heldOut {
+                // The first 1,024 draws of the train stream: every train set of up to ~1,000 per family.
+                seen = Set(instances(family, .train, count: 1_024).map { $0.prompts.joined(separator: "\n") })
+            }
+            var made = 0
+            for task in instances(family, split, count: 64 * perFamily + 64) where made < perFamily {
+                let key = task.prompts.joined(separator: "\n")
+                guard seen.insert(key).inserted else { continue }
+                out.append(
+                    SuiteTask(
+                        name: "\(family.rawValue)-\(split.rawValue)-\(made)", prompts: task.prompts, expected: task.expected,
+                        worker: task.worker))
+                made += 1
+            }
+        }
+        return out
+    }
+
+    /// A stream of instances of one family and split (duplicates possible; `tasks` drops them).
+    private func instances(_ family: Family, _ split: Split, count: Int) -> [SuiteTask] {
+        let stream = UInt64(Family.allCases.firstIndex(of: family)! * 2 + (split == .train ? 0 : 1))
+        var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ stream &* 0xBF58_476D_1CE4_E5B9 &+ 1)
+        func draw(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(rng.next() % UInt64(range.count)) }
+        return (0..<count).map { _ in
+            switch family {
+            case .arithmetic:
+                let (a, b, c) = (draw(11...49), draw(3...19), draw(10...99))
+                switch draw(0...2) {
+                case 0: return SuiteTask(name: "", prompts: ["What is \(a) * \(b) + \(c)?"], expected: "\(a * b + c)")
+                case 1: return SuiteTask(name: "", prompts: ["What is (\(a) + \(c)) * \(b)?"], expected: "\((a + c) * b)")
+                default: return SuiteTask(name: "", prompts: ["What is \(a) * \(b) - \(c)?"], expected: "\(a * b - c)")
+                }
+            case .recall:
+                let things = ["locker", "door", "safe", "vault", "gate", "bike lock", "garage", "alarm", "mailbox", "server room"]
+                let (thing, code) = (things[draw(0...(things.count - 1))], draw(1000...9999))
+                return SuiteTask(
+                    name: "", prompts: ["Remember this fact: the \(thing) code is \(code).", "What is the \(thing) code?"],
+                    expected: "\(code)")
+            case .delegation:
+                let (a, b) = (draw(12...99), draw(3...29))
+                return SuiteTask(
+                    name: "", prompts: ["What is \(a) * \(b)? Ask the worker to compute it."], expected: "\(a * b)", worker: "worker")
+            }
+        }
+    }
+}

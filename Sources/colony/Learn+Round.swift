@@ -1,0 +1,212 @@
+import ArgumentParser
+import ColonyAgents
+import ColonyBench
+import ColonyModels
+import ColonyRegistry
+import Foundation
+
+/// The base's yardstick, measured once before the first round.
+struct LearnBaseline: Codable {
+    var version: String
+    var heldOutPass1: Double
+    var heldOutPass8: Double
+    var generalLoss: Double
+}
+
+/// One round's report (DIR/round-N/report.json), written when the round is done.
+struct LearnRound: Codable {
+    var round: Int
+    var serving: String
+    var attempts: Int
+    var successes: Int
+    var skippedByBudget: Int
+    var trainingExamples: Int
+    var dataDigest: String?
+    var version: String?
+    var trainLoss: Double?
+    var heldOutPass1: Double?
+    var generalLoss: Double?
+    var canary: String?
+    var seconds: Double
+}
+
+extension LearningLoop {
+    /// Measures the serving version before any learning: held-out pass@1 and pass@8, and
+    /// the base's loss on general chat (its own greedy replies to `GeneralPrompts`).
+    func baseline() async throws {
+        guard read(LearnBaseline.self, from: path("baseline.json")) == nil else { return }
+        let serving = try await serving()
+        let adapter = try await catalog.select(model: "\(name)@\(serving)", session: nil, key: "baseline").adapter
+        if !FileManager.default.fileExists(atPath: path("general.jsonl")) {
+            let client = EngineClient(engine: engine, template: template)
+            var lines: [String] = []
+            for prompt in GeneralPrompts.all {
+                let reply = try await client.complete(LLMRequest(messages: [ChatMessage(role: "user", content: prompt)], maxTokens: 96))
+                let messages = [["role": "user", "content": prompt], ["role": "assistant", "content": reply.text]]
+                lines.append(
+                    String(
+                        decoding: try JSONSerialization.data(withJSONObject: ["messages": messages], options: .sortedKeys), as: UTF8.self))
+            }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path("general.jsonl"), atomically: true, encoding: .utf8)
+        }
+        let report = LearnBaseline(
+            version: "\(name)@\(serving)",
+            heldOutPass1: try await successRate(heldOut, adapter: adapter, tries: 1, label: "baseline held-out pass@1"),
+            heldOutPass8: try await successRate(heldOut, adapter: adapter, tries: 8, label: "baseline held-out pass@8"),
+            generalLoss: try generalLoss(model: base.path))
+        try write(report, to: path("baseline.json"))
+        writeOut(
+            String(
+                format: "baseline %@: held-out pass@1 %.0f%%, pass@8 %.0f%%, general-chat loss %.4f\n", report.version,
+                100 * report.heldOutPass1, 100 * report.heldOutPass8, report.generalLoss))
+    }
+
+    func round(_ r: Int) async throws {
+        let dir = path("round-\(r)")
+        if let done = read(LearnRound.self, from: (dir as NSString).appendingPathComponent("report.json")) {
+            writeOut("round \(r): done before (\(done.version ?? "no version"))\n")
+            return
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let started = Date()
+        let serving = try await serving()
+        var report = LearnRound(
+            round: r, serving: "\(name)@\(serving)", attempts: 0, successes: 0, skippedByBudget: 0, trainingExamples: 0, seconds: 0)
+
+        // 1. Attempts through the server, so a canary split and its gate see them.
+        let stored = Set(try attempts.read().map(\.key))
+        let total = train.count * command.attempts
+        var done = 0
+        for task in train {
+            for a in 0..<command.attempts {
+                done += 1
+                let key = "\(r)/\(task.name)/\(a)"
+                if stored.contains(key) { continue }
+                guard Date().timeIntervalSince(started) < 60 * command.roundMinutes else {
+                    report.skippedByBudget += 1
+                    continue
+                }
+                writeErr(ProgressBar(width: 24).line(done, of: total, "round \(r) attempts: \(task.name) #\(a)"))
+                var sampling = SamplingParameters.greedy
+                sampling.temperature = command.temperature
+                sampling.seed = UInt64(r) &* 1_000_003 &+ UInt64(a) &* 7_919 &+ UInt64(done)
+                let session = try OpenAIClient(url: url, model: name, headers: ["x-session-id": "learn-\(key)"])
+                let result = try await TaskSuite.run(task, client: session, store: store, maxSteps: command.maxSteps, sampling: sampling)
+                try attempts.append(
+                    Attempt(
+                        round: r, task: task.name, attempt: a, version: result.graded.servedBy ?? "\(name)@\(serving)",
+                        reward: result.reward,
+                        trajectory: Trajectory(run: result.graded, agent: task.name, task: task.prompts.last!, reward: result.reward)))
+            }
+        }
+        writeErr("\n")
+        let all = try attempts.read()
+        let mine = all.filter { $0.round == r }
+        report.attempts = mine.count
+        report.successes = mine.filter { $0.reward == 1 }.count
+
+        // 2. Training data: every success so far, from the model's own attempts only.
+        let successes = all.filter { $0.reward == 1 }
+        report.trainingExamples = successes.count
+        guard !successes.isEmpty else {
+            writeOut("round \(r): no successful attempt yet, so nothing to learn from\n")
+            return try finish(&report, started: started, dir: dir)
+        }
+        let data = try successes.map { try $0.trajectory.jsonLine() }.joined(separator: "\n") + "\n"
+        let dataPath = (dir as NSString).appendingPathComponent("data.jsonl")
+        try data.write(toFile: dataPath, atomically: true, encoding: .utf8)
+        report.dataDigest = try BlobStore.sha256(path: dataPath)
+
+        // 3. A LoRA on the base, from its newest checkpoint if a killed run left one.
+        let runDir = (dir as NSString).appendingPathComponent("train")
+        let marker = (runDir as NSString).appendingPathComponent("done")
+        let settings = [
+            "--steps", "\(command.steps)", "--seq-len", "\(command.seqLen)", "--batch", "4", "--lora-rank", "\(command.loraRank)",
+            "--lr", "\(command.lr)", "--warmup", "\(max(1, command.steps / 10))", "--export-type", "f32", "--checkpoint-every", "10",
+        ]
+        if !FileManager.default.fileExists(atPath: marker) {
+            let checkpoints =
+                (try? FileManager.default.contentsOfDirectory(atPath: (runDir as NSString).appendingPathComponent("checkpoints"))) ?? []
+            _ = try colony(
+                ["train", "--base", base.path, "--data", dataPath, "--out", runDir] + settings
+                    + (checkpoints.contains { $0.hasSuffix(".ckpt") } ? ["--resume"] : []))
+            FileManager.default.createFile(atPath: marker, contents: nil)
+        }
+        report.trainLoss = lastLoss(in: (runDir as NSString).appendingPathComponent("log.jsonl"))
+
+        // 4. Held-out success and general-chat loss of the new adapter.
+        let adapterPath = (runDir as NSString).appendingPathComponent("adapter.gguf")
+        let adapter = try LoRAWeights(gguf: try GGUFFile(contentsOf: adapterPath), name: "learn-round-\(r)", base: config)
+        report.heldOutPass1 = try await successRate(heldOut, adapter: adapter, tries: 1, label: "round \(r) held-out pass@1")
+        report.generalLoss = try generalLoss(model: (runDir as NSString).appendingPathComponent("model.gguf"))
+
+        // 5. Registered whole (the blob first, then its row), with its evidence.
+        let evalJSON = String(
+            decoding: try JSONSerialization.data(
+                withJSONObject: [
+                    "held_out_pass1": report.heldOutPass1!, "general_loss": report.generalLoss!, "held_out_tasks": heldOut.count,
+                    "train_loss": report.trainLoss ?? .nan,
+                ], options: .sortedKeys), as: UTF8.self)
+        let (version, _) = try await registry.register(
+            name: name, file: adapterPath, ref: "dev", parent: serving,
+            config: (["learn", "--round", "\(r)"] + settings).joined(separator: " "),
+            eval: evalJSON, dataDigest: report.dataDigest, run: "learn \(command.out) round \(r)", why: "colony learn round \(r)")
+        report.version = "\(name)@\(version.id)"
+
+        // 6. A canary against the serving version: the next round's attempts are its traffic.
+        if try await registry.split(name: name) == nil, version.id != serving {
+            let text = "prod=\(serving):\(100 - command.canary),\(version.id):\(command.canary)"
+            try await registry.setSplit(
+                name: name, ref: "prod", text: text, versions: [serving, version.id], why: "colony learn round \(r) canary")
+            report.canary = text
+        }
+        try finish(&report, started: started, dir: dir)
+    }
+
+    private func finish(_ report: inout LearnRound, started: Date, dir: String) throws {
+        report.seconds = Date().timeIntervalSince(started)
+        try write(report, to: (dir as NSString).appendingPathComponent("report.json"))
+        writeOut(
+            "round \(report.round): \(report.successes)/\(report.attempts) attempts succeeded; "
+                + (report.version.map { v in
+                    String(
+                        format: "%@ held-out pass@1 %.0f%%, general-chat loss %.4f", v, 100 * (report.heldOutPass1 ?? 0),
+                        report.generalLoss ?? 0)
+                } ?? "no version") + String(format: " (%.0f s)\n", report.seconds))
+    }
+
+    private func lastLoss(in log: String) -> Double? {
+        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n").reversed() {
+            if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let loss = object["loss"] as? Double
+            {
+                return loss
+            }
+        }
+        return nil
+    }
+
+    /// DIR/report.json (the baseline and every round) and, where matplotlib is installed, DIR/learning.png.
+    func summarise() throws {
+        struct Summary: Encodable {
+            let baseline: LearnBaseline?
+            let rounds: [LearnRound]
+        }
+        var rounds: [LearnRound] = []
+        var r = 1
+        while let report = read(LearnRound.self, from: path("round-\(r)", "report.json")) {
+            rounds.append(report)
+            r += 1
+        }
+        try write(Summary(baseline: read(LearnBaseline.self, from: path("baseline.json")), rounds: rounds), to: path("report.json"))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/lib/plot_learn.py")
+            .standardized.path
+        let plot = Process()
+        plot.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        plot.arguments = ["python3", script, path("report.json"), path("learning.png")]
+        if (try? plot.run()) != nil {
+            plot.waitUntilExit()
+            if plot.terminationStatus == 0 { writeOut("wrote \(path("report.json")) and \(path("learning.png"))\n") }
+        }
+    }
+}
