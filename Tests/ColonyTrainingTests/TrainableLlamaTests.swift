@@ -76,9 +76,8 @@ struct TrainableLlamaTests {
 
 @Suite("Export")
 struct ExportTests {
-    @Test("a LoRA-trained model exports with adapters merged, and the inference model reproduces its logits")
-    func mergedExport() throws {
-        let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-tied.gguf"))
+    /// A LoRA on every projection of `gguf`, trained 3 steps so its adapters are not zero.
+    static func trainedLoRA(_ gguf: GGUFFile) throws -> TrainableLlama {
         let model = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, alpha: 4, targets: LoRAConfiguration.allTargets))
         var settings = TrainingConfiguration()
         settings.steps = 3
@@ -88,6 +87,13 @@ struct ExportTests {
         let examples = [TrainingExample(tokens: [1, 5, 9, 3, 7, 2, 4, 6], trained: [Bool](repeating: true, count: 8))]
         let trainer = try Trainer(model: model, config: settings, loader: BatchLoader(examples: examples, batchSize: 1, length: 8, seed: 0))
         for _ in 0..<3 { try trainer.trainStep() }
+        return model
+    }
+
+    @Test("a LoRA-trained model exports with adapters merged, and the inference model reproduces its logits")
+    func mergedExport() throws {
+        let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-tied.gguf"))
+        let model = try Self.trainedLoRA(gguf)
         let tokens = [1, 5, 9, 3, 7, 2]
         let trained = try model.logits(TrainingFixtures.batch(tokens), tape: Tape())
         let base = try TrainableLlama(gguf: gguf).logits(TrainingFixtures.batch(tokens), tape: Tape())
@@ -121,15 +127,7 @@ struct ExportTests {
     )
     func adapterAtRunTime() throws {
         let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-tied.gguf"))
-        let model = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, alpha: 4, targets: LoRAConfiguration.allTargets))
-        var settings = TrainingConfiguration()
-        settings.steps = 3
-        settings.batchSize = 1
-        settings.sequenceLength = 8
-        settings.learningRate = 0.05
-        let examples = [TrainingExample(tokens: [1, 5, 9, 3, 7, 2, 4, 6], trained: [Bool](repeating: true, count: 8))]
-        let trainer = try Trainer(model: model, config: settings, loader: BatchLoader(examples: examples, batchSize: 1, length: 8, seed: 0))
-        for _ in 0..<3 { try trainer.trainStep() }
+        let model = try Self.trainedLoRA(gguf)
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-adapter-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
