@@ -70,13 +70,14 @@ final class LearningLoop: @unchecked Sendable {
         return id
     }
 
-    /// Success rate on `tasks` of one version, in process (no feedback: evaluation is not
-    /// traffic), each task tried `tries` times: pass@1 greedy with one try, pass@k sampled.
-    func successRate(_ tasks: [SuiteTask], adapter: LoRAWeights?, tries: Int, label: String) async throws -> Double {
+    /// Per task, how many of `tries` attempts of one version succeeded, in process (no
+    /// feedback: evaluation is not traffic): one greedy try, or `tries` sampled ones.
+    func solved(_ tasks: [SuiteTask], adapter: LoRAWeights?, tries: Int, label: String) async throws -> [Int] {
         let client = EngineClient(engine: engine, template: template, adapter: adapter)
-        var solved = 0
+        var counts: [Int] = []
         for (i, task) in tasks.enumerated() {
-            writeErr(ProgressBar(width: 24).line(i, of: tasks.count, "\(label): \(solved)/\(i) solved"))
+            writeErr(ProgressBar(width: 24).line(i, of: tasks.count, "\(label): \(counts.filter { $0 > 0 }.count)/\(i) solved"))
+            var count = 0
             for t in 0..<tries {
                 var sampling = SamplingParameters.greedy
                 if tries > 1 {
@@ -84,14 +85,14 @@ final class LearningLoop: @unchecked Sendable {
                     sampling.seed = UInt64(t + 1) &* 0x9E37_79B9 &+ UInt64(i)
                 }
                 let result = try await TaskSuite.run(task, client: client, store: store, maxSteps: command.maxSteps, sampling: sampling)
-                if result.reward == 1 {
-                    solved += 1
-                    break
-                }
+                count += Int(result.reward)
             }
+            counts.append(count)
         }
-        writeErr(ProgressBar(width: 24).line(tasks.count, of: tasks.count, "\(label): \(solved)/\(tasks.count) solved") + "\n")
-        return Double(solved) / Double(max(1, tasks.count))
+        writeErr(
+            ProgressBar(width: 24).line(tasks.count, of: tasks.count, "\(label): \(counts.filter { $0 > 0 }.count)/\(tasks.count) solved")
+                + "\n")
+        return counts
     }
 
     /// Runs this binary with `arguments`; its stderr passes through, its stdout is returned.

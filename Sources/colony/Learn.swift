@@ -39,7 +39,7 @@ struct Learn: AsyncParsableCommand {
     @Option(name: .long, help: "Steps an agent may take per task.") var maxSteps = 4
     @Option(name: .long, help: "Training steps per round.") var steps = 40
     @Option(name: .long, help: "LoRA rank.") var loraRank = 8
-    @Option(name: .long, help: "Peak learning rate.") var lr: Float = 2e-3
+    @Option(name: .long, help: "Peak learning rate.") var lr: Float = 5e-4
     @Option(name: .long, help: "Tokens per training sequence.") var seqLen = 512
     @Option(name: .long, help: "Percent of the next round's sessions the new version gets.") var canary = 50
     @Option(name: .long, help: "Minutes the attempts of one round may take; the rest wait for the next round.") var roundMinutes = 60.0

@@ -5,8 +5,8 @@ import ColonyModels
 /// and the yardstick it is measured on.
 ///
 /// Families:
-/// - `arithmetic`: two operations on three numbers (`What is 23 * 7 + 41?`), which the model
-///   gets right by calling the calculator;
+/// - `arithmetic`: a ladder from a small sum to two operations on three numbers (`What is
+///   23 * 7 + 41?`), which the model gets right by calling the calculator;
 /// - `recall`: a fact saved to memory in one turn and asked for in the next;
 /// - `delegation`: arithmetic a supervisor without a calculator must send to a worker agent.
 ///
@@ -62,11 +62,16 @@ public struct TaskGenerator: Sendable {
         return (0..<count).map { _ in
             switch family {
             case .arithmetic:
+                // A ladder: one small sum (a small model sometimes gets it unaided), one product
+                // of two-digit numbers, two operations: the calculator makes every rung easy.
                 let (a, b, c) = (draw(11...49), draw(3...19), draw(10...99))
-                switch draw(0...2) {
-                case 0: return SuiteTask(name: "", prompts: ["What is \(a) * \(b) + \(c)?"], expected: "\(a * b + c)")
-                case 1: return SuiteTask(name: "", prompts: ["What is (\(a) + \(c)) * \(b)?"], expected: "\((a + c) * b)")
-                default: return SuiteTask(name: "", prompts: ["What is \(a) * \(b) - \(c)?"], expected: "\(a * b - c)")
+                switch draw(0...3) {
+                case 0:
+                    let (x, y) = (draw(2...19), draw(2...19))
+                    return SuiteTask(name: "", prompts: ["What is \(x) + \(y)?"], expected: "\(x + y)")
+                case 1: return SuiteTask(name: "", prompts: ["What is \(a) * \(c)?"], expected: "\(a * c)")
+                case 2: return SuiteTask(name: "", prompts: ["What is \(a) * \(b) + \(c)?"], expected: "\(a * b + c)")
+                default: return SuiteTask(name: "", prompts: ["What is (\(a) + \(c)) * \(b)?"], expected: "\((a + c) * b)")
                 }
             case .recall:
                 let things = ["locker", "door", "safe", "vault", "gate", "bike lock", "garage", "alarm", "mailbox", "server room"]
