@@ -98,6 +98,7 @@ struct ClusterUp: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: modelOptions.modelPath) else {
             throw ValidationError("no model at \(modelOptions.modelPath): run ./scripts/setup or pass --model PATH")
         }
+        try modelOptions.requireWholeModel()
     }
 
     func run() async throws {

@@ -160,11 +160,13 @@ extension LearningLoop {
             eval: evalJSON, dataDigest: report.dataDigest, run: "learn \(command.out) round \(r)", why: "colony learn round \(r)")
         report.version = "\(name)@\(version.id)"
 
-        // 6. A canary against the serving version: the next round's attempts are its traffic.
-        if try await registry.split(name: name) == nil, version.id != serving {
-            let text = "prod=\(serving):\(100 - command.canary),\(version.id):\(command.canary)"
+        // 6. A canary against the version serving now (the gate may have promoted the last
+        // round's while this one attempted): the next round's attempts are its traffic.
+        let now = try await self.serving()
+        if try await registry.split(name: name) == nil, version.id != now {
+            let text = "prod=\(now):\(100 - command.canary),\(version.id):\(command.canary)"
             try await registry.setSplit(
-                name: name, ref: "prod", text: text, versions: [serving, version.id], why: "colony learn round \(r) canary")
+                name: name, ref: "prod", text: text, versions: [now, version.id], why: "colony learn round \(r) canary")
             report.canary = text
         }
         try finish(&report, started: started, dir: dir)

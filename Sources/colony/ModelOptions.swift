@@ -81,14 +81,20 @@ struct ModelOptions: ParsableArguments {
         try usage { try ModelLocation.open(given, option: option) }
     }
 
-    /// Loads the model (the base, for an adapter version); `adapters`: the command applies a
-    /// registry adapter itself, else an adapter version is refused rather than run without it.
-    func loadModel(adapters: Bool = false) throws -> (LlamaModel, Tokenizer) {
-        if !adapters, let version, resolved?.adapter != nil {
+    /// Refuses a registry adapter version: a command that runs whole models would run its
+    /// base without it.
+    func requireWholeModel() throws {
+        if let version, resolved?.adapter != nil {
             throw ValidationError(
                 "--model: \(version) is a LoRA adapter version; `colony serve` runs adapters on their base, other commands need a whole model (the run's model.gguf)"
             )
         }
+    }
+
+    /// Loads the model (the base, for an adapter version); `adapters`: the command applies a
+    /// registry adapter itself, else an adapter version is refused rather than run without it.
+    func loadModel(adapters: Bool = false) throws -> (LlamaModel, Tokenizer) {
+        if !adapters { try requireWholeModel() }
         return try Self.usage {
             try ModelLocation.load(
                 model, threads: threadCount, precision: ActivationPrecision(rawValue: precision)!, kvType: KVCacheType(rawValue: kvType)!)

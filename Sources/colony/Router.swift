@@ -58,6 +58,7 @@ struct Router: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging(verbose: modelOptions.verbose)
+        try modelOptions.requireWholeModel()
         let file = try ModelOptions.open(modelOptions.model)
         let tokenizer = try Tokenizer(gguf: file)
         let name = modelOptions.servedName(frontDoor.modelName)

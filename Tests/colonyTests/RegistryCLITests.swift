@@ -89,6 +89,26 @@ struct RegistryCLITests {
             ], environment: env)
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir + "/run/model.gguf"))
+
+        // The adapter alone, registered on its base, runs on the same server without a restart.
+        let adapter = try CLI.run(["models", "register", "tiny", dir + "/run/adapter.gguf", "--parent", id], environment: env)
+        let adapterID = adapter.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(adapter.status == 0 && adapterID != id, "\(adapter.stderr)")
+        let asked = try CLI.run(
+            ["-c", client.replacingOccurrences(of: #""max_tokens": 2"#, with: #""max_tokens": 2, "model": "tiny@\#(adapterID)""#)],
+            executable: "/usr/bin/python3")
+        #expect(asked.stdout.split(separator: "\n").first.map(String.init) == "tiny@\(adapterID)", "\(asked.stderr)")
+        let split = try CLI.run(["models", "split", "tiny", "prod=\(id):50,\(adapterID):50", "--why", "canary"], environment: env)
+        #expect(split.status == 0, "\(split.stderr)")
+        #expect(try CLI.run(["models", "split", "tiny"], environment: env).stdout == "tiny: prod=\(id):50,\(adapterID):50\n")
+        let wrongFirst = try CLI.run(["models", "split", "tiny", "prod=\(adapterID):50,\(id):50"], environment: env)
+        #expect(wrongFirst.status != 0 && wrongFirst.stderr.contains("the first version of a split is the one tiny@prod serves now"))
+        let badSum = try CLI.run(["models", "split", "tiny", "prod=\(id):50,\(adapterID):60"], environment: env)
+        #expect(badSum.status != 0 && badSum.stderr.contains("the shares sum to 110"))
+        #expect(try CLI.run(["models", "split", "tiny", "--clear"], environment: env).status == 0)
+        #expect(try CLI.run(["models", "log", "tiny"], environment: env).stdout.contains("split-clear"))
+        let whole = try CLI.run(["generate", "--model", "ref:tiny@dev", "--raw", "--prompt", "hi"], environment: env)
+        #expect(whole.status != 0 && whole.stderr.contains("is a LoRA adapter version"), "\(whole.stderr)")
         let ghost = try CLI.run(["train", "--base", "ref:ghost", "--data", data, "--out", dir + "/ghost"], environment: env)
         #expect(ghost.status != 0)
         #expect(ghost.stderr.contains("ghost@prod is not in the registry"), "\(ghost.stderr)")
