@@ -37,19 +37,7 @@ public struct OpenAIClient: LLMClient {
                 return ToolDefinition(function: .init(name: tool.name, description: tool.description, parameters: parameters))
             }
         }
-        let data = try JSONEncoder().encode(body)
-        var headers = self.headers.merging(["Content-Type": "application/json"]) { _, json in json }
-        if let apiKey { headers["Authorization"] = "Bearer \(apiKey)" }
-        let endpoint = self.endpoint
-        let sentHeaders = headers
-        let response = try await withCheckedThrowingContinuation { (c: CheckedContinuation<HTTPClient.Response, Error>) in
-            Thread.detachNewThread {  // the client blocks on its socket
-                do {
-                    c.resume(
-                        returning: try HTTPClient.send("POST", endpoint, path: "/v1/chat/completions", headers: sentHeaders, body: data))
-                } catch { c.resume(throwing: error) }
-            }
-        }
+        let response = try await post("/v1/chat/completions", try JSONEncoder().encode(body))
         guard response.status == 200, let reply = try? JSONDecoder().decode(ChatCompletionResponse.self, from: response.body),
             let message = reply.choices.first?.message
         else {
@@ -63,6 +51,21 @@ public struct OpenAIClient: LLMClient {
         out.servedBy = reply.model
         return out
     }
+
+    /// POSTs JSON to `path` with this client's headers and key, off the cooperative pool
+    /// (the HTTP client blocks on its socket).
+    private func post(_ path: String, _ data: Data) async throws -> HTTPClient.Response {
+        var headers = self.headers.merging(["Content-Type": "application/json"]) { _, json in json }
+        if let apiKey { headers["Authorization"] = "Bearer \(apiKey)" }
+        let (endpoint, sent) = (self.endpoint, headers)
+        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<HTTPClient.Response, Error>) in
+            Thread.detachNewThread {
+                do { c.resume(returning: try HTTPClient.send("POST", endpoint, path: path, headers: sent, body: data)) } catch {
+                    c.resume(throwing: error)
+                }
+            }
+        }
+    }
 }
 
 extension OpenAIClient: OutcomeReporting {
@@ -70,17 +73,7 @@ extension OpenAIClient: OutcomeReporting {
     /// which is reported as an error).
     public func report(response id: String, reward: Double, success: Bool) async throws {
         let body: [String: Any] = ["id": id, "reward": reward, "success": success]
-        let data = try JSONSerialization.data(withJSONObject: body, options: .sortedKeys)
-        var headers = ["Content-Type": "application/json"]
-        if let apiKey { headers["Authorization"] = "Bearer \(apiKey)" }
-        let (endpoint, sent) = (self.endpoint, headers)
-        let response = try await withCheckedThrowingContinuation { (c: CheckedContinuation<HTTPClient.Response, Error>) in
-            Thread.detachNewThread {
-                do { c.resume(returning: try HTTPClient.send("POST", endpoint, path: "/v1/feedback", headers: sent, body: data)) } catch {
-                    c.resume(throwing: error)
-                }
-            }
-        }
+        let response = try await post("/v1/feedback", try JSONSerialization.data(withJSONObject: body, options: .sortedKeys))
         guard response.status == 200 else {
             throw AgentError.endpointStatus(response.status, body: String(decoding: response.body.prefix(300), as: UTF8.self))
         }
