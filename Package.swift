@@ -152,7 +152,8 @@ let package = Package(
         .testTarget(name: "ColonyTensorTests", dependencies: ["ColonyTensor", "ColonyKernels"], resources: [.copy("Fixtures")]),
         // Helpers more than one test target needs.
         .target(name: "ColonyTestSupport", path: "Tests/ColonyTestSupport"),
-        .testTarget(name: "colonyTests", dependencies: ["colony", "ColonyStore", "ColonyHTTP", "ColonyModels", "ColonyTestSupport"]),
+        .testTarget(
+            name: "colonyTests", dependencies: ["colony", "ColonyAgents", "ColonyStore", "ColonyHTTP", "ColonyModels", "ColonyTestSupport"]),
         .testTarget(name: "ColonyEngineTests", dependencies: ["ColonyEngine", "ColonyModels"]),
         .testTarget(
             name: "ColonyServerTests",

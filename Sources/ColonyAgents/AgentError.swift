@@ -21,6 +21,8 @@ public enum AgentError: Error, Equatable, CustomStringConvertible {
     case cannotRead(what: String, path: String)
     /// A swarm task file holds no task.
     case noTasks(file: String)
+    /// A task needs the tools of an MCP server that was not started.
+    case noToolServer(task: String, server: String)
 
     public var description: String {
         switch self {
@@ -35,6 +37,7 @@ public enum AgentError: Error, Equatable, CustomStringConvertible {
             "\(file):\(line): expected {\"task\": \"...\", \"expected\": \"...\", \"priority\": 0} (\"expected\" and the integer \"priority\" optional)"
         case .noTasks(let file): "\(file) holds no tasks"
         case .cannotRead(let what, let path): "cannot read \(what) '\(path)'"
+        case .noToolServer(let task, let server): "task '\(task)' needs the tools of MCP server '\(server)', which is not running"
         }
     }
 }

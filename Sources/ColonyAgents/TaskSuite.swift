@@ -14,12 +14,22 @@ public struct SuiteTask: Sendable {
     /// When set, the task is for a supervisor that has no calculator and must delegate to
     /// a worker agent of this name (which has one); the reward also requires that it did.
     public var worker: String?
+    /// The agent's instructions for this task, when not `TaskSuite.instructions` (a
+    /// generated family may carry a worked example its model needs).
+    public var instructions: String?
+    /// When set, the agent's tools are this MCP server's (see `TaskSuite.run`'s `servers`)
+    /// instead of the calculator and memory.
+    public var toolServer: String?
 
-    public init(name: String, prompts: [String], expected: String, worker: String? = nil) {
+    public init(
+        name: String, prompts: [String], expected: String, worker: String? = nil, instructions: String? = nil, toolServer: String? = nil
+    ) {
         self.name = name
         self.prompts = prompts
         self.expected = expected
         self.worker = worker
+        self.instructions = instructions
+        self.toolServer = toolServer
     }
 
     /// 1 when the answer contains the expected text, else 0.
@@ -61,13 +71,14 @@ public enum TaskSuite {
         SuiteTask(name: "delegate", prompts: ["What is 37 * 12? Ask the worker to compute it."], expected: "444", worker: "worker"),
     ]
 
-    /// Runs one task with fresh agents in a namespace of their own.
+    /// Runs one task with fresh agents in a namespace of their own. `servers` holds the
+    /// tools of the MCP servers tasks may name (`SuiteTask.toolServer`), by server name.
     ///
     /// A delegation task's reward is 1 only when the answer is right *and* the supervisor
     /// got it through `send_message`, so a lucky guess does not count.
     public static func run(
         _ task: SuiteTask, client: any LLMClient, store: any RunStore & MemoryStore, maxSteps: Int = 4, maxTokensPerStep: Int = 96,
-        sampling: SamplingParameters = .greedy
+        sampling: SamplingParameters = .greedy, servers: [String: [any Tool]] = [:]
     ) async throws -> SuiteResult {
         let namespace = "eval-\(task.name)-\(UUID().uuidString.prefix(8))"
         func spec(_ name: String, _ instructions: String, _ tools: [any Tool]) -> AgentSpec {
@@ -93,10 +104,13 @@ public enum TaskSuite {
             // `send_message` waits for the worker's whole run: give it the time of that many steps.
             supervisor.toolTimeout *= Double(maxSteps)
             agent = Agent(spec: supervisor, client: client)
+        } else if let server = task.toolServer {
+            guard let tools = servers[server] else { throw AgentError.noToolServer(task: task.name, server: server) }
+            agent = Agent(spec: spec(namespace, task.instructions ?? instructions, tools), client: client)
         } else {
             agent = Agent(
                 spec: spec(
-                    namespace, instructions,
+                    namespace, task.instructions ?? instructions,
                     [
                         CalculatorTool(), MemorySaveTool(store: store, namespace: namespace),
                         MemorySearchTool(store: store, namespace: namespace),

@@ -13,7 +13,7 @@ struct Colony: AsyncParsableCommand {
             """,
         subcommands: [
             Generate.self, Chat.self, Serve.self, Worker.self, Router.self, Cluster.self, Loadgen.self, Agents.self, Train.self, Learn.self,
-            Eval.self,
+            Eval.self, MCPTools.self,
             Tokenize.self, Detokenize.self, Template.self, Models.self,
             Inspect.self, Bench.self,
         ]

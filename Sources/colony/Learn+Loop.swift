@@ -24,7 +24,13 @@ final class LearningLoop: @unchecked Sendable {
     let attempts: AttemptLog
     let train: [SuiteTask]
     let heldOut: [SuiteTask]
+    /// The tools of the MCP servers the families need (`units`: this binary's `colony mcp`).
+    let toolServers: [String: [any Tool]]
+    private let mcp: MCPServer?
     private let server: Task<Void, Error>
+
+    /// This binary, for its subcommands (training, evaluation, the MCP server).
+    static var binary: String { Bundle.main.executablePath ?? CommandLine.arguments[0] }
 
     init(command: Learn) async throws {
         self.command = command
@@ -56,9 +62,21 @@ final class LearningLoop: @unchecked Sendable {
         let generator = TaskGenerator(seed: command.seed)
         train = generator.tasks(.train, perFamily: command.trainTasks, families: command.taskFamilies)
         heldOut = generator.tasks(.heldOut, perFamily: command.heldOut, families: command.taskFamilies)
+        if command.taskFamilies.contains(.units) {
+            let mcp = try await MCPServer.launch(
+                MCPServerConfiguration(name: TaskGenerator.unitsServer, command: [Self.binary, "mcp", "--tools", UnitsTool().name]))
+            self.mcp = mcp
+            toolServers = [TaskGenerator.unitsServer: try await mcp.tools()]
+        } else {
+            mcp = nil
+            toolServers = [:]
+        }
     }
 
-    func stop() { server.cancel() }
+    func stop() async {
+        server.cancel()
+        await mcp?.shutdown()
+    }
 
     func path(_ parts: String...) -> String { parts.reduce(command.out) { ($0 as NSString).appendingPathComponent($1) } }
 
@@ -84,7 +102,8 @@ final class LearningLoop: @unchecked Sendable {
                     sampling.temperature = command.temperature
                     sampling.seed = UInt64(t + 1) &* 0x9E37_79B9 &+ UInt64(i)
                 }
-                let result = try await TaskSuite.run(task, client: client, store: store, maxSteps: command.maxSteps, sampling: sampling)
+                let result = try await TaskSuite.run(
+                    task, client: client, store: store, maxSteps: command.maxSteps, sampling: sampling, servers: toolServers)
                 count += Int(result.reward)
             }
             counts.append(count)
@@ -98,7 +117,7 @@ final class LearningLoop: @unchecked Sendable {
     /// Runs this binary with `arguments`; its stderr passes through, its stdout is returned.
     func colony(_ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
+        process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe

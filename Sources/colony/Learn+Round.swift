@@ -3,6 +3,7 @@ import ColonyAgents
 import ColonyBench
 import ColonyModels
 import ColonyRegistry
+import ColonyServer
 import Foundation
 
 /// The base's yardstick, measured once before the first round.
@@ -24,6 +25,10 @@ struct LearnRound: Codable {
     var successes: Int
     var skippedByBudget: Int
     var trainingExamples: Int
+    /// Lines of the base's own everyday replies mixed in against forgetting (`--no-replay`: 0).
+    var replayExamples: Int?
+    /// The adapter version this round's LoRA started from (nil: from zero on the base).
+    var startedFrom: String?
     var dataDigest: String?
     var version: String?
     var trainLoss: Double?
@@ -40,18 +45,7 @@ extension LearningLoop {
         guard read(LearnBaseline.self, from: path("baseline.json")) == nil else { return }
         let serving = try await serving()
         let adapter = try await catalog.select(model: "\(name)@\(serving)", session: nil, key: "baseline").adapter
-        if !FileManager.default.fileExists(atPath: path("general.jsonl")) {
-            let client = EngineClient(engine: engine, template: template)
-            var lines: [String] = []
-            for prompt in GeneralPrompts.all {
-                let reply = try await client.complete(LLMRequest(messages: [ChatMessage(role: "user", content: prompt)], maxTokens: 96))
-                let messages = [["role": "user", "content": prompt], ["role": "assistant", "content": reply.text]]
-                lines.append(
-                    String(
-                        decoding: try JSONSerialization.data(withJSONObject: ["messages": messages], options: .sortedKeys), as: UTF8.self))
-            }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: path("general.jsonl"), atomically: true, encoding: .utf8)
-        }
+        try await writeReplies(to: GeneralPrompts.all, file: path("general.jsonl"))
         let greedy = try await solved(heldOut, adapter: adapter, tries: 1, label: "baseline held-out pass@1")
         let sampled = try await solved(heldOut, adapter: adapter, tries: 8, label: "baseline held-out, 8 samples each")
         let n = Double(max(1, heldOut.count))
@@ -66,6 +60,20 @@ extension LearningLoop {
                 report.version, 100 * report.heldOutPass1, 100 * report.heldOutSampledPass1, 100 * report.heldOutPass8, report.generalLoss))
     }
 
+    /// The base's greedy replies to `prompts` as chat-data lines in `file`, written once.
+    private func writeReplies(to prompts: [String], file: String) async throws {
+        guard !FileManager.default.fileExists(atPath: file) else { return }
+        let client = EngineClient(engine: engine, template: template)
+        var lines: [String] = []
+        for prompt in prompts {
+            let reply = try await client.complete(LLMRequest(messages: [ChatMessage(role: "user", content: prompt)], maxTokens: 96))
+            let messages = [["role": "user", "content": prompt], ["role": "assistant", "content": reply.text]]
+            lines.append(
+                String(decoding: try JSONSerialization.data(withJSONObject: ["messages": messages], options: .sortedKeys), as: UTF8.self))
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+    }
+
     func round(_ r: Int) async throws {
         let dir = path("round-\(r)")
         if let done = read(LearnRound.self, from: (dir as NSString).appendingPathComponent("report.json")) {
@@ -73,6 +81,7 @@ extension LearningLoop {
             return
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if command.replay { try await writeReplies(to: GeneralPrompts.replay, file: path("replay.jsonl")) }
         let started = Date()
         let serving = try await serving()
         var report = LearnRound(
@@ -96,7 +105,8 @@ extension LearningLoop {
                 sampling.temperature = command.temperature
                 sampling.seed = UInt64(r) &* 1_000_003 &+ UInt64(a) &* 7_919 &+ UInt64(done)
                 let session = try OpenAIClient(url: url, model: name, headers: ["x-session-id": "learn-\(key)"])
-                let result = try await TaskSuite.run(task, client: session, store: store, maxSteps: command.maxSteps, sampling: sampling)
+                let result = try await TaskSuite.run(
+                    task, client: session, store: store, maxSteps: command.maxSteps, sampling: sampling, servers: toolServers)
                 try attempts.append(
                     Attempt(
                         round: r, task: task.name, attempt: a, version: result.graded.servedBy ?? "\(name)@\(serving)",
@@ -117,7 +127,11 @@ extension LearningLoop {
             writeOut("round \(r): no successful attempt yet, so nothing to learn from\n")
             return try finish(&report, started: started, dir: dir)
         }
-        let data = try successes.map { try $0.trajectory.jsonLine() }.joined(separator: "\n") + "\n"
+        // Replay: the base's own everyday replies (a prompt set apart from the forgetting
+        // measure's), so the adapter is pulled back towards the base off the tasks.
+        let replay = command.replay ? try String(contentsOfFile: path("replay.jsonl"), encoding: .utf8) : ""
+        report.replayExamples = replay.split(separator: "\n").count
+        let data = try successes.map { try $0.trajectory.jsonLine() }.joined(separator: "\n") + "\n" + replay
         let dataPath = (dir as NSString).appendingPathComponent("data.jsonl")
         try data.write(toFile: dataPath, atomically: true, encoding: .utf8)
         report.dataDigest = try BlobStore.sha256(path: dataPath)
@@ -129,13 +143,20 @@ extension LearningLoop {
             "--steps", "\(command.steps)", "--seq-len", "\(command.seqLen)", "--batch", "4", "--lora-rank", "\(command.loraRank)",
             "--lr", "\(command.lr)", "--warmup", "\(max(1, command.steps / 10))", "--export-type", "f32", "--checkpoint-every", "10",
         ]
+        var start: [String] = []
+        if command.initFrom == "serving", let version = try await registry.store.version(id: serving),
+            let adapter = try await RegistryCatalog.base(of: version, in: registry).adapter
+        {
+            start = ["--init-adapter", try registry.weights(of: adapter)]
+            report.startedFrom = "\(name)@\(adapter.id)"
+        }
         if !FileManager.default.fileExists(atPath: marker) {
             let checkpoints =
                 (try? FileManager.default.contentsOfDirectory(atPath: (runDir as NSString).appendingPathComponent("checkpoints"))) ?? []
             _ = try colony(
-                ["train", "--base", base.path, "--data", dataPath, "--out", runDir] + settings
+                ["train", "--base", base.path, "--data", dataPath, "--out", runDir] + settings + start
                     + (checkpoints.contains { $0.hasSuffix(".ckpt") } ? ["--resume"] : []))
-            FileManager.default.createFile(atPath: marker, contents: nil)
+            _ = FileManager.default.createFile(atPath: marker, contents: nil)
         }
         report.trainLoss = lastLoss(in: (runDir as NSString).appendingPathComponent("log.jsonl"))
 
@@ -156,7 +177,7 @@ extension LearningLoop {
                 ], options: .sortedKeys), as: UTF8.self)
         let (version, _) = try await registry.register(
             name: name, file: adapterPath, ref: "dev", parent: serving,
-            config: (["learn", "--round", "\(r)"] + settings).joined(separator: " "),
+            config: (["learn", "--round", "\(r)"] + settings + ["--init-from", report.startedFrom ?? "zero"]).joined(separator: " "),
             eval: evalJSON, dataDigest: report.dataDigest, run: "learn \(command.out) round \(r)", why: "colony learn round \(r)")
         report.version = "\(name)@\(version.id)"
 

@@ -48,6 +48,10 @@ extension Train {
             return
         }
         let model = trainer.model
+        if let initAdapter {
+            try model.loadAdapter(from: initAdapter)  // a checkpoint, when resuming, replaces it
+            say("LoRA starts from \(initAdapter)\n")
+        }
         say(
             "model: \(model.config.blockCount) layers, \(lora.map { "LoRA rank \($0.rank) on \($0.targets.joined(separator: ","))" } ?? "full fine-tune"), "
                 + "\(trainer.wholeParameterCount) trainable parameters"

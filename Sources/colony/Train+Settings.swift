@@ -18,6 +18,13 @@ extension Train {
         }
         guard (0...3).contains(zero) else { throw ValidationError("--zero must be 0, 1, 2 or 3, got \(zero)") }
         if loraRank > 0 { try lora?.validate() }
+        if let initAdapter {
+            guard loraRank > 0 else { throw ValidationError("--init-adapter continues a LoRA: it needs --lora-rank > 0") }
+            guard collective == "none" else { throw ValidationError("--init-adapter trains on one process: drop --collective mpi") }
+            guard FileManager.default.fileExists(atPath: initAdapter) else {
+                throw ValidationError("--init-adapter: no file at '\(initAdapter)'")
+            }
+        }
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be ≥ 1, got \(stopAfter)") }
         guard ["none", "mpi"].contains(collective) else { throw ValidationError("--collective must be none or mpi, got '\(collective)'") }
         guard pipelineStages >= 1 else { throw ValidationError("--pipeline-stages must be ≥ 1, got \(pipelineStages)") }

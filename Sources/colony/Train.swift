@@ -74,6 +74,11 @@ struct Train: ParsableCommand {
     var loraTargets = "q,k,v,o"
 
     @Option(
+        name: .long,
+        help: "Start the LoRA from this adapter (GGUF; same rank, alpha and targets) instead of from zero, e.g. the version serving.")
+    var initAdapter: String?
+
+    @Option(
         name: .long, help: "Forward products of the frozen quantized base (LoRA): int16 (integer kernels, near-exact, faster) or float32.")
     var precision = ActivationPrecision.int16
 

@@ -1,4 +1,5 @@
 import ColonyModels
+import ColonyStore
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ struct LearningTests {
         let g = TaskGenerator(seed: 3)
         let train = g.tasks(.train, perFamily: 40)
         let heldOut = g.tasks(.heldOut, perFamily: 40)
-        #expect(train.count == 120 && heldOut.count == 120)
+        #expect(train.count == 160 && heldOut.count == 160)
         #expect(train.map(\.prompts) == TaskGenerator(seed: 3).tasks(.train, perFamily: 40).map(\.prompts), "same seed, same tasks")
         #expect(train.map(\.prompts) != TaskGenerator(seed: 4).tasks(.train, perFamily: 40).map(\.prompts))
         #expect(Set(train.map(\.prompts)).isDisjoint(with: Set(heldOut.map(\.prompts))))
@@ -23,10 +24,51 @@ struct LearningTests {
                 let expression = String(prompt.dropFirst("What is ".count).prefix { $0 != "?" })
                 #expect(try CalculatorTool.evaluate(expression) == Double(task.expected)!, "\(prompt) → \(task.expected)")
                 #expect((task.worker != nil) == task.name.hasPrefix("delegation"))
+                // The worked example of the arithmetic instructions is never itself a task.
+                #expect(prompt != "What is 12 * 7?")
+            }
+            if task.name.hasPrefix("arithmetic") {
+                #expect(task.instructions == TaskGenerator.arithmeticInstructions && task.toolServer == nil)
+            } else if task.name.hasPrefix("units") {
+                // "How many m are in 7 km?": the answer is the tool's own conversion.
+                let words = prompt.dropLast().split(separator: " ")
+                #expect(try UnitsTool.convert("\(words[5]) \(words[6]) in \(words[2])") == task.expected, "\(prompt)")
+                #expect(task.instructions == TaskGenerator.unitsInstructions && task.toolServer == TaskGenerator.unitsServer)
+                #expect(Int(words[5])! > 3, "the worked example's value is no task's")
             } else {
+                #expect(task.instructions == nil && task.toolServer == nil, "\(task.name) runs on the suite's instructions and tools")
+            }
+            if task.name.hasPrefix("recall") {
                 #expect(task.prompts.count == 2 && prompt.contains(task.expected) && !task.prompts[1].contains(task.expected))
             }
         }
+    }
+
+    @Test("a generated arithmetic task runs on its family's instructions, and the calculator's result answered is rewarded")
+    func familyInstructions() async throws {
+        let task = try #require(TaskGenerator(seed: 1).tasks(.train, perFamily: 4, families: [.arithmetic]).last)
+        let expression = String(task.prompts[0].dropFirst("What is ".count).prefix { $0 != "?" })
+        let client = ScriptedClient([
+            AgentTests.call("calculator", #"{"expression":"\#(expression)"}"#),
+            AgentTests.call("final_answer", #"{"answer":"\#(task.expected)"}"#),
+        ])
+        let result = try await TaskSuite.run(task, client: client, store: try SQLiteStore(path: ":memory:"))
+        #expect(result.reward == 1)
+        let system = try #require(client.requests.withLock { $0.first?.messages.first })
+        #expect(system == ChatMessage(role: "system", content: TaskGenerator.arithmeticInstructions))
+    }
+
+    @Test("a units task gets its MCP server's tools, and is refused by name when that server is not running")
+    func unitsServerTools() async throws {
+        let task = try #require(TaskGenerator(seed: 1).tasks(.train, perFamily: 1, families: [.units]).first)
+        let store = try SQLiteStore(path: ":memory:")
+        await #expect(throws: AgentError.noToolServer(task: task.name, server: "units")) {
+            try await TaskSuite.run(task, client: ScriptedClient([]), store: store)
+        }
+        let client = ScriptedClient([AgentTests.call("final_answer", #"{"answer":"\#(task.expected)"}"#)])
+        let result = try await TaskSuite.run(task, client: client, store: store, servers: ["units": [UnitsTool()]])
+        #expect(result.reward == 1)
+        #expect(client.requests.withLock { $0.first?.tools.map(\.name) } == ["convert", "final_answer"])
     }
 
     @Test("attempts survive a torn last line: it is dropped on read, and the next append starts a fresh line")

@@ -169,4 +169,37 @@ struct ExportTests {
         wide.feedForwardLength += 1
         #expect(throws: ModelError.self) { try LoRAWeights(gguf: adapterFile, name: "misfit", base: wide) }
     }
+
+    @Test("training continues from an exported adapter: a fresh LoRA loaded from it is the trained model; misfits are refused by name")
+    func continueFromAdapter() throws {
+        let gguf = try GGUFFile(contentsOf: TrainingFixtures.path("tiny-llama-tied.gguf"))
+        let trained = try Self.trainedLoRA(gguf)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("colony-init-adapter-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("adapter.gguf").path
+        try trained.exportAdapter(to: path)
+
+        let tokens = [1, 5, 9, 3, 7, 2]
+        let fresh = try TrainableLlama(gguf: gguf, lora: trained.lora)
+        let before = try fresh.logits(TrainingFixtures.batch(tokens), tape: Tape()).value
+        try fresh.loadAdapter(from: path)
+        let loaded = try fresh.logits(TrainingFixtures.batch(tokens), tape: Tape()).value
+        let expected = try trained.logits(TrainingFixtures.batch(tokens), tape: Tape()).value
+        #expect(zip(before, expected).contains { abs($0 - $1) > 1e-3 }, "a fresh LoRA starts at the base")
+        #expect(loaded == expected, "loaded from the adapter, the model is the trained one, bit for bit")
+
+        func refusal(_ model: TrainableLlama, _ file: String) -> String {
+            do {
+                try model.loadAdapter(from: file)
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        let rank4 = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 4, alpha: 4, targets: LoRAConfiguration.allTargets))
+        #expect(refusal(rank4, path).contains("(--lora-rank 4)"))
+        let otherAlpha = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, alpha: 8, targets: LoRAConfiguration.allTargets))
+        #expect(refusal(otherAlpha, path).contains("pass --lora-alpha 4"))
+        #expect(refusal(fresh, TrainingFixtures.path("tiny-llama-tied.gguf")).contains("is not a LoRA adapter"))
+        #expect(refusal(try TrainableLlama(gguf: gguf), path).contains("needs LoRA training"))
+    }
 }

@@ -1,3 +1,4 @@
+import ColonyAgents
 import ColonyModels
 import Foundation
 import Testing
@@ -66,13 +67,23 @@ struct LearnCLITests {
             #expect(object["version"] as? String != nil && object["reward"] as? Double != nil && object["trajectory"] != nil)
             return "\(object["round"]!)/\(object["task"]!)/\(object["attempt"]!)"
         }
-        #expect(keys.count == 2 * 3 * 2 && Set(keys).count == keys.count, "every attempt once: \(keys)")
+        // 2 rounds × 4 families (units through a real `colony mcp`) × 2 attempts.
+        #expect(keys.count == 2 * 4 * 2 && Set(keys).count == keys.count, "every attempt once: \(keys)")
         let report = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("report.json"))) as? [String: Any])
         let rounds = try #require(report["rounds"] as? [[String: Any]])
-        #expect(rounds.map { $0["round"] as? Int } == [1, 2] && rounds.allSatisfy { $0["attempts"] as? Int == 6 })
+        #expect(rounds.map { $0["round"] as? Int } == [1, 2] && rounds.allSatisfy { $0["attempts"] as? Int == 8 })
         let baseline = try #require(report["baseline"] as? [String: Any])
         #expect((baseline["version"] as? String)?.hasPrefix("tiny@v") == true && baseline["generalLoss"] as? Double != nil)
+        // The replay set: the base's replies to the replay prompts, none of the forgetting measure's.
+        let replay = try String(contentsOf: out.appendingPathComponent("replay.jsonl"), encoding: .utf8).split(separator: "\n")
+        let asked = try replay.map { line in
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: [[String: String]]])
+            let messages = try #require(object["messages"])
+            #expect(messages.map { $0["role"] } == ["user", "assistant"])
+            return messages[0]["content"] ?? ""
+        }
+        #expect(asked == GeneralPrompts.replay && Set(asked).isDisjoint(with: GeneralPrompts.all))
         // A third run finds both rounds done and runs nothing again.
         let third = try CLI.run(arguments, environment: environment)
         #expect(third.status == 0 && third.stdout.contains("round 2: done before") && lines().count == keys.count)

@@ -90,6 +90,20 @@ struct RegistryCLITests {
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir + "/run/model.gguf"))
 
+        // A next version continues from this adapter (as `colony learn` trains from the serving one).
+        let continued = try CLI.run(
+            [
+                "train", "--base", "ref:tiny@prod", "--data", data, "--steps", "1", "--batch", "2", "--seq-len", "160", "--lora-rank", "4",
+                "--export-type", "f32", "--out", dir + "/run2", "--init-adapter", dir + "/run/adapter.gguf",
+            ], environment: env)
+        #expect(continued.status == 0 && continued.stderr.contains("LoRA starts from \(dir)/run/adapter.gguf"), "\(continued.stderr)")
+        let misfit = try CLI.run(
+            [
+                "train", "--base", "ref:tiny@prod", "--data", data, "--steps", "1", "--seq-len", "160", "--lora-rank", "8",
+                "--out", dir + "/run3", "--init-adapter", dir + "/run/adapter.gguf",
+            ], environment: env)
+        #expect(misfit.status != 0 && misfit.stderr.contains("(--lora-rank 8)"), "\(misfit.stderr)")
+
         // The adapter alone, registered on its base, runs on the same server without a restart.
         let adapter = try CLI.run(["models", "register", "tiny", dir + "/run/adapter.gguf", "--parent", id], environment: env)
         let adapterID = adapter.stdout.trimmingCharacters(in: .whitespacesAndNewlines)

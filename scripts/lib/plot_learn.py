@@ -15,6 +15,8 @@ xs = [0] + [r["round"] for r in rounds]
 left.plot(xs, [100 * base.get("heldOutPass1", 0)] + [100 * r["heldOutPass1"] for r in rounds], marker="o", label="held-out pass@1")
 if "heldOutPass8" in base:
     left.axhline(100 * base["heldOutPass8"], linestyle="--", color="grey", label="base pass@8")
+if "heldOutPass1" in base:
+    left.axhline(min(100, 100 * base["heldOutPass1"] + 25), linestyle=":", color="green", label="bar: base pass@1 + 25 points")
 left.set_xlabel("round (0 = base)")
 left.set_ylabel("held-out success (%)")
 left.set_ylim(0, 100)
@@ -23,6 +25,7 @@ right.plot([r["round"] for r in rounds], [r.get("trainLoss") for r in rounds], m
 right.plot([r["round"] for r in rounds], [r.get("generalLoss") for r in rounds], marker="s", label="general-chat loss")
 if "generalLoss" in base:
     right.axhline(base["generalLoss"], linestyle="--", color="grey", label="base general-chat loss")
+    right.axhline(1.1 * base["generalLoss"], linestyle=":", color="red", label="bar: base general-chat loss + 10%")
 right.set_xlabel("round")
 right.set_ylabel("loss")
 right.legend()

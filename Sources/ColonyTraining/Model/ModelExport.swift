@@ -82,3 +82,42 @@ extension TrainableLlama {
         try writer.write(to: path)
     }
 }
+
+extension TrainableLlama {
+    /// Starts the LoRA adapters from a GGUF adapter file (`exportAdapter`'s format, or
+    /// llama.cpp's) instead of from zero: training continues a version already serving.
+    ///
+    /// The file must hold a pair for every adapted projection, of this run's rank, and its
+    /// alpha must equal this run's (the scale alpha/rank is fixed when the model is built).
+    public func loadAdapter(from path: String) throws {
+        guard let lora else { throw TrainingError.invalidModel("--init-adapter needs LoRA training (--lora-rank > 0)") }
+        let file: GGUFFile
+        do { file = try GGUFFile(contentsOf: path) } catch {
+            throw TrainingError.invalidModel("cannot read adapter '\(path)': \(error)")
+        }
+        guard (try? file.string("general.type")) == "adapter" else {
+            throw TrainingError.invalidModel("'\(path)' is not a LoRA adapter (general.type is not 'adapter')")
+        }
+        if let alpha = try? file.double("adapter.lora.alpha"), Float(alpha) != lora.alpha {
+            throw TrainingError.invalidModel(
+                "adapter '\(path)' has LoRA alpha \(alpha), this run \(lora.alpha); pass --lora-alpha \(alpha)")
+        }
+        for l in layers {
+            for p in l.projections {
+                guard let adapter = p.lora else { continue }
+                for (suffix, variable) in [(".lora_a", adapter.a), (".lora_b", adapter.b)] {
+                    guard let tensor = file.tensor(p.name + suffix) else {
+                        throw TrainingError.invalidModel(
+                            "adapter '\(path)' has no '\(p.name + suffix)'; it must adapt the same targets (--lora-targets)")
+                    }
+                    guard tensor.shape == [variable.cols, variable.rows] else {
+                        throw TrainingError.invalidModel(
+                            "adapter '\(path)': '\(p.name + suffix)' is \(tensor.shape), this run needs \([variable.cols, variable.rows]) "
+                                + "(--lora-rank \(lora.rank))")
+                    }
+                    variable.value = tensor.dequantized()
+                }
+            }
+        }
+    }
+}
