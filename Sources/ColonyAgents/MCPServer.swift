@@ -110,6 +110,9 @@ public actor MCPServer {
         return server
     }
 
+    /// False once the child process has exited: its tools fail every call from then on.
+    public var isRunning: Bool { !exited }
+
     /// The server's tools, named `SERVER.TOOL`, ready to give to an agent.
     public func tools() async throws -> [any Tool] {
         var all: [MCP.Tool] = []

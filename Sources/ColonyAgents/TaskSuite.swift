@@ -32,12 +32,16 @@ public struct SuiteTask: Sendable {
         self.toolServer = toolServer
     }
 
-    /// 1 when the answer contains the expected text, else 0.
+    /// 1 when the answer holds the expected answer, else 0 (see the static `reward`).
     public func reward(_ answer: String?) -> Double { Self.reward(answer, expected: expected) }
 
-    /// 1 when `answer` contains `expected` (thousands separators ignored), else 0.
+    /// 1 when `answer` holds `expected`, else 0. A number is matched as a number: some
+    /// number in the answer (thousands separators ignored) equals it, so "21.0" answers 21
+    /// but "21.5" does not, nor "3000" 300. Other text must appear as written.
     public static func reward(_ answer: String?, expected: String) -> Double {
-        (answer ?? "").replacingOccurrences(of: ",", with: "").contains(expected) ? 1 : 0
+        let text = (answer ?? "").replacingOccurrences(of: ",", with: "")
+        guard let number = Double(expected) else { return text.contains(expected) ? 1 : 0 }
+        return text.matches(of: /-?[0-9]+(\.[0-9]+)?/).contains { Double($0.output.0) == number } ? 1 : 0
     }
 }
 

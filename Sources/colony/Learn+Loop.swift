@@ -73,6 +73,14 @@ final class LearningLoop: @unchecked Sendable {
         }
     }
 
+    /// Throws when the MCP server died: its tools would fail every attempt, and those
+    /// failures must not be stored as the model's (the rerun continues with a new server).
+    func checkToolServers() async throws {
+        if let mcp, await !mcp.isRunning {
+            throw ValidationError("the units MCP server (colony mcp) exited; run the same command again to continue")
+        }
+    }
+
     func stop() async {
         server.cancel()
         await mcp?.shutdown()
@@ -104,6 +112,7 @@ final class LearningLoop: @unchecked Sendable {
                 }
                 let result = try await TaskSuite.run(
                     task, client: client, store: store, maxSteps: command.maxSteps, sampling: sampling, servers: toolServers)
+                try await checkToolServers()
                 count += Int(result.reward)
             }
             counts.append(count)

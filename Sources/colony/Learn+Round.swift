@@ -14,6 +14,8 @@ struct LearnBaseline: Codable {
     /// From 8 sampled attempts per task: the mean success rate, and the share solved at least once.
     var heldOutSampledPass1: Double
     var heldOutPass8: Double
+    /// Greedy pass@1 per family (`arithmetic`, `units`, …).
+    var heldOutPass1ByFamily: [String: Double]?
     var generalLoss: Double
 }
 
@@ -27,12 +29,15 @@ struct LearnRound: Codable {
     var trainingExamples: Int
     /// Lines of the base's own everyday replies mixed in against forgetting (`--no-replay`: 0).
     var replayExamples: Int?
+    /// The version serving when training started: the new version's parent.
+    var parent: String?
     /// The adapter version this round's LoRA started from (nil: from zero on the base).
     var startedFrom: String?
     var dataDigest: String?
     var version: String?
     var trainLoss: Double?
     var heldOutPass1: Double?
+    var heldOutPass1ByFamily: [String: Double]?
     var generalLoss: Double?
     var canary: String?
     var seconds: Double
@@ -52,7 +57,7 @@ extension LearningLoop {
         let report = LearnBaseline(
             version: "\(name)@\(serving)", heldOutPass1: Double(greedy.reduce(0, +)) / n,
             heldOutSampledPass1: Double(sampled.reduce(0, +)) / (8 * n), heldOutPass8: Double(sampled.filter { $0 > 0 }.count) / n,
-            generalLoss: try generalLoss(model: base.path))
+            heldOutPass1ByFamily: byFamily(greedy), generalLoss: try generalLoss(model: base.path))
         try write(report, to: path("baseline.json"))
         writeOut(
             String(
@@ -107,6 +112,7 @@ extension LearningLoop {
                 let session = try OpenAIClient(url: url, model: name, headers: ["x-session-id": "learn-\(key)"])
                 let result = try await TaskSuite.run(
                     task, client: session, store: store, maxSteps: command.maxSteps, sampling: sampling, servers: toolServers)
+                try await checkToolServers()
                 try attempts.append(
                     Attempt(
                         round: r, task: task.name, attempt: a, version: result.graded.servedBy ?? "\(name)@\(serving)",
@@ -136,15 +142,29 @@ extension LearningLoop {
         try data.write(toFile: dataPath, atomically: true, encoding: .utf8)
         report.dataDigest = try BlobStore.sha256(path: dataPath)
 
-        // 3. A LoRA on the base, from its newest checkpoint if a killed run left one.
+        // 3. A LoRA on the base (from the serving adapter with --init-from serving), from its
+        // newest checkpoint if a killed run left one.
         let runDir = (dir as NSString).appendingPathComponent("train")
         let marker = (runDir as NSString).appendingPathComponent("done")
         let settings = [
             "--steps", "\(command.steps)", "--seq-len", "\(command.seqLen)", "--batch", "4", "--lora-rank", "\(command.loraRank)",
             "--lr", "\(command.lr)", "--warmup", "\(max(1, command.steps / 10))", "--export-type", "f32", "--checkpoint-every", "10",
         ]
+        // The version the LoRA descends from: the one serving when training first starts (the
+        // gate may have promoted during the attempts), kept in train/parent so that a resumed
+        // run starts from, and registers under, the same one.
+        let parentFile = (runDir as NSString).appendingPathComponent("parent")
+        let parent: String
+        if let kept = try? String(contentsOfFile: parentFile, encoding: .utf8) {
+            parent = kept
+        } else {
+            parent = try await self.serving()
+            try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+            try parent.write(toFile: parentFile, atomically: true, encoding: .utf8)
+        }
+        report.parent = "\(name)@\(parent)"
         var start: [String] = []
-        if command.initFrom == "serving", let version = try await registry.store.version(id: serving),
+        if command.initFrom == "serving", let version = try await registry.store.version(id: parent),
             let adapter = try await RegistryCatalog.base(of: version, in: registry).adapter
         {
             start = ["--init-adapter", try registry.weights(of: adapter)]
@@ -163,9 +183,9 @@ extension LearningLoop {
         // 4. Held-out success and general-chat loss of the new adapter.
         let adapterPath = (runDir as NSString).appendingPathComponent("adapter.gguf")
         let adapter = try LoRAWeights(gguf: try GGUFFile(contentsOf: adapterPath), name: "learn-round-\(r)", base: config)
-        report.heldOutPass1 =
-            Double(try await solved(heldOut, adapter: adapter, tries: 1, label: "round \(r) held-out pass@1").reduce(0, +))
-            / Double(max(1, heldOut.count))
+        let greedy = try await solved(heldOut, adapter: adapter, tries: 1, label: "round \(r) held-out pass@1")
+        report.heldOutPass1 = Double(greedy.reduce(0, +)) / Double(max(1, heldOut.count))
+        report.heldOutPass1ByFamily = byFamily(greedy)
         report.generalLoss = try generalLoss(model: (runDir as NSString).appendingPathComponent("model.gguf"))
 
         // 5. Registered whole (the blob first, then its row), with its evidence.
@@ -176,7 +196,7 @@ extension LearningLoop {
                     "train_loss": report.trainLoss ?? .nan,
                 ], options: .sortedKeys), as: UTF8.self)
         let (version, _) = try await registry.register(
-            name: name, file: adapterPath, ref: "dev", parent: serving,
+            name: name, file: adapterPath, ref: "dev", parent: parent,
             config: (["learn", "--round", "\(r)"] + settings + ["--init-from", report.startedFrom ?? "zero"]).joined(separator: " "),
             eval: evalJSON, dataDigest: report.dataDigest, run: "learn \(command.out) round \(r)", why: "colony learn round \(r)")
         report.version = "\(name)@\(version.id)"
@@ -203,6 +223,12 @@ extension LearningLoop {
                         format: "%@ held-out pass@1 %.0f%%, general-chat loss %.4f", v, 100 * (report.heldOutPass1 ?? 0),
                         report.generalLoss ?? 0)
                 } ?? "no version") + String(format: " (%.0f s)\n", report.seconds))
+    }
+
+    /// Greedy successes (one per held-out task, in order) as a success rate per family.
+    private func byFamily(_ counts: [Int]) -> [String: Double] {
+        let grouped = Dictionary(grouping: zip(heldOut, counts)) { String($0.0.name.prefix { $0 != "-" }) }
+        return grouped.mapValues { Double($0.map(\.1).reduce(0, +)) / Double($0.count) }
     }
 
     private func lastLoss(in log: String) -> Double? {

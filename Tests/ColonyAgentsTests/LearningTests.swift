@@ -24,8 +24,8 @@ struct LearningTests {
                 let expression = String(prompt.dropFirst("What is ".count).prefix { $0 != "?" })
                 #expect(try CalculatorTool.evaluate(expression) == Double(task.expected)!, "\(prompt) → \(task.expected)")
                 #expect((task.worker != nil) == task.name.hasPrefix("delegation"))
-                // The worked example of the arithmetic instructions is never itself a task.
-                #expect(prompt != "What is 12 * 7?")
+                // Copying the worked example's answer never scores.
+                #expect(task.expected != "42")
             }
             if task.name.hasPrefix("arithmetic") {
                 #expect(task.instructions == TaskGenerator.arithmeticInstructions && task.toolServer == nil)
@@ -34,7 +34,7 @@ struct LearningTests {
                 let words = prompt.dropLast().split(separator: " ")
                 #expect(try UnitsTool.convert("\(words[5]) \(words[6]) in \(words[2])") == task.expected, "\(prompt)")
                 #expect(task.instructions == TaskGenerator.unitsInstructions && task.toolServer == TaskGenerator.unitsServer)
-                #expect(Int(words[5])! > 3, "the worked example's value is no task's")
+                #expect(Int(task.expected)! >= 40, "copying the worked example's answer (32) never scores")
             } else {
                 #expect(task.instructions == nil && task.toolServer == nil, "\(task.name) runs on the suite's instructions and tools")
             }
@@ -42,6 +42,19 @@ struct LearningTests {
                 #expect(task.prompts.count == 2 && prompt.contains(task.expected) && !task.prompts[1].contains(task.expected))
             }
         }
+    }
+
+    @Test("numbers are graded as numbers: a longer or different number holding the digits earns nothing")
+    func grading() {
+        #expect(SuiteTask.reward("The answer is 21.", expected: "21") == 1)
+        #expect(SuiteTask.reward("21.0", expected: "21") == 1)
+        #expect(SuiteTask.reward("1,595", expected: "1595") == 1)
+        #expect(SuiteTask.reward("-12", expected: "-12") == 1)
+        #expect(SuiteTask.reward("21.5", expected: "21") == 0)
+        #expect(SuiteTask.reward("3000", expected: "300") == 0)
+        #expect(SuiteTask.reward("84", expected: "4") == 0)
+        #expect(SuiteTask.reward(nil, expected: "4") == 0)
+        #expect(SuiteTask.reward("the vault code is 4721", expected: "vault") == 1, "text is matched as text")
     }
 
     @Test("a generated arithmetic task runs on its family's instructions, and the calculator's result answered is rewarded")

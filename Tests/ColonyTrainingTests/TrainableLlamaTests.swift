@@ -200,6 +200,8 @@ struct ExportTests {
         let otherAlpha = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, alpha: 8, targets: LoRAConfiguration.allTargets))
         #expect(refusal(otherAlpha, path).contains("pass --lora-alpha 4"))
         #expect(refusal(fresh, TrainingFixtures.path("tiny-llama-tied.gguf")).contains("is not a LoRA adapter"))
+        let fewer = try TrainableLlama(gguf: gguf, lora: LoRAConfiguration(rank: 2, alpha: 4, targets: ["q", "v"]))
+        #expect(refusal(fewer, path).contains("pass the adapter's --lora-targets"))
         #expect(refusal(try TrainableLlama(gguf: gguf), path).contains("needs LoRA training"))
     }
 }

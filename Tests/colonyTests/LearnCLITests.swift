@@ -75,6 +75,8 @@ struct LearnCLITests {
         #expect(rounds.map { $0["round"] as? Int } == [1, 2] && rounds.allSatisfy { $0["attempts"] as? Int == 8 })
         let baseline = try #require(report["baseline"] as? [String: Any])
         #expect((baseline["version"] as? String)?.hasPrefix("tiny@v") == true && baseline["generalLoss"] as? Double != nil)
+        let families = try #require(baseline["heldOutPass1ByFamily"] as? [String: Double])
+        #expect(families.keys.sorted() == ["arithmetic", "delegation", "recall", "units"])
         // The replay set: the base's replies to the replay prompts, none of the forgetting measure's.
         let replay = try String(contentsOf: out.appendingPathComponent("replay.jsonl"), encoding: .utf8).split(separator: "\n")
         let asked = try replay.map { line in

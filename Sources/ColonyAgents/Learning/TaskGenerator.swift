@@ -32,25 +32,26 @@ public struct TaskGenerator: Sendable {
     /// The MCP server name `units` tasks expect their tools under (`units.convert`).
     public static let unitsServer = "units"
 
-    /// The units family's instructions, with one worked example as for arithmetic. Its value
-    /// (3) is below every task's, so no task is answered by copying it.
+    /// The units family's instructions, with one worked example as for arithmetic. Its
+    /// answer, 32, is no task's (the smallest is 40), so copying it never scores.
     public static let unitsInstructions =
         "Solve the task. Use the units.convert tool to convert, then give the final answer."
-        + #" Example: for 'How many g are in 3 kg?' reply {"name":"units.convert","arguments":{"query":"3 kg in g"}}; "#
-        + #"when it returns 3000, reply {"name":"final_answer","arguments":{"answer":"3000"}}."#
+        + #" Example: for 'How many oz are in 2 lb?' reply {"name":"units.convert","arguments":{"query":"2 lb in oz"}}; "#
+        + #"when it returns 32, reply {"name":"final_answer","arguments":{"answer":"32"}}."#
 
     public init(seed: UInt64 = 0) { self.seed = seed }
 
     /// The arithmetic family's instructions: the suite's, plus one worked example of the
     /// two calls that solve a task. Calibration on SmolLM2-135M (16 train tasks, 8 tries at
-    /// temperature 0.5): without the example no try used the calculator and then answered
-    /// (0 of 16 tasks solved, 0 of 32 greedy); with it, 8 of 16 tasks were solved within 8
-    /// tries and 3 of 32 greedily, mostly failing by calling the calculator again instead of
-    /// answering: a behaviour there is to learn. No rung asks for 12 * 7 (its ranges exclude it).
+    /// temperature 0.5): without the example no try called the calculator and then answered
+    /// (0 of 16 tasks solved); with it, 6 of 16 were solved within 8 tries, mostly failing by
+    /// calling the calculator again instead of answering: a behaviour there is to learn. Its
+    /// answer, 42, is no task's (sums reach 38, the other rungs start at 43), so copying it
+    /// never scores.
     public static let arithmeticInstructions =
         TaskSuite.instructions
-        + #" Example: for 'What is 12 * 7?' reply {"name":"calculator","arguments":{"expression":"12 * 7"}}; "#
-        + #"when it returns 84, reply {"name":"final_answer","arguments":{"answer":"84"}}."#
+        + #" Example: for 'What is 6 * 7?' reply {"name":"calculator","arguments":{"expression":"6 * 7"}}; "#
+        + #"when it returns 42, reply {"name":"final_answer","arguments":{"answer":"42"}}."#
 
     /// `perFamily` tasks of each family in `families`, in a fixed order; named
     /// `FAMILY-SPLIT-N`. Held-out instances skip any prompt a train instance of the same

@@ -102,9 +102,11 @@ extension TrainableLlama {
             throw TrainingError.invalidModel(
                 "adapter '\(path)' has LoRA alpha \(alpha), this run \(lora.alpha); pass --lora-alpha \(alpha)")
         }
+        var used = 0
         for l in layers {
             for p in l.projections {
                 guard let adapter = p.lora else { continue }
+                used += 2
                 for (suffix, variable) in [(".lora_a", adapter.a), (".lora_b", adapter.b)] {
                     guard let tensor = file.tensor(p.name + suffix) else {
                         throw TrainingError.invalidModel(
@@ -118,6 +120,13 @@ extension TrainableLlama {
                     variable.value = tensor.dequantized()
                 }
             }
+        }
+        // Pairs this run does not adapt would be dropped silently: a different model.
+        let pairs = file.tensors.filter { $0.name.hasSuffix(".lora_a") || $0.name.hasSuffix(".lora_b") }.count
+        guard pairs == used else {
+            throw TrainingError.invalidModel(
+                "adapter '\(path)' adapts more projections than this run (\(pairs / 2) pairs, this run \(used / 2)); "
+                    + "pass the adapter's --lora-targets")
         }
     }
 }
