@@ -92,6 +92,7 @@ public enum TaskSuite {
             spec.sampling = sampling
             return spec
         }
+        let taskInstructions = task.instructions ?? instructions
         var runs: [AgentRun] = []
         let agent: Agent
         let workerRuns = WorkerLog()
@@ -110,11 +111,11 @@ public enum TaskSuite {
             agent = Agent(spec: supervisor, client: client)
         } else if let server = task.toolServer {
             guard let tools = servers[server] else { throw AgentError.noToolServer(task: task.name, server: server) }
-            agent = Agent(spec: spec(namespace, task.instructions ?? instructions, tools), client: client)
+            agent = Agent(spec: spec(namespace, taskInstructions, tools), client: client)
         } else {
             agent = Agent(
                 spec: spec(
-                    namespace, task.instructions ?? instructions,
+                    namespace, taskInstructions,
                     [
                         CalculatorTool(), MemorySaveTool(store: store, namespace: namespace),
                         MemorySearchTool(store: store, namespace: namespace),

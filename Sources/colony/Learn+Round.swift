@@ -164,7 +164,7 @@ extension LearningLoop {
         }
         report.parent = "\(name)@\(parent)"
         var start: [String] = []
-        if command.initFrom == "serving", let version = try await registry.store.version(id: parent),
+        if command.initFrom == .serving, let version = try await registry.store.version(id: parent),
             let adapter = try await RegistryCatalog.base(of: version, in: registry).adapter
         {
             start = ["--init-adapter", try registry.weights(of: adapter)]

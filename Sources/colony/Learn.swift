@@ -45,7 +45,7 @@ struct Learn: AsyncParsableCommand {
     @Option(
         name: .long,
         help: "Where each round's LoRA starts: serving (the serving version's adapter; zero while a whole model serves) or base (zero).")
-    var initFrom = "serving"
+    var initFrom = Start.serving
     @Option(name: .long, help: "Peak learning rate.") var lr: Float = 5e-4
     @Option(name: .long, help: "Tokens per training sequence.") var seqLen = 512
     @Flag(
@@ -75,9 +75,6 @@ struct Learn: AsyncParsableCommand {
         guard steps >= 1, loraRank >= 1, lr > 0, seqLen >= 16 else {
             throw ValidationError("--steps, --lora-rank, --lr and --seq-len must be positive")
         }
-        guard ["serving", "base"].contains(initFrom) else {
-            throw ValidationError("--init-from must be serving or base, got '\(initFrom)'")
-        }
         guard maxSteps >= 1 else { throw ValidationError("--max-steps must be ≥ 1, got \(maxSteps)") }
         guard roundMinutes > 0 else { throw ValidationError("--round-minutes must be > 0, got \(roundMinutes)") }
     }
@@ -99,5 +96,12 @@ struct Learn: AsyncParsableCommand {
             throw error
         }
         await loop.stop()
+    }
+}
+
+extension Learn {
+    /// Where each round's LoRA starts (`--init-from`).
+    enum Start: String, ExpressibleByArgument, CaseIterable {
+        case serving, base
     }
 }

@@ -19,16 +19,19 @@ struct MCPTools: AsyncParsableCommand {
 
     @Option(name: .long, help: "Tools to serve, comma-separated (default: all).") var tools: String?
 
+    /// The names `--tools` asks for (nil: all).
+    var chosen: [String]? { tools?.split(separator: ",").map(String.init) }
+
     func validate() throws {
         let names = Self.available.map(\.name)
-        if let bad = tools?.split(separator: ",").map(String.init).first(where: { !names.contains($0) }) {
+        if let bad = chosen?.first(where: { !names.contains($0) }) {
             throw ValidationError("unknown tool '\(bad)' in --tools; choose from \(names.joined(separator: ", "))")
         }
     }
 
     func run() async throws {
         bootstrapLogging(verbose: false)  // stdout carries the protocol, so logs go to stderr
-        let chosen = tools.map { list in Self.available.filter { list.split(separator: ",").map(String.init).contains($0.name) } }
-        try await MCPToolServer(tools: chosen ?? Self.available).run()
+        let served = chosen.map { names in Self.available.filter { names.contains($0.name) } } ?? Self.available
+        try await MCPToolServer(tools: served).run()
     }
 }
